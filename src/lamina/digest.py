@@ -1,0 +1,102 @@
+"""Content digests: parsing, hashing streams, verifying while copying."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from lamina.errors import DigestMismatchError, InvalidInputError
+
+ALGORITHM = "sha256"
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+CHUNK = 1 << 20  # 1 MiB: large enough for throughput, small enough to keep memory flat
+
+
+def is_digest(value: str) -> bool:
+    return bool(_DIGEST_RE.match(value))
+
+
+def validate(value: str) -> str:
+    """Return `value` if it is a well-formed sha256 digest, else raise."""
+    if not isinstance(value, str) or not _DIGEST_RE.match(value):
+        raise InvalidInputError(f"malformed digest {value!r}", "expected sha256:<64 hex digits>")
+    return value
+
+
+def hex_of(digest: str) -> str:
+    return validate(digest).split(":", 1)[1]
+
+
+def of_bytes(data: bytes) -> str:
+    return f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
+
+
+def chain_ids(diff_ids: Iterable[str]) -> list[str]:
+    """Docker's chain IDs: chain(0)=diff(0), chain(i)=sha256(chain(i-1) + " " + diff(i))."""
+    out: list[str] = []
+    for diff_id in diff_ids:
+        out.append(diff_id if not out else of_bytes(f"{out[-1]} {diff_id}".encode()))
+    return out
+
+
+class Hasher:
+    """Incremental sha256 that also counts bytes."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.size = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._h.update(data)
+        self.size += len(data)
+
+    @property
+    def digest(self) -> str:
+        return f"{ALGORITHM}:{self._h.hexdigest()}"
+
+
+class HashingReader:
+    """Wraps a readable stream; hashes and counts everything read through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hasher = Hasher()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.hasher.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return self.hasher.digest
+
+    @property
+    def size(self) -> int:
+        return self.hasher.size
+
+
+def of_stream(stream: BinaryIO) -> tuple[str, int]:
+    """Hash a stream to its end; returns (digest, size)."""
+    h = Hasher()
+    while chunk := stream.read(CHUNK):
+        h.update(chunk)
+    return h.digest, h.size
+
+
+def check(expected: str, actual: str, what: str) -> None:
+    """Raise a clear error when a blob does not hash to the digest that names it."""
+    if expected != actual:
+        raise DigestMismatchError(
+            f"{what} is corrupt: expected {expected}, got {actual}",
+            "the data was damaged or altered; fetch or save it again",
+        )
