@@ -66,7 +66,9 @@ def layer_type(compression: str, docker: bool = False) -> str:
         return table[compression]
     except KeyError:
         family = "Docker" if docker else "OCI"
-        raise InvalidInputError(f"{family} manifests have no layer type for {compression}") from None
+        raise InvalidInputError(
+            f"{family} manifests have no layer type for {compression}"
+        ) from None
 
 
 def check_manifest(media_type: str) -> None:

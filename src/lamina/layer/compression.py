@@ -63,7 +63,8 @@ def decompressed(stream: BinaryIO, compression: str) -> BinaryIO:
     if compression == "":
         return stream
     if compression == "gzip":
-        return cast(BinaryIO, igzip.IGzipFile(fileobj=stream, mode="rb"))
+        gz = igzip.IGzipFile(fileobj=stream, mode="rb")  # type: ignore[no-untyped-call]
+        return cast(BinaryIO, gz)
     if compression == "zstd":
         reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
         return cast(BinaryIO, io.BufferedReader(reader, 1 << 20))
@@ -82,7 +83,7 @@ def compressor(sink: BinaryIO, compression: str, level: int | None = None) -> It
     """A writable stream that compresses into `sink`; closing it flushes the compressor."""
     if compression == "gzip":
         # mtime=0 and no file name: the same layer always compresses to the same bytes
-        gz = igzip.IGzipFile(
+        gz = igzip.IGzipFile(  # type: ignore[no-untyped-call]
             fileobj=sink, mode="wb", compresslevel=1 if level is None else level, mtime=0
         )
         try:
@@ -96,7 +97,7 @@ def compressor(sink: BinaryIO, compression: str, level: int | None = None) -> It
             yield cast(BinaryIO, writer)
         finally:
             writer.flush(zstandard.FLUSH_FRAME)
-            writer.close()
+            writer.close()  # type: ignore[no-untyped-call]
     elif compression == "":
         yield sink
     else:

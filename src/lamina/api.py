@@ -1,0 +1,195 @@
+"""lamina's verbs as plain functions: what the CLI calls, and what `import lamina` offers.
+
+Each verb composes the store, the transports and the operations; none of them
+prints. Errors are LaminaError subclasses with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lamina import reference
+from lamina.errors import InvalidInputError, UsageError
+from lamina.image import Image
+from lamina.progress import Progress
+from lamina.spec import Platform
+from lamina.store import views
+from lamina.store.graph import Graph, resolve
+from lamina.store.local import Store, StoredImage
+from lamina.store.rules import Removal, prune
+from lamina.transports import docker_archive, oci_layout
+from lamina.transports.copy import find_missing, import_image, missing_error
+from lamina.transports.sources import open_archive, read_images
+
+SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir")
+
+
+def open_store(path: str | Path | None = None) -> Store:
+    """The store at `path`, else $LAMINA_STORE, else ~/.local/share/lamina (made on first use)."""
+    return Store.open(path)
+
+
+def graph(store: Store) -> Graph:
+    return Graph.build(store.images())
+
+
+def get_image(store: Store, ref: str) -> StoredImage:
+    return resolve(store.images(), ref)
+
+
+# -- load ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loaded:
+    id: str
+    names: tuple[str, ...]
+    replaced: tuple[tuple[str, str], ...]  # (name, id it pointed at before)
+    new_layers: int
+
+
+def load(
+    store: Store,
+    source: str | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+    platform: Platform | None = None,
+    progress: Progress | None = None,
+) -> list[Loaded]:
+    """Load every image of an archive or OCI layout (None or "-": stdin) into the store.
+
+    All-or-nothing: layers a delta archive leaves out must already be in the
+    store, checked before anything is written; any failure leaves the store as it was.
+    """
+    with open_archive(source, store.tmp, stdin) as fs:
+        images = read_images(fs, platform)
+        if not images:
+            raise InvalidInputError(f"{fs.label} holds no images")
+        missing = find_missing(images, store.has_layer)
+        if missing:
+            raise missing_error(missing)
+        results = []
+        with store.transaction() as tx:
+            for image in images:
+                new_layers = sum(1 for d in set(image.diff_ids) if not tx.has_blob(d))
+                _, manifest = import_image(image, tx, progress)
+                replaced = []
+                for name in image.names:
+                    old = tx.set_name(name, manifest)
+                    if old is not None:
+                        replaced.append((name, old))
+                if not image.names:
+                    tx.add_root(manifest)
+                results.append(Loaded(image.id, image.names, tuple(replaced), new_layers))
+        return results
+
+
+# -- save ------------------------------------------------------------------------
+
+
+def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
+    """Images to save, each named with the names the user gave (all its names for an ID)."""
+    stored = store.images()
+    chosen: dict[str, tuple[Image, list[str]]] = {}
+    for text in refs:
+        img = resolve(stored, text)
+        ref = reference.try_parse(text)
+        names = [ref.familiar] if ref is not None and ref.familiar in img.names else list(img.names)
+        entry = chosen.setdefault(img.id, (img.image, []))
+        entry[1].extend(n for n in names if n not in entry[1])
+    return [image.with_names(names) for image, names in chosen.values()]
+
+
+def save(
+    store: Store,
+    refs: Sequence[str],
+    out: BinaryIO | str | Path,
+    *,
+    fmt: str = "docker-archive",
+    omit_layers: set[str] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes."""
+    if not refs:
+        raise UsageError("save needs at least one image")
+    if fmt not in SAVE_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
+    images = images_for(store, refs)
+    if fmt == "oci-dir":
+        if not isinstance(out, (str, Path)):
+            raise UsageError("oci-dir output needs a directory path", "pass -o DIR")
+        return oci_layout.write_dir(images, Path(out))
+    kind = "docker" if fmt == "docker-archive" else "oci"
+    if isinstance(out, (str, Path)):
+        return _save_to_path(images, Path(out), kind, omit_layers, progress)
+    return docker_archive.write_archive(images, out, kind, omit_layers, progress)
+
+
+def _save_to_path(
+    images: list[Image], path: Path, kind: str, omit: set[str] | None, progress: Progress | None
+) -> int:
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            n = docker_archive.write_archive(images, f, kind, omit, progress)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return n
+
+
+# -- names and removal ----------------------------------------------------------
+
+
+def tag(store: Store, source: str, target: str) -> str:
+    """Give an image another name; returns the familiar name it got."""
+    name = reference.parse(target).familiar
+    if reference.parse(target).digest:
+        raise UsageError(f"cannot tag with a digest reference {target!r}")
+    with store.transaction() as tx:
+        img = resolve(store.images(), source)
+        tx.set_name(name, img.manifest)
+    return name
+
+
+def rmi(
+    store: Store, refs: Sequence[str], *, force: bool = False, no_prune: bool = False
+) -> list[str]:
+    """Remove images by Docker's rules; returns Docker's Untagged:/Deleted: lines."""
+    with store.transaction() as tx:
+        removal = Removal(tx, Graph.build(store.images()))
+        for ref in refs:
+            removal.remove(ref, force=force, prune=not no_prune)
+        return removal.lines
+
+
+def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
+    with store.transaction() as tx:
+        return prune(tx, Graph.build(store.images()), all_unused, lambda _id: [])
+
+
+# -- views -----------------------------------------------------------------------
+
+
+def images(store: Store, *, all: bool = False, pattern: str | None = None) -> list[views.ImageRow]:
+    return views.image_rows(graph(store), all, pattern)
+
+
+def history(store: Store, ref: str) -> list[views.HistoryRow]:
+    g = graph(store)
+    return views.history_rows(g, resolve(g.images, ref))
+
+
+def inspect(store: Store, refs: Sequence[str]) -> list[dict[str, Any]]:
+    g = graph(store)
+    return [views.inspect_doc(g, resolve(g.images, r)) for r in refs]
+
+
+def tree(store: Store, ref: str | None = None) -> list[views.TreeNode]:
+    g = graph(store)
+    return views.layer_tree(g, resolve(g.images, ref) if ref else None)

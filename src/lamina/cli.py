@@ -1,0 +1,344 @@
+"""The `lamina` command: parse, call lamina.api, print. Nothing else lives here.
+
+Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input,
+6 missing layers, 7 registry, 8 auth, 9 needs root; `diff` exits 1 when images differ.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from lamina import api, humanize
+from lamina.errors import LaminaError
+from lamina.progress import Progress
+from lamina.spec import Platform
+from lamina.store.local import Store
+from lamina.store.views import TreeNode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Ctx:
+    def __init__(self, store_path: str | None, quiet: bool) -> None:
+        self.store_path = store_path
+        self.quiet = quiet
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = api.open_store(self.store_path)
+        return self._store
+
+    def progress(self) -> Progress:
+        return Progress.for_terminal(self.quiet)
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False))
+
+
+@click.group(context_settings=CONTEXT)
+@click.option(
+    "--store",
+    "store_path",
+    envvar="LAMINA_STORE",
+    metavar="DIR",
+    help="Store directory (default $LAMINA_STORE, else ~/.local/share/lamina).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.version_option(package_name="lamina")
+@click.pass_context
+def cli(ctx: click.Context, store_path: str | None, quiet: bool) -> None:
+    """lamina: Docker/OCI image layer stacks without a daemon.
+
+    \b
+    Everyday:   load, save, images, tag, rmi, history, inspect, tree
+    The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
+
+    \b
+    Examples:
+      lamina load -i app.tar
+      lamina save -o app.tar local/app:1
+      lamina images -a
+    """
+    ctx.obj = Ctx(store_path, quiet)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "-i",
+    "--input",
+    "source",
+    metavar="FILE",
+    help="docker-archive, oci-archive or OCI layout dir (default: stdin).",
+)
+@click.option("--platform", metavar="OS/ARCH", help="Which image of a multi-platform index.")
+@json_option
+@pass_ctx
+def load(c: Ctx, source: str | None, platform: str | None, as_json: bool) -> None:
+    """Load images from an archive, with their layers, history and tags.
+
+    Reads docker-archive (Docker legacy, Docker 25+, podman/skopeo layouts),
+    oci-archive and OCI layout directories, any layer compression. A delta
+    archive (see `save --exclude`) loads when the store has the layers it omits.
+    """
+    plat = Platform.parse(platform) if platform else None
+    progress = c.progress()
+    try:
+        results = api.load(c.store, source, platform=plat, progress=progress)
+    finally:
+        progress.close()
+    if as_json:
+        emit_json(
+            [{"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers} for r in results]
+        )
+        return
+    for r in results:
+        for name, old in r.replaced:
+            click.echo(f"The image {name} already exists, renaming the old one with ID {old}")
+        for name in r.names:
+            click.echo(f"Loaded image: {name}")
+        if not r.names:
+            click.echo(f"Loaded image ID: {r.id}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("images", nargs=-1, required=True)
+@click.option("-o", "--output", metavar="FILE", help="Write here (default: stdout).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(api.SAVE_FORMATS),
+    default="docker-archive",
+    show_default=True,
+    help="docker-archive also holds an OCI layout; oci-dir needs -o DIR.",
+)
+@pass_ctx
+def save(c: Ctx, images: tuple[str, ...], output: str | None, fmt: str) -> None:
+    """Save images to one archive that docker, podman and skopeo all load.
+
+    Several images share their common layers once. Output is deterministic:
+    the same images always give the same bytes.
+    """
+    if output is None and sys.stdout.isatty():
+        raise LaminaError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
+    progress = c.progress()
+    try:
+        api.save(
+            c.store, images, output if output else sys.stdout.buffer, fmt=fmt, progress=progress
+        )
+    finally:
+        progress.close()
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("pattern", required=False, metavar="[REPO[:TAG]]")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Also untagged intermediate images.")
+@click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only image IDs.")
+@click.option("--no-trunc", is_flag=True, help="Full image IDs.")
+@json_option
+@pass_ctx
+def images(
+    c: Ctx, pattern: str | None, show_all: bool, ids_only: bool, no_trunc: bool, as_json: bool
+) -> None:
+    """List images, newest first (untagged parents only with -a)."""
+    rows = api.images(c.store, all=show_all, pattern=pattern)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "Repository": r.repository,
+                    "Tag": r.tag,
+                    "Id": r.id,
+                    "Created": r.created,
+                    "Size": r.size,
+                    "Digest": r.digest,
+                }
+                for r in rows
+            ]
+        )
+        return
+
+    def short(image_id: str) -> str:
+        return image_id if no_trunc else image_id[7:19]
+
+    if ids_only:
+        for ident in dict.fromkeys(short(r.id) for r in rows):
+            click.echo(ident)
+        return
+    table = [("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")]
+    table += [
+        (r.repository, r.tag, short(r.id), humanize.ago(r.created), humanize.size(r.size))
+        for r in rows
+    ]
+    echo_table(table)
+
+
+def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("source")
+@click.argument("target")
+@pass_ctx
+def tag(c: Ctx, source: str, target: str) -> None:
+    """Give SOURCE image the name TARGET (NAME[:TAG])."""
+    api.tag(c.store, source, target)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("images", nargs=-1, required=True)
+@click.option(
+    "-f", "--force", is_flag=True, help="Remove even if several names or containers use it."
+)
+@click.option("--no-prune", is_flag=True, help="Keep untagged parents.")
+@pass_ctx
+def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool) -> None:
+    """Remove images by Docker's rules.
+
+    An image other images or containers depend on is only untagged (it stays
+    as <none>); deleting the last dependent also deletes untagged parents.
+    """
+    for line in api.rmi(c.store, images, force=force, no_prune=no_prune):
+        click.echo(line)
+
+
+@cli.group(context_settings=CONTEXT)
+def image() -> None:
+    """Image housekeeping."""
+
+
+@image.command("prune", context_settings=CONTEXT)
+@click.option("-a", "--all", "all_unused", is_flag=True, help="Every image no container uses.")
+@pass_ctx
+def image_prune(c: Ctx, all_unused: bool) -> None:
+    """Delete dangling (untagged, childless) images."""
+    lines = api.image_prune(c.store, all_unused=all_unused)
+    if lines:
+        click.echo("Deleted Images:")
+        for line in lines:
+            click.echo(line.replace("Untagged:", "untagged:").replace("Deleted:", "deleted:"))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("image")
+@click.option("--no-trunc", is_flag=True, help="Full IDs and commands.")
+@click.option("-H", "--human/--no-human", default=True, help="Human sizes and dates.")
+@json_option
+@pass_ctx
+def history(c: Ctx, image: str, no_trunc: bool, human: bool, as_json: bool) -> None:
+    """Show the history of an image, newest first."""
+    rows = api.history(c.store, image)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "Id": r.image,
+                    "Created": r.entry.created,
+                    "CreatedBy": r.entry.created_by,
+                    "Size": r.size,
+                    "Comment": r.entry.comment,
+                    "EmptyLayer": r.entry.empty_layer,
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = [("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT")]
+    for r in rows:
+        ident = r.image if no_trunc or r.image == "<missing>" else r.image[7:19]
+        by = (
+            r.entry.created_by
+            if no_trunc or len(r.entry.created_by) <= 45
+            else r.entry.created_by[:44] + "…"
+        )
+        when = humanize.ago(r.entry.created) if human else r.entry.created
+        size = humanize.size(r.size) if human else str(r.size)
+        table.append((ident, when, by, size, r.entry.comment))
+    echo_table(table)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("images", nargs=-1, required=True)
+@pass_ctx
+def inspect(c: Ctx, images: tuple[str, ...]) -> None:
+    """Show images as a JSON list, like `docker inspect`."""
+    emit_json(api.inspect(c.store, images))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("image", required=False)
+@json_option
+@pass_ctx
+def tree(c: Ctx, image: str | None, as_json: bool) -> None:
+    """Show layer stacks as a tree, with the images that end at each layer."""
+    nodes = api.tree(c.store, image)
+    if as_json:
+        emit_json([tree_json(n) for n in nodes])
+        return
+    for n in nodes:
+        print_tree(n, "")
+
+
+def tree_json(n: TreeNode) -> dict[str, Any]:
+    return {
+        "ChainId": n.chain_id,
+        "DiffId": n.diff_id,
+        "Size": n.size,
+        "Images": [{"Id": i.id, "RepoTags": list(i.names)} for i in n.images],
+        "Children": [tree_json(k) for k in n.children],
+    }
+
+
+def print_tree(n: TreeNode, indent: str) -> None:
+    label = ""
+    if n.images:
+        parts = []
+        for img in n.images:
+            tags = ", ".join(img.names) if img.names else "<none>"
+            parts.append(f"{img.id[7:19]} Tags: {tags}")
+        label = "  " + "; ".join(parts)
+    click.echo(f"{indent}└─{n.diff_id[7:19]} Size: {humanize.size(n.size)}{label}")
+    for k in n.children:
+        print_tree(k, indent + "  ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="lamina", standalone_mode=False)
+    except LaminaError as exc:
+        click.echo(f"lamina: error: {exc.one_line()}", err=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        click.echo("lamina: aborted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 141
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Image and Layer values.
+
+An Image is a frozen value: the raw config bytes (its ID is their digest), the
+layers in order, and the names it came with. Layers can be opened as streams;
+nothing is read until someone asks. Operations take images and return new
+images; they write new blobs only into a BlobSink they are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO, Protocol
+
+from lamina import digest, mediatype
+from lamina.errors import InvalidInputError
+from lamina.layer import compression
+from lamina.spec import Config, Descriptor, HistoryEntry, Manifest
+
+Opener = Callable[[], BinaryIO]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: what identifies it (diff_id) and how its bytes travel (digest, media type)."""
+
+    diff_id: str
+    digest: str
+    size: int
+    media_type: str
+    open_blob: Opener = field(compare=False, repr=False)
+    # False for a layer a delta archive lists but does not carry
+    available: bool = True
+
+    @property
+    def compression(self) -> str:
+        return mediatype.layer_compression(self.media_type)
+
+    @contextmanager
+    def open_tar(self) -> Iterator[BinaryIO]:
+        """The uncompressed tar stream (compression sniffed, whatever the media type says)."""
+        blob = self.open_blob()
+        try:
+            _, stream = compression.auto_decompressed(blob)
+            yield stream
+        finally:
+            blob.close()
+
+    def descriptor(self) -> Descriptor:
+        return Descriptor(self.media_type, self.digest, self.size)
+
+
+@dataclass(frozen=True)
+class Image:
+    config: Config
+    layers: tuple[Layer, ...]
+    names: tuple[str, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def diff_ids(self) -> tuple[str, ...]:
+        return tuple(layer.diff_id for layer in self.layers)
+
+    @property
+    def chain_ids(self) -> list[str]:
+        return digest.chain_ids(self.diff_ids)
+
+    @property
+    def history(self) -> tuple[HistoryEntry, ...]:
+        return self.config.history
+
+    def config_descriptor(self) -> Descriptor:
+        return Descriptor(mediatype.OCI_CONFIG, self.id, len(self.config.raw))
+
+    def manifest_bytes(self) -> bytes:
+        """The OCI manifest of this image as lamina writes it (deterministic)."""
+        layers = [layer.descriptor() for layer in self.layers]
+        return Manifest.build(self.config_descriptor(), layers, self.annotations)
+
+    def with_names(self, names: Sequence[str]) -> Image:
+        return replace(self, names=tuple(names))
+
+    def check_consistent(self) -> None:
+        """Config diff_ids and layers must agree, or the image cannot be rebuilt anywhere."""
+        if self.config.diff_ids != self.diff_ids:
+            raise InvalidInputError(
+                f"image {self.id[:19]} lists {len(self.config.diff_ids)} layers in its config "
+                f"but carries {len(self.layers)} that do not match them",
+                "the archive or manifest is corrupt",
+            )
+
+
+class BlobSink(Protocol):
+    """Where operations write the blobs they create (a store transaction, a tar writer)."""
+
+    def has_blob(self, dig: str) -> bool: ...
+
+    def put_blob(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]: ...
+
+    def put_bytes(self, data: bytes) -> str: ...

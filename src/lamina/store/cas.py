@@ -1,0 +1,146 @@
+"""Content-addressed blobs under `blobs/sha256/`, written atomically and verified.
+
+A blob is written to a temp file beside the store, hashed as it streams in,
+fsynced, and only then renamed into place under its digest. Readers get a
+stream that re-hashes what they read and raises if the bytes went bad on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina import digest
+from lamina.errors import NotFoundError
+
+
+class VerifyingReader:
+    """Reads a blob file and checks its digest when the end is reached."""
+
+    def __init__(self, path: Path, expected: str) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._hasher = digest.Hasher()
+        self._expected = expected
+        self._checked = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._file.read(n)
+        if data:
+            self._hasher.update(data)
+        elif n != 0 and not self._checked:
+            self._checked = True
+            digest.check(self._expected, self._hasher.digest, f"stored blob {self._expected}")
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
+    """Replace `path` with `data` so readers see the old or the new file, never half."""
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".atomic-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def stream_to_temp(stream: BinaryIO, tmp_dir: Path) -> tuple[Path, str, int]:
+    """Copy a stream into a new temp file, hashing as it goes; returns (path, digest, size)."""
+    hasher = digest.Hasher()
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".blob-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            while chunk := stream.read(digest.CHUNK):
+                hasher.update(chunk)
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp), hasher.digest, hasher.size
+
+
+class BlobStore:
+    """The `blobs/sha256` directory of an OCI layout."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = root / "blobs" / "sha256"
+
+    def path(self, dig: str) -> Path:
+        return self.dir / digest.hex_of(dig)
+
+    def has(self, dig: str) -> bool:
+        return self.path(dig).is_file()
+
+    def size(self, dig: str) -> int:
+        return self.path(dig).stat().st_size
+
+    def open(self, dig: str) -> BinaryIO:
+        """A verifying stream of the blob's bytes."""
+        path = self.path(dig)
+        if not path.is_file():
+            raise NotFoundError(f"blob {dig} is not in the store", "load or pull the image again")
+        return VerifyingReader(path, dig)  # type: ignore[return-value]
+
+    def read_bytes(self, dig: str) -> bytes:
+        """Small blobs only (configs, manifests): read and verify."""
+        path = self.path(dig)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {dig} is not in the store", "load the image again") from None
+        digest.check(dig, digest.of_bytes(data), f"stored blob {dig}")
+        return data
+
+    def adopt(self, tmp: Path, dig: str) -> None:
+        """Move a verified temp file into place under its digest."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        target = self.path(dig)
+        if target.exists():
+            tmp.unlink(missing_ok=True)
+            return
+        os.replace(tmp, target)
+
+    def remove(self, dig: str) -> int:
+        """Delete a blob; returns the bytes freed."""
+        path = self.path(dig)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def all(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return [
+            f"sha256:{p.name}" for p in self.dir.iterdir() if digest.is_digest(f"sha256:{p.name}")
+        ]

@@ -1,0 +1,268 @@
+"""docker-archive: read all three layouts, write the combined Docker 25+ layout.
+
+Input layouts, all driven by `manifest.json`:
+  legacy Docker (<25):  <v1id>/layer.tar, <v1id>/json, <config-hex>.json
+  podman / skopeo:      <diff_id-hex>.tar, <v1id>/layer.tar -> ../<hex>.tar symlinks
+  Docker 25+:           an OCI layout plus manifest.json pointing into blobs/sha256/
+
+Output: one tar holding BOTH manifest.json (+ repositories) and an OCI layout,
+so Docker since 1.10, Docker 25+, podman and skopeo all load it. Members are
+sorted, with fixed mtimes and owners: the same images give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from lamina import digest, mediatype, reference
+from lamina.errors import InvalidInputError, NotFoundError
+from lamina.image import Image, Layer
+from lamina.layer import compression
+from lamina.progress import Progress
+from lamina.spec import Config
+from lamina.transports import oci_layout
+from lamina.transports.tarfs import ArchiveFS
+
+MANIFEST = "manifest.json"
+
+
+def is_docker_archive(fs: ArchiveFS) -> bool:
+    return fs.exists(MANIFEST)
+
+
+def _entries(fs: ArchiveFS) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads(fs.read_bytes(MANIFEST))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{fs.label}: manifest.json is not valid JSON ({exc})") from None
+    if not isinstance(doc, list) or not all(isinstance(e, dict) for e in doc):
+        raise InvalidInputError(f"{fs.label}: manifest.json is not a list of images")
+    return doc
+
+
+def _config_bytes(fs: ArchiveFS, path: str) -> bytes:
+    try:
+        raw = fs.read_bytes(path)
+    except NotFoundError:
+        raise InvalidInputError(f"{fs.label}: image config {path} is missing") from None
+    # the file name usually is the config digest: when it is, it must match
+    stem = path.rsplit("/", 1)[-1].removesuffix(".json")
+    if len(stem) == 64 and digest.is_digest(f"sha256:{stem}"):
+        digest.check(f"sha256:{stem}", digest.of_bytes(raw), f"image config {path} in {fs.label}")
+    return raw
+
+
+def _layer(fs: ArchiveFS, path: str, diff_id: str) -> Layer:
+    if not fs.exists(path):
+        # a delta archive: the recipient is expected to have this layer already
+        return Layer(diff_id, diff_id, 0, mediatype.OCI_LAYER, _missing(fs.label, path), False)
+    with fs.open(path) as f:
+        kind = compression.sniff(f.read(8))
+    # a compressed layer's own digest is learnt when it is read; diff_id still verifies it
+    dig = diff_id if kind == "" else ""
+    media_type = mediatype.layer_type(kind)
+    return Layer(diff_id, dig, fs.size(path), media_type, _opener(fs, path))
+
+
+def _opener(fs: ArchiveFS, path: str) -> Callable[[], BinaryIO]:
+    return lambda: fs.open(path)
+
+
+def _missing(label: str, path: str) -> Callable[[], BinaryIO]:
+    def fail() -> BinaryIO:
+        raise NotFoundError(f"{label} does not carry layer file {path}")
+
+    return fail
+
+
+def read_archive(fs: ArchiveFS) -> list[Image]:
+    images: dict[str, Image] = {}
+    for n, entry in enumerate(_entries(fs)):
+        config_path, paths = entry.get("Config"), entry.get("Layers")
+        if not isinstance(config_path, str) or not isinstance(paths, list):
+            raise InvalidInputError(f"{fs.label}: manifest.json entry {n} lacks Config or Layers")
+        config = Config.parse(_config_bytes(fs, config_path))
+        if len(paths) != len(config.diff_ids):
+            raise InvalidInputError(
+                f"{fs.label}: image {config.id[:19]} lists {len(paths)} layer files "
+                f"but its config has {len(config.diff_ids)} layers"
+            )
+        layers = tuple(_layer(fs, p, d) for p, d in zip(paths, config.diff_ids, strict=True))
+        names = [reference.parse(t).familiar for t in entry.get("RepoTags") or []]
+        previous = images.get(config.id)
+        if previous is not None:
+            names = sorted({*previous.names, *names})
+        images[config.id] = Image(config, layers, tuple(names))
+    return list(images.values())
+
+
+# -- writing -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _File:
+    name: str
+    size: int
+    open: Callable[[], BinaryIO] | None = None
+    data: bytes = b""
+
+
+def _blob_files(images: list[Image], omit: set[str]) -> Iterator[_File]:
+    seen: set[str] = set()
+    for image in images:
+        raw = image.config.raw
+        if image.id not in seen:
+            seen.add(image.id)
+            yield _File(oci_layout.blob_path(image.id), len(raw), data=raw)
+        manifest = image.manifest_bytes()
+        mdig = digest.of_bytes(manifest)
+        if mdig not in seen:
+            seen.add(mdig)
+            yield _File(oci_layout.blob_path(mdig), len(manifest), data=manifest)
+        for layer in image.layers:
+            if layer.digest in seen or layer.diff_id in omit:
+                continue
+            seen.add(layer.digest)
+            yield _File(oci_layout.blob_path(layer.digest), layer.size, layer.open_blob)
+
+
+def manifest_json(images: list[Image]) -> bytes:
+    doc = [
+        {
+            "Config": oci_layout.blob_path(image.id),
+            "RepoTags": list(image.names),
+            "Layers": [oci_layout.blob_path(layer.digest) for layer in image.layers],
+        }
+        for image in images
+    ]
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def repositories_json(images: list[Image]) -> bytes:
+    repos: dict[str, dict[str, str]] = {}
+    for image in images:
+        if not image.layers:
+            continue
+        top = digest.hex_of(image.layers[-1].digest)
+        for name in image.names:
+            ref = reference.parse(name)
+            repos.setdefault(ref.familiar_repository, {})[ref.tag] = top
+    return json.dumps(repos, separators=(",", ":"), sort_keys=True).encode()
+
+
+def archive_files(images: list[Image], fmt: str, omit: set[str]) -> list[_File]:
+    """Every file of the archive, sorted by name."""
+    for image in images:
+        for layer in image.layers:
+            if not layer.digest:
+                raise InvalidInputError(f"layer {layer.diff_id} has no known digest to save under")
+    files = list(_blob_files(images, omit))
+    layout, index = oci_layout.layout_files(images)
+    files += [
+        _File("oci-layout", len(layout), data=layout),
+        _File("index.json", len(index), data=index),
+    ]
+    if fmt == "docker":
+        mj, repos = manifest_json(images), repositories_json(images)
+        files += [_File(MANIFEST, len(mj), data=mj), _File("repositories", len(repos), data=repos)]
+    return sorted(files, key=lambda f: f.name)
+
+
+def _dirs(files: Iterable[_File]) -> list[str]:
+    out: set[str] = set()
+    for f in files:
+        parts = f.name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            out.add("/".join(parts[:i]))
+    return sorted(out)
+
+
+def _info(name: str, size: int, is_dir: bool = False) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name + ("/" if is_dir else ""))
+    info.size = 0 if is_dir else size
+    info.mode = 0o755 if is_dir else 0o644
+    info.type = tarfile.DIRTYPE if is_dir else tarfile.REGTYPE
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def write_archive(
+    images: list[Image],
+    out: BinaryIO,
+    fmt: str = "docker",
+    omit: set[str] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Write images as one tar to `out`; layers whose diff_id is in `omit` are left out.
+
+    Returns the number of bytes written. `fmt` is "docker" (manifest.json + OCI
+    layout) or "oci" (the OCI layout alone, an oci-archive).
+    """
+    files = archive_files(images, fmt, omit or set())
+    total = sum(f.size for f in files)
+    task = (progress or Progress.null()).task("Saving", total)
+    counter = _CountingWriter(out)
+    with tarfile.open(
+        fileobj=counter, mode="w|", format=tarfile.PAX_FORMAT, copybufsize=1 << 20
+    ) as tar:  # type: ignore[call-overload]
+        for d in _dirs(files):
+            tar.addfile(_info(d, 0, is_dir=True))
+        for f in files:
+            if f.open is None:
+                tar.addfile(_info(f.name, f.size), _Reader(f.data))
+            else:
+                with f.open() as stream:
+                    tar.addfile(_info(f.name, f.size), _Exact(stream, f.size, f.name))
+            task.advance(f.size)
+    task.done()
+    return counter.count
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n < 0 else self._pos + n
+        chunk = bytes(self._data[self._pos : end])
+        self._pos += len(chunk)
+        return chunk
+
+
+class _Exact:
+    """Reads exactly `size` bytes from a stream, failing clearly if it is short."""
+
+    def __init__(self, stream: BinaryIO, size: int, name: str) -> None:
+        self._stream, self._left, self._name = stream, size, name
+
+    def read(self, n: int = -1) -> bytes:
+        n = self._left if n < 0 else min(n, self._left)
+        data = self._stream.read(n)
+        if len(data) < n:
+            raise InvalidInputError(f"{self._name} is shorter than its recorded size")
+        self._left -= len(data)
+        if self._left == 0 and self._stream.read(1):
+            # also lets a verifying stream reach its end and check the digest
+            raise InvalidInputError(f"{self._name} is longer than its recorded size")
+        return data
+
+
+class _CountingWriter:
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        self.count += len(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()

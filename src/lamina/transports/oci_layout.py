@@ -1,0 +1,180 @@
+"""OCI image layouts (a directory, or the same inside a tar): read and write.
+
+Reading accepts any compression and manifests without `mediaType` (umoci).
+Names come from `io.containerd.image.name` (Docker 25+), else from
+`org.opencontainers.image.ref.name` when that holds a whole reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina import digest, mediatype, reference
+from lamina.errors import InvalidInputError, NotFoundError
+from lamina.image import Image, Layer
+from lamina.spec import CONTAINERD_NAME, REF_NAME, Config, Descriptor, Index, Manifest, Platform
+from lamina.transports.tarfs import ArchiveFS
+
+MAX_INDEX_DEPTH = 4
+
+
+def blob_path(dig: str) -> str:
+    algo, _, hexpart = digest.validate(dig).partition(":")
+    return f"blobs/{algo}/{hexpart}"
+
+
+def read_blob(fs: ArchiveFS, desc: Descriptor, what: str) -> bytes:
+    try:
+        data = fs.read_bytes(blob_path(desc.digest))
+    except NotFoundError:
+        raise InvalidInputError(f"{fs.label}: {what} {desc.digest} is missing") from None
+    digest.check(desc.digest, digest.of_bytes(data), f"{what} in {fs.label}")
+    return data
+
+
+def is_layout(fs: ArchiveFS) -> bool:
+    return fs.exists("oci-layout") and fs.exists("index.json")
+
+
+def name_of(desc: Descriptor) -> str:
+    """The familiar image name an index entry carries, or "" if it names none."""
+    for key in (CONTAINERD_NAME, REF_NAME):
+        value = desc.annotations.get(key, "")
+        # a bare ref.name like "latest" is only a tag: not enough to name an image
+        if value and (":" in value or "/" in value):
+            ref = reference.try_parse(value)
+            if ref is not None and ref.tag:
+                return ref.familiar
+    return ""
+
+
+def _manifests(
+    fs: ArchiveFS, descs: tuple[Descriptor, ...], platform: Platform | None, depth: int = 0
+) -> Iterator[tuple[Descriptor, Manifest]]:
+    for desc in descs:
+        if desc.media_type in mediatype.INDEXES:
+            if depth >= MAX_INDEX_DEPTH:
+                raise InvalidInputError(f"{fs.label}: image indexes nested too deeply")
+            nested = Index.parse(read_blob(fs, desc, "image index"))
+            chosen = choose_platform(nested.manifests, platform, fs.label)
+            for child, manifest in _manifests(fs, chosen, platform, depth + 1):
+                yield (desc if desc.annotations else child), manifest
+        else:
+            if desc.media_type and desc.media_type not in mediatype.MANIFESTS:
+                raise InvalidInputError(
+                    f"{fs.label}: unknown media type {desc.media_type!r} in index.json",
+                    "lamina reads OCI/Docker image manifests and indexes",
+                )
+            yield desc, Manifest.parse(read_blob(fs, desc, "manifest"), desc.media_type)
+
+
+def choose_platform(
+    descs: tuple[Descriptor, ...], wanted: Platform | None, label: str
+) -> tuple[Descriptor, ...]:
+    """From a multi-platform index keep the one manifest for `wanted` (default: this host)."""
+    with_platform = [d for d in descs if d.platform is not None]
+    if not with_platform:
+        return descs
+    target = wanted or host_platform()
+    for d in with_platform:
+        p = d.platform
+        assert p is not None
+        if (p.os, p.architecture) == (target.os, target.architecture) and (
+            not target.variant or p.variant == target.variant
+        ):
+            return (d,)
+    offered = ", ".join(str(d.platform) for d in with_platform)
+    raise NotFoundError(
+        f"{label} has no image for {target}", f"it offers {offered}; use --platform"
+    )
+
+
+def host_platform() -> Platform:
+    import platform as _platform
+
+    machine = _platform.machine().lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(
+        machine, machine
+    )
+    return Platform("linux", arch)
+
+
+def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
+    index = Index.parse(fs.read_bytes("index.json"), f"{fs.label}: index.json")
+    found: dict[str, tuple[Image, list[str]]] = {}
+    for desc, manifest in _manifests(fs, index.manifests, platform):
+        mediatype.check_config(manifest.config.media_type)
+        config = Config.parse(read_blob(fs, manifest.config, "image config"))
+        if len(manifest.layers) != len(config.diff_ids):
+            raise InvalidInputError(
+                f"{fs.label}: manifest {desc.digest} has {len(manifest.layers)} layers "
+                f"but its config lists {len(config.diff_ids)}"
+            )
+        layers = tuple(
+            Layer(diff_id, d.digest, d.size, d.media_type, _opener(fs, d.digest))
+            for d, diff_id in zip(manifest.layers, config.diff_ids, strict=True)
+        )
+        image = Image(config, layers, annotations=manifest.annotations)
+        entry = found.setdefault(config.id, (image, []))
+        if name := name_of(desc):
+            entry[1].append(name)
+    return [image.with_names(sorted(set(names))) for image, names in found.values()]
+
+
+def _opener(fs: ArchiveFS, dig: str) -> Callable[[], BinaryIO]:
+    path = blob_path(dig)
+    return lambda: fs.open(path)
+
+
+def layout_files(images: list[Image], tags: bool = True) -> tuple[bytes, bytes]:
+    """(oci-layout, index.json) for images written as an OCI layout."""
+    entries: list[Descriptor] = []
+    for image in images:
+        manifest = image.manifest_bytes()
+        desc = Descriptor(mediatype.OCI_MANIFEST, digest.of_bytes(manifest), len(manifest))
+        names = image.names if tags and image.names else ("",)
+        for name in names:
+            annotations = {}
+            if name:
+                annotations = {CONTAINERD_NAME: str(reference.parse(name)), REF_NAME: name}
+            entries.append(Descriptor(desc.media_type, desc.digest, desc.size, annotations))
+    layout = json.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}).encode()
+    return layout, Index.build(entries)
+
+
+def write_dir(images: list[Image], root: Path) -> int:
+    """Write images as an OCI layout directory (created if needed); returns bytes written."""
+    import shutil
+
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    written = 0
+
+    def put(dig: str, data: bytes | None, opener: Callable[[], BinaryIO] | None = None) -> None:
+        nonlocal written
+        target = root / blob_path(dig)
+        if target.exists():
+            return
+        tmp = target.with_name(f".{target.name}.partial")
+        with open(tmp, "wb") as f:
+            if data is not None:
+                f.write(data)
+            elif opener is not None:
+                with opener() as src:
+                    shutil.copyfileobj(src, f, 1 << 20)
+        written += tmp.stat().st_size
+        tmp.replace(target)
+
+    for image in images:
+        for layer in image.layers:
+            put(layer.digest, None, layer.open_blob)
+        put(image.id, image.config.raw)
+        manifest = image.manifest_bytes()
+        put(digest.of_bytes(manifest), manifest)
+    layout, index = layout_files(images)
+    (root / "oci-layout").write_bytes(layout)
+    (root / "index.json").write_bytes(index)
+    return written + len(layout) + len(index)

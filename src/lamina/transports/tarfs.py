@@ -1,0 +1,197 @@
+"""Random access to the files inside a tar archive, without extracting it.
+
+The archive is scanned once for headers; each member can then be opened as a
+window onto the archive's own bytes (no copy, no memory held). Symlinks and
+hardlinks inside the archive are followed, as podman/skopeo archives need.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from lamina.errors import InvalidInputError, NotFoundError
+
+_MAX_LINK_HOPS = 32
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    offset: int  # of the data
+    size: int
+    kind: str  # "file", "dir", "symlink", "hardlink", "other"
+    target: str = ""
+
+
+class FileSlice(io.RawIOBase):
+    """A read-only window [start, start+size) of an open file, read with pread."""
+
+    def __init__(self, fd: int, start: int, size: int) -> None:
+        self._fd = fd
+        self._start = start
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._size - self._pos)
+        if n <= 0:
+            return 0
+        data = os.pread(self._fd, n, self._start + self._pos)
+        if not data:
+            raise InvalidInputError("archive is truncated", "save or download it again")
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _normal(name: str) -> str:
+    name = posixpath.normpath("/" + name).lstrip("/")
+    return name if name != "." else ""
+
+
+class TarFS:
+    """The members of an uncompressed tar file, by normalised path."""
+
+    def __init__(self, path: Path, label: str | None = None) -> None:
+        self.path = path
+        self.label = label or str(path)
+        self._file = open(path, "rb")  # noqa: SIM115 - lives as long as the TarFS
+        self.members: dict[str, Member] = {}
+        try:
+            self._scan()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _scan(self) -> None:
+        total = os.fstat(self._file.fileno()).st_size
+        try:
+            with tarfile.open(fileobj=self._file, mode="r:") as tar:
+                for info in tar:
+                    self._add(info, total)
+        except tarfile.TarError as exc:
+            raise InvalidInputError(
+                f"{self.label} is not a readable tar archive ({exc})",
+                "check that the file is complete and is an image archive",
+            ) from None
+        if not self.members:
+            raise InvalidInputError(f"{self.label} is empty or not a tar archive")
+
+    def _add(self, info: tarfile.TarInfo, total: int) -> None:
+        if info.isreg() and info.offset_data + info.size > total:
+            raise InvalidInputError(
+                f"{self.label} is truncated (member {info.name} runs past the end)",
+                "save or download it again",
+            )
+        if info.isreg():
+            kind = "file"
+        elif info.isdir():
+            kind = "dir"
+        elif info.issym():
+            kind = "symlink"
+        elif info.islnk():
+            kind = "hardlink"
+        else:
+            kind = "other"
+        name = _normal(info.name)
+        self.members[name] = Member(name, info.offset_data, info.size, kind, info.linkname)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> TarFS:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def resolve(self, name: str) -> Member | None:
+        """The regular file `name` refers to, following links inside the archive."""
+        current = _normal(name)
+        for _ in range(_MAX_LINK_HOPS):
+            member = self.members.get(current)
+            if member is None:
+                return None
+            if member.kind == "file":
+                return member
+            if member.kind == "symlink":
+                current = _normal(posixpath.join(posixpath.dirname(current), member.target))
+            elif member.kind == "hardlink":
+                current = _normal(member.target)
+            else:
+                return None
+        raise InvalidInputError(f"{self.label}: too many links resolving {name}")
+
+    def exists(self, name: str) -> bool:
+        return self.resolve(name) is not None
+
+    def size(self, name: str) -> int:
+        return self._must(name).size
+
+    def open(self, name: str) -> BinaryIO:
+        member = self._must(name)
+        raw = FileSlice(self._file.fileno(), member.offset, member.size)
+        return cast(BinaryIO, io.BufferedReader(raw, 1 << 20))
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.open(name) as f:
+            return f.read()
+
+    def _must(self, name: str) -> Member:
+        member = self.resolve(name)
+        if member is None:
+            raise NotFoundError(f"{self.label} has no file {name}")
+        return member
+
+
+class DirFS:
+    """The same interface over a directory (an OCI layout on disk)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = str(root)
+
+    def _path(self, name: str) -> Path:
+        return self.root / _normal(name)
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def size(self, name: str) -> int:
+        return self._path(name).stat().st_size
+
+    def open(self, name: str) -> BinaryIO:
+        try:
+            return open(self._path(name), "rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"{self.label} has no file {name}") from None
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.open(name) as f:
+            return f.read()
+
+    def close(self) -> None:
+        pass
+
+
+ArchiveFS = TarFS | DirFS
