@@ -1,82 +1,17 @@
-"""The `lamina` command: parse, call lamina.api, print. Nothing else lives here.
-
-Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input,
-6 missing layers, 7 registry, 8 auth, 9 needs root; `diff` exits 1 when images differ.
-"""
+"""Commands for images in the store: load, save, images, tag, rmi, prune, history, inspect, tree."""
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from lamina import api, humanize
+from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.errors import LaminaError
-from lamina.progress import Progress
 from lamina.spec import Platform
-from lamina.store.local import Store
 from lamina.store.views import TreeNode
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Ctx:
-    def __init__(self, store_path: str | None, quiet: bool) -> None:
-        self.store_path = store_path
-        self.quiet = quiet
-        self._store: Store | None = None
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = api.open_store(self.store_path)
-        return self._store
-
-    def progress(self) -> Progress:
-        return Progress.for_terminal(self.quiet)
-
-
-pass_ctx = click.make_pass_decorator(Ctx)
-
-
-def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
-
-
-def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=False))
-
-
-@click.group(context_settings=CONTEXT)
-@click.option(
-    "--store",
-    "store_path",
-    envvar="LAMINA_STORE",
-    metavar="DIR",
-    help="Store directory (default $LAMINA_STORE, else ~/.local/share/lamina).",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-@click.version_option(package_name="lamina")
-@click.pass_context
-def cli(ctx: click.Context, store_path: str | None, quiet: bool) -> None:
-    """lamina: Docker/OCI image layer stacks without a daemon.
-
-    \b
-    Everyday:   load, save, images, tag, rmi, history, inspect, tree
-    The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
-
-    \b
-    Examples:
-      lamina load -i app.tar
-      lamina save -o app.tar local/app:1
-      lamina images -a
-    """
-    ctx.obj = Ctx(store_path, quiet)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -187,12 +122,6 @@ def images(
         for r in rows
     ]
     echo_table(table)
-
-
-def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        click.echo("   ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
 
 
 @cli.command(context_settings=CONTEXT)
@@ -319,26 +248,3 @@ def print_tree(n: TreeNode, indent: str) -> None:
     click.echo(f"{indent}└─{n.diff_id[7:19]} Size: {humanize.size(n.size)}{label}")
     for k in n.children:
         print_tree(k, indent + "  ")
-
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        cli.main(args=argv, prog_name="lamina", standalone_mode=False)
-    except LaminaError as exc:
-        click.echo(f"lamina: error: {exc.one_line()}", err=True)
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return 2
-    except click.exceptions.Abort:
-        click.echo("lamina: aborted", err=True)
-        return 130
-    except BrokenPipeError:
-        return 141
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,4 @@
-"""lamina's verbs as plain functions: what the CLI calls, and what `import lamina` offers.
-
-Each verb composes the store, the transports and the operations; none of them
-prints. Errors are LaminaError subclasses with a one-line message.
-"""
+"""Verbs on images in the store: load, save, tag, rmi, prune, images, history, inspect, tree."""
 
 from __future__ import annotations
 
@@ -13,10 +9,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lamina import reference
+from lamina.api.base import graph
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
 from lamina.progress import Progress
-from lamina.spec import Platform
+from lamina.spec import Descriptor, Platform
 from lamina.store import views
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage
@@ -26,19 +23,6 @@ from lamina.transports.copy import find_missing, import_image, missing_error
 from lamina.transports.sources import open_archive, read_images
 
 SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir")
-
-
-def open_store(path: str | Path | None = None) -> Store:
-    """The store at `path`, else $LAMINA_STORE, else ~/.local/share/lamina (made on first use)."""
-    return Store.open(path)
-
-
-def graph(store: Store) -> Graph:
-    return Graph.build(store.images())
-
-
-def get_image(store: Store, ref: str) -> StoredImage:
-    return resolve(store.images(), ref)
 
 
 # -- load ------------------------------------------------------------------------
@@ -73,19 +57,27 @@ def load(
         if missing:
             raise missing_error(missing)
         results = []
+        present = {img.manifest.digest: img for img in store.images()}
         with store.transaction() as tx:
             for image in images:
                 new_layers = sum(1 for d in set(image.diff_ids) if not tx.has_blob(d))
-                _, manifest = import_image(image, tx, progress)
+                manifest = _manifest_of(present, image.id)
+                if manifest is None:
+                    _, manifest = import_image(image, tx, progress)
                 replaced = []
                 for name in image.names:
                     old = tx.set_name(name, manifest)
-                    if old is not None:
-                        replaced.append((name, old))
+                    if old is not None and old in present:
+                        replaced.append((name, present[old].id))
                 if not image.names:
                     tx.add_root(manifest)
                 results.append(Loaded(image.id, image.names, tuple(replaced), new_layers))
         return results
+
+
+def _manifest_of(present: dict[str, StoredImage], image_id: str) -> Descriptor | None:
+    """An image already in the store keeps its manifest: one manifest per image ID."""
+    return next((img.manifest for img in present.values() if img.id == image_id), None)
 
 
 # -- save ------------------------------------------------------------------------

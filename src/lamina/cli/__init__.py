@@ -1,0 +1,6 @@
+"""The `lamina` command. Each module registers its commands on the one group."""
+
+from lamina.cli import images  # noqa: F401  (registers commands)
+from lamina.cli.app import cli, main
+
+__all__ = ["cli", "main"]
