@@ -1,0 +1,269 @@
+"""Read a tar stream entry by entry: header values plus the raw byte range of each entry.
+
+`Member.header_offset .. end_offset` covers the entry's extended headers (PAX, GNU long
+name/link), its own header and its padded data, so a writer can copy an entry verbatim
+from a seekable file without re-encoding it. On seekable streams data is skipped with a
+seek; on pipes it is read past (or handed to the caller through `TarReader.data`).
+Only headers are held in memory, one at a time.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lamina.errors import InvalidInputError
+from lamina.layer import tarformat as tf
+
+_BUFFER = 1 << 16  # read-ahead for headers: many small entries per read
+_SEEK_OVER = 1 << 16  # skip data by seeking when the gap is larger than this
+_REGULAR_TYPES = frozenset({tf.REGULAR, "\0", tf.CONTIGUOUS})
+_EXTENSIONS = frozenset({tf.PAX_LOCAL, tf.PAX_LOCAL_SOLARIS, tf.GNU_LONGNAME, tf.GNU_LONGLINK})
+
+
+@dataclass(slots=True)
+class Member(tf.Header):
+    """One tar entry. `type` is normalised: every regular-file flavour is "0" and a
+    V7 regular entry whose name ends in "/" is a directory. `standalone` is False when
+    a global PAX header changed this entry, so its raw bytes alone do not describe it
+    (a writer must re-encode its header)."""
+
+    header_offset: int = 0
+    data_offset: int = 0
+    end_offset: int = 0
+    standalone: bool = True
+
+    @property
+    def data_size(self) -> int:
+        """Payload bytes stored in the archive (0 for header-only types)."""
+        return 0 if self.type in tf.HEADER_ONLY else self.size
+
+    def header(self) -> tf.Header:
+        """The plain header values (a copy), e.g. to re-encode under another name."""
+        return tf.Header(
+            name=self.name,
+            type=self.type,
+            mode=self.mode,
+            uid=self.uid,
+            gid=self.gid,
+            size=self.size,
+            mtime=self.mtime,
+            linkname=self.linkname,
+            uname=self.uname,
+            gname=self.gname,
+            devmajor=self.devmajor,
+            devminor=self.devminor,
+            pax=dict(self.pax) if self.pax else None,
+        )
+
+
+def _is_seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class TarReader:
+    """Iterate `Member`s of an uncompressed tar stream, starting at its current position.
+
+    Offsets are positions in `stream` (so raw ranges can be copied with seek+read).
+    A missing end-of-archive marker is tolerated at a block boundary (as Go and tarfile
+    do); a truncated header or payload is an `InvalidInputError`."""
+
+    def __init__(self, stream: BinaryIO, what: str = "layer") -> None:
+        self._stream = stream
+        self._what = what
+        self._seekable = _is_seekable(stream)
+        self._buf = b""
+        self._buf_start = stream.tell() if self._seekable else 0
+        self._size = -1
+        if self._seekable:
+            self._size = stream.seek(0, io.SEEK_END)
+            stream.seek(self._buf_start)
+        self._global: dict[str, str] = {}
+
+    # -- buffered access to absolute offsets -------------------------------------------
+    def _fill(self, offset: int, n: int) -> bytes:
+        """Bytes [offset, offset+n) of the stream (fewer at its end)."""
+        end = self._buf_start + len(self._buf)
+        if self._buf_start <= offset and offset + n <= end:
+            start = offset - self._buf_start
+            return self._buf[start : start + n]
+        if offset < self._buf_start or (self._seekable and offset - end > _SEEK_OVER):
+            self._stream.seek(offset)
+            self._buf, self._buf_start = b"", offset
+        elif offset >= end:
+            self._discard(offset - end)
+            self._buf, self._buf_start = b"", offset
+        else:
+            self._buf, self._buf_start = self._buf[offset - self._buf_start :], offset
+        more = self._stream.read(max(n - len(self._buf), _BUFFER))
+        self._buf += more
+        return self._buf[:n]
+
+    def _discard(self, n: int) -> None:
+        while n > 0:
+            got = len(self._stream.read(min(n, 1 << 20)))
+            if got == 0:
+                raise InvalidInputError(f"{self._what} is truncated: tar data ends early")
+            n -= got
+
+    def data(self, member: Member) -> Iterator[bytes]:
+        """The payload of `member` in chunks. On a pipe, call it before the next member."""
+        remaining, offset = member.data_size, member.data_offset
+        while remaining > 0:
+            chunk = self._fill(offset, min(remaining, 1 << 20))
+            if not chunk:
+                raise InvalidInputError(f"{self._what} is truncated in {member.name!r}")
+            remaining -= len(chunk)
+            offset += len(chunk)
+            yield chunk
+
+    # -- iteration ---------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Member]:
+        offset = self._buf_start
+        while (member := self._next(offset)) is not None:
+            yield member
+            offset = member.end_offset
+
+    def _payload(self, offset: int, size: int) -> bytes:
+        data = self._fill(offset + tf.BLOCK, size)
+        if len(data) < size:
+            raise InvalidInputError(f"{self._what} is truncated at offset {offset}")
+        return data
+
+    def _block(self, offset: int) -> bytes | None:
+        block = self._fill(offset, tf.BLOCK)
+        if not block:
+            if self._size >= 0 and offset > self._size:
+                raise InvalidInputError(f"{self._what} is truncated: tar data ends early")
+            return None
+        if len(block) < tf.BLOCK:
+            raise InvalidInputError(f"{self._what} is truncated at offset {offset}")
+        if block == tf.ZERO_BLOCK:
+            return None
+        if not tf.checksum_ok(block):
+            raise InvalidInputError(
+                f"{self._what} is not a tar archive or is corrupt (bad header at offset {offset})"
+            )
+        return block
+
+    def _next(self, offset: int) -> Member | None:
+        start = offset
+        pax: dict[str, str] | None = None
+        longname = longlink = None
+        while True:
+            block = self._block(offset)
+            if block is None:
+                if start != offset:
+                    raise InvalidInputError(f"{self._what} ends inside an entry's headers")
+                return None
+            kind = chr(block[156])
+            size = self._number(block, 124, 136, offset)
+            if kind not in _EXTENSIONS and kind not in (tf.PAX_GLOBAL, tf.GNU_VOLUME):
+                break
+            data = self._payload(offset, size)
+            if kind == tf.PAX_GLOBAL:
+                self._update_global(tf.parse_pax(data, f"{self._what} offset {offset}"))
+                start = offset + tf.BLOCK + tf.padded(size)
+            elif kind == tf.GNU_VOLUME:
+                start = offset + tf.BLOCK + tf.padded(size)
+            elif kind == tf.GNU_LONGNAME:
+                longname = tf.decode_str(tf.nts(data))
+            elif kind == tf.GNU_LONGLINK:
+                longlink = tf.decode_str(tf.nts(data))
+            else:
+                pax = {**(pax or {}), **tf.parse_pax(data, f"{self._what} offset {offset}")}
+            offset += tf.BLOCK + tf.padded(size)
+        return self._member(block, start, offset, pax, longname, longlink)
+
+    def _update_global(self, records: dict[str, str]) -> None:
+        for key, value in records.items():
+            if key == "comment":  # says nothing about the entries
+                continue
+            if value:
+                self._global[key] = value
+            else:
+                self._global.pop(key, None)
+
+    def _number(self, block: bytes, lo: int, hi: int, offset: int) -> int:
+        try:
+            return tf.parse_number(block[lo:hi])
+        except ValueError:
+            raise InvalidInputError(
+                f"{self._what} has a corrupt tar header at offset {offset}"
+            ) from None
+
+    def _member(
+        self,
+        block: bytes,
+        start: int,
+        offset: int,
+        pax: dict[str, str] | None,
+        longname: str | None,
+        longlink: str | None,
+    ) -> Member:
+        kind = chr(block[156])
+        if kind in (tf.GNU_SPARSE, tf.GNU_MULTIVOLUME) or (pax and "GNU.sparse.major" in pax):
+            raise InvalidInputError(
+                f"{self._what} holds a GNU sparse or multi-volume entry at offset {offset}",
+                "lamina reads the tar formats container tools write; re-create the layer",
+            )
+        standalone = not self._global
+        if self._global:
+            pax = {**self._global, **(pax or {})}
+        name = tf.nts(block[0:100])
+        if block[257:263] == tf._POSIX_MAGIC and block[345] != 0:
+            name = tf.nts(block[345:500]) + b"/" + name
+        m = Member(
+            name=longname if longname is not None else tf.decode_str(name),
+            type=kind,
+            mode=self._number(block, 100, 108, offset),
+            uid=self._number(block, 108, 116, offset),
+            gid=self._number(block, 116, 124, offset),
+            size=self._number(block, 124, 136, offset),
+            mtime=self._number(block, 136, 148, offset),
+            linkname=longlink if longlink is not None else tf.decode_str(tf.nts(block[157:257])),
+            uname=tf.decode_str(tf.nts(block[265:297])),
+            gname=tf.decode_str(tf.nts(block[297:329])),
+            devmajor=self._number(block, 329, 337, offset),
+            devminor=self._number(block, 337, 345, offset),
+            pax=pax,
+            header_offset=start,
+            data_offset=offset + tf.BLOCK,
+            standalone=standalone,
+        )
+        if pax:
+            self._apply_pax(m, pax, offset)
+        if m.type in _REGULAR_TYPES:
+            m.type = tf.DIRECTORY if kind == "\0" and m.name.endswith("/") else tf.REGULAR
+        m.end_offset = m.data_offset + tf.padded(m.data_size)
+        return m
+
+    def _apply_pax(self, m: Member, pax: dict[str, str], offset: int) -> None:
+        try:
+            for key, value in pax.items():
+                if not value:
+                    continue
+                if key == "path":
+                    m.name = value
+                elif key == "linkpath":
+                    m.linkname = value
+                elif key in ("size", "uid", "gid"):
+                    setattr(m, key, int(value))
+                elif key == "mtime":
+                    m.mtime = int(float(value)) if "." in value else int(value)
+                elif key in ("uname", "gname"):
+                    setattr(m, key, value)
+        except ValueError:
+            raise InvalidInputError(
+                f"{self._what} has a corrupt PAX value in the header at offset {offset}"
+            ) from None
+
+
+def members(stream: BinaryIO, what: str = "layer") -> Iterator[Member]:
+    """Shorthand: iterate the members of a tar stream."""
+    return iter(TarReader(stream, what))
