@@ -1,0 +1,225 @@
+"""Squash a contiguous run of layers into one: the filesystem at the top of the run, as
+a diff against the filesystem at its bottom (DESIGN §6).
+
+    diff_id, size = squash_layers([l3, l4, l5], out, below=Below.layers([l0, l1, l2]))
+
+`layers` are seekable, uncompressed tar files, bottom first; `out` receives the new
+layer. Pass 1 reads headers only and builds a `tree.Tree` (survivors decided in dicts).
+Pass 2 walks that tree in a fixed order and copies each survivor's raw header+data
+bytes from its layer file, hashing as it writes. Entries are re-encoded only when they
+must change: a hardlink whose target was replaced later becomes the file (its content
+copied from the old target's bytes), a whiteout or opaque marker that now stands for
+several layers is written canonically.
+
+What survives of the run's deletions depends on what lies below it, `below`:
+- `Below.nothing()`: the run starts at layer 0; no whiteout survives.
+- `Below.layers(streams)`: the layers under the run (headers read once); whiteouts are
+  kept exactly when they hide something there, and a hardlink to a lower file that the
+  run replaces can still get that file's content.
+- `Below.unknown()`: keep every whiteout that could matter (a whiteout of a path that
+  does not exist is harmless). Fails on the lower-hardlink case above, which needs data.
+
+Output order: a directory, then its opaque marker, then its whiteouts, then its children
+by name (so parents come before children and deletions before re-creations). A hardlink
+comes after the entry holding its content. Same input bytes, same output bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from lamina.errors import InvalidInputError
+from lamina.layer import paths, tree, whiteout
+from lamina.layer import tarformat as tf
+from lamina.layer.tarstream import Member
+from lamina.layer.tarwriter import TarSink
+from lamina.layer.tree import DIR, GONE, KEEP, RECREATED, Inode, Node, Tree
+
+
+class Below:
+    """What the filesystem under a run of layers holds (see module docstring)."""
+
+    def __init__(self, lower: Tree | None, streams: Sequence[BinaryIO], known: bool) -> None:
+        self._tree = lower
+        self._streams = streams
+        self.known = known
+
+    @classmethod
+    def nothing(cls) -> Below:
+        return cls(None, (), True)
+
+    @classmethod
+    def unknown(cls) -> Below:
+        return cls(None, (), False)
+
+    @classmethod
+    def layers(cls, streams: Sequence[BinaryIO]) -> Below:
+        """The filesystem of `streams` (seekable, uncompressed, bottom first)."""
+        return cls(tree.build(streams, "lower layer"), streams, True)
+
+    def exists(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return node is not None and node.kind != GONE
+
+    def has_children(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return (
+            node is not None
+            and node.kind == DIR
+            and any(child.kind != GONE for child in (node.children or {}).values())
+        )
+
+    def content(self, path: str) -> tuple[BinaryIO, Member] | None:
+        """The layer file and entry holding the content of the file at `path`."""
+        if self._tree is None:
+            return None
+        node, _ = self._tree.find(path)
+        inode = node.inode if node is not None else None
+        if inode is None or inode.member is None or inode.layer < 0:
+            return None
+        return self._streams[inode.layer], inode.member
+
+
+def squash_layers(
+    layers: Sequence[BinaryIO], out: BinaryIO, *, below: Below | None = None
+) -> tuple[str, int]:
+    """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size)."""
+    merged = tree.build(layers)
+    writer = _Writer(merged, layers, below or Below.nothing(), TarSink(out))
+    writer.write_all()
+    return writer.sink.finish()
+
+
+class _Writer:
+    """Pass 2: walk the tree in output order and write the survivors."""
+
+    def __init__(self, merged: Tree, layers: Sequence[BinaryIO], below: Below, sink: TarSink):
+        self.tree = merged
+        self.layers = layers
+        self.below = below
+        self.sink = sink
+
+    def write_all(self) -> None:
+        # (directory node, its path, whether the lower filesystem is hidden above it)
+        stack: list[tuple[Node, str, bool]] = [(self.tree.root, paths.ROOT, False)]
+        while stack:
+            node, path, hidden = stack.pop()
+            if node.kind != DIR:
+                self._leaf(node, path)
+                continue
+            stack.extend(reversed(self._directory(node, path, hidden)))
+
+    def _directory(self, node: Node, path: str, hidden: bool) -> list[tuple[Node, str, bool]]:
+        """Write a directory's entry, marker and whiteouts; return its children to visit."""
+        if node.entry is not None:
+            self._raw(node.entry, node.layer)
+        marks = node.entry is not None or node.hide != RECREATED  # else the parent's `.wh.`
+        if node.hide != KEEP and marks and not hidden and self.below.has_children(path):
+            self._synthetic(whiteout.opaque_name(path))
+        inner_hidden = hidden or node.hide != KEEP
+        children = node.children or {}
+        names = sorted(children)
+        later: list[tuple[Node, str, bool]] = []
+        for name in names:
+            child = children[name]
+            child_path = paths.join(path, name)
+            deletes = self._hides_lower_path(child) and not inner_hidden
+            if deletes and self.below.exists(child_path):
+                self._synthetic(whiteout.whiteout_name(child_path))
+            if child.kind != GONE:
+                later.append((child, child_path, inner_hidden))
+        return later
+
+    @staticmethod
+    def _hides_lower_path(child: Node) -> bool:
+        """Deleted, or an implicit directory standing where the lower path was deleted."""
+        return child.kind == GONE or (
+            child.kind == DIR and child.entry is None and child.hide == RECREATED
+        )
+
+    # -- leaves --------------------------------------------------------------------------
+    def _leaf(self, node: Node, path: str) -> None:
+        inode = node.inode
+        assert inode is not None and node.entry is not None
+        if inode.emitted is not None:
+            self._link(node, path, inode.emitted)
+        elif inode.layer == tree.DANGLING:
+            self._raw(node.entry, node.layer)  # a broken hardlink stays as it was
+        elif inode.layer == tree.BELOW:
+            self._below_leaf(node, path, inode)
+        elif node.entry is inode.member:
+            self._raw(node.entry, node.layer)
+            self._emitted(inode, path)
+        elif self._home_survives(inode):
+            inode.deferred = (inode.deferred or []) + [(node, path)]
+        else:
+            assert inode.member is not None
+            self._content(inode.member, self.layers[inode.layer], path)
+            self._emitted(inode, path)
+
+    def _emitted(self, inode: Inode, path: str) -> None:
+        inode.emitted = path
+        for node, link_path in inode.deferred or ():
+            self._link(node, link_path, path)
+        inode.deferred = None
+
+    def _home_survives(self, inode: Inode) -> bool:
+        """Does the path that created `inode` still hold it at the top of the run?"""
+        node, _ = self.tree.find(inode.path)
+        return node is not None and node.entry is inode.member
+
+    def _below_leaf(self, node: Node, path: str, inode: Inode) -> None:
+        """A hardlink to a file under the run."""
+        found, hidden = self.tree.find(inode.path)
+        if found is None and not hidden:
+            self._link(node, path, inode.path)  # the lower file is still there
+            inode.emitted = inode.path
+            return
+        source = self.below.content(inode.path)
+        if source is None:
+            if not self.below.known:
+                raise InvalidInputError(
+                    f"cannot squash: hardlink {path!r} keeps the content of "
+                    f"{inode.path!r} from below the range, which the range replaces",
+                    "squash with the lower layers given (Below.layers)",
+                )
+            self._raw(node.entry, node.layer)  # its target never existed: dangling
+            return
+        self._content(source[1], source[0], path)
+        inode.emitted = path
+
+    # -- writing -------------------------------------------------------------------------
+    def _raw(self, member: Member | None, layer: int) -> None:
+        assert member is not None
+        if member.standalone:
+            self.sink.copy_range(self.layers[layer], member.header_offset, member.end_offset)
+        else:  # a global PAX header shaped it: write its values out in full
+            self.sink.add_payload_range(member.header(), self.layers[layer], member.data_offset)
+
+    def _content(self, member: Member, src: BinaryIO, path: str) -> None:
+        header = member.header()
+        header.name = path
+        self.sink.add_payload_range(header, src, member.data_offset)
+
+    def _link(self, node: Node, path: str, target: str) -> None:
+        entry = node.entry
+        assert entry is not None
+        if (
+            entry.type == tf.HARDLINK
+            and entry.standalone
+            and paths.normalise(entry.linkname) == target
+        ):
+            self._raw(entry, node.layer)
+            return
+        header = entry.header()
+        header.name, header.type, header.linkname, header.size = path, tf.HARDLINK, target, 0
+        self.sink.write(tf.encode(header))
+
+    def _synthetic(self, name: str) -> None:
+        """A whiteout or opaque marker, written the same way whatever layer it came from."""
+        self.sink.write(tf.encode(tf.Header(name=name, mode=0)))

@@ -1,0 +1,207 @@
+"""The filesystem a run of layers describes, built from tar headers alone.
+
+A `Tree` applies layers bottom-up to nested dicts of `Node`s, recording for every
+path which entry (layer, member) put it there. Nothing is read but headers; nothing
+is ever scanned: a whiteout detaches a subtree in O(1), a lookup costs one dict step
+per path part. Bottom-up (rather than top-down) because a hardlink must be resolved
+against the filesystem as it was when its layer was applied.
+
+Rules (those of the OCI layer spec, applied the way overlayfs sees a stack):
+- Each layer's whiteouts and opaque markers act first, on what the layers below made;
+  then its entries apply in tar order. So `.wh.x` plus a new `x` in one layer means
+  "replace x", and a same-layer entry is never hidden by its own layer's whiteouts.
+- A directory entry on a directory updates its metadata and keeps its children; any
+  other entry replaces whatever was at its path, subtree included.
+- An entry below a path that is not a directory (a file, a symlink, a deleted path)
+  gets a fresh implicit directory there, as overlayfs shows an upper directory over a
+  lower non-directory. Symlinks are never followed.
+- A whiteout or opaque marker below a non-directory has nothing to hide: ignored.
+- A hardlink shares the inode its target path held at that moment; replacing the
+  target later does not change the link (every tar entry is a new inode).
+
+The tree also tracks what the layers hide of the filesystem BELOW them (`hide`), so
+the range can be written out as a diff against that lower filesystem (see squash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from lamina.layer import paths
+from lamina.layer import tarformat as tf
+from lamina.layer.tarstream import Member, TarReader
+from lamina.layer.whiteout import Kind, classify
+
+DIR, LEAF, GONE = 0, 1, 2
+# What a directory hides of the same path in the filesystem below the layers:
+KEEP = 0  # nothing: lower contents show through (merged)
+OPAQUE = 1  # the lower directory's contents (its own metadata stays)
+RECREATED = 2  # the lower path itself (deleted or replaced, then made a directory again)
+
+BELOW = -1  # Inode.layer of a file that lives below the layers
+DANGLING = -2  # Inode.layer of a hardlink whose target does not exist
+
+
+class Inode:
+    """A file's identity and content: the entry that created it. Hardlinks share it."""
+
+    __slots__ = ("deferred", "emitted", "layer", "member", "path")
+
+    def __init__(self, layer: int, member: Member | None, path: str) -> None:
+        self.layer = layer
+        self.member = member
+        self.path = path
+        self.emitted: str | None = None  # used by writers: where the content went
+        self.deferred: list[tuple[Node, str]] | None = None
+
+
+class Node:
+    """A path in the tree: a directory (entry may be None: implicit), a leaf, or GONE."""
+
+    __slots__ = ("children", "entry", "hide", "inode", "kind", "layer")
+
+    def __init__(
+        self,
+        kind: int,
+        entry: Member | None,
+        layer: int,
+        inode: Inode | None = None,
+        hide: int = KEEP,
+    ) -> None:
+        self.kind = kind
+        self.entry = entry
+        self.layer = layer
+        self.inode = inode
+        self.hide = hide
+        self.children: dict[str, Node] | None = {} if kind == DIR else None
+
+
+def _dir_children(node: Node) -> dict[str, Node]:
+    assert node.children is not None
+    return node.children
+
+
+class Tree:
+    """Layers applied bottom-up; `root` is the directory "" (never deleted)."""
+
+    def __init__(self) -> None:
+        self.root = Node(DIR, None, -1)
+        self._below_inodes: dict[str, Inode] = {}
+
+    # -- building ------------------------------------------------------------------------
+    def add_layer(self, index: int, stream: BinaryIO, what: str = "layer") -> None:
+        """Apply the headers of one layer (`index` is recorded in every node it makes)."""
+        deletions: list[tuple[Kind, list[str], str]] = []
+        entries: list[tuple[Member, list[str]]] = []
+        for member in TarReader(stream, what):
+            parts = paths.split(member.name)
+            kind, target = classify("/".join(parts))
+            if kind is Kind.NORMAL:
+                entries.append((member, parts))
+            elif kind is not Kind.META:
+                deletions.append((kind, parts[:-1], target))
+        for kind, dir_parts, target in deletions:
+            self._delete(kind, dir_parts, target, index)
+        for member, parts in entries:
+            self._add(member, parts, index)
+
+    def _delete(self, kind: Kind, dir_parts: list[str], target: str, index: int) -> None:
+        directory = self._existing_dir(dir_parts)
+        if directory is None:
+            return  # below a non-directory: nothing there to hide
+        if kind is Kind.OPAQUE:
+            directory.children = {}
+            directory.hide = max(directory.hide, OPAQUE)
+        else:
+            _dir_children(directory)[target] = Node(GONE, None, index)
+
+    def _existing_dir(self, parts: list[str]) -> Node | None:
+        """The directory at `parts`, made implicit where the tree knows nothing yet."""
+        node = self.root
+        for name in parts:
+            children = _dir_children(node)
+            child = children.get(name)
+            if child is None:
+                child = children[name] = Node(DIR, None, -1)
+            elif child.kind != DIR:
+                return None
+            node = child
+        return node
+
+    def _parent_for_entry(self, parts: list[str]) -> Node:
+        node = self.root
+        for name in parts[:-1]:
+            children = _dir_children(node)
+            child = children.get(name)
+            if child is None or child.kind != DIR:
+                hide = KEEP if child is None else RECREATED
+                child = children[name] = Node(DIR, None, -1, hide=hide)
+            node = child
+        return node
+
+    def _add(self, member: Member, parts: list[str], index: int) -> None:
+        if not parts:
+            if member.type == tf.DIRECTORY:
+                self.root.entry, self.root.layer = member, index
+            return  # a root that is not a directory is meaningless: ignored
+        children = _dir_children(self._parent_for_entry(parts))
+        name = parts[-1]
+        existing = children.get(name)
+        if member.type == tf.DIRECTORY:
+            if existing is not None and existing.kind == DIR:
+                existing.entry, existing.layer = member, index
+            else:
+                hide = KEEP if existing is None else RECREATED
+                children[name] = Node(DIR, member, index, hide=hide)
+        elif member.type == tf.HARDLINK:
+            children[name] = Node(LEAF, member, index, self._resolve(member.linkname))
+        else:
+            inode = Inode(index, member, "/".join(parts))
+            children[name] = Node(LEAF, member, index, inode)
+
+    def _resolve(self, linkname: str) -> Inode:
+        """The inode a hardlink to `linkname` gets now."""
+        path = paths.normalise(linkname, "hardlink target")
+        node = self.root
+        hidden = False
+        for name in path.split("/") if path else ():
+            if node.kind != DIR:
+                return Inode(DANGLING, None, path)
+            hidden = hidden or node.hide != KEEP
+            child = _dir_children(node).get(name)
+            if child is None:
+                return Inode(DANGLING, None, path) if hidden else self._below(path)
+            node = child
+        if node.kind == LEAF and node.inode is not None:
+            return node.inode
+        return Inode(DANGLING, None, path)
+
+    def _below(self, path: str) -> Inode:
+        inode = self._below_inodes.get(path)
+        if inode is None:
+            inode = self._below_inodes[path] = Inode(BELOW, None, path)
+        return inode
+
+    # -- queries -------------------------------------------------------------------------
+    def find(self, path: str) -> tuple[Node | None, bool]:
+        """(node at `path` or None, whether the filesystem below is hidden at `path`)."""
+        node = self.root
+        hidden = False
+        for name in path.split("/") if path else ():
+            if node.kind != DIR:
+                return None, True
+            hidden = hidden or node.hide != KEEP
+            child = _dir_children(node).get(name)
+            if child is None:
+                return None, hidden
+            node = child
+        return node, hidden or node.kind != DIR or node.hide == RECREATED
+
+
+def build(layers: Iterable[BinaryIO], what: str = "layer") -> Tree:
+    """A tree of `layers` (bottom first)."""
+    tree = Tree()
+    for index, stream in enumerate(layers):
+        tree.add_layer(index, stream, f"{what} {index}")
+    return tree
