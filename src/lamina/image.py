@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from lamina import digest, mediatype
@@ -103,3 +104,19 @@ class BlobSink(Protocol):
     def put_blob(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]: ...
 
     def put_bytes(self, data: bytes) -> str: ...
+
+
+class LayerSink(BlobSink, Protocol):
+    """A sink that new layers can be written into directly (no second copy)."""
+
+    def staging_file(self) -> Path:
+        """A new empty file on the sink's filesystem, to write a blob into."""
+        ...
+
+    def adopt(self, tmp: Path, dig: str) -> None:
+        """Take a file written via staging_file(), whose sha256 is `dig`."""
+        ...
+
+    def blob_size(self, dig: str) -> int: ...
+
+    def open_blob(self, dig: str) -> BinaryIO: ...

@@ -201,6 +201,11 @@ class Transaction:
             self._staged[dig] = tmp
         return dig
 
+    def staging_file(self) -> Path:
+        fd, name = tempfile.mkstemp(dir=self.staging, prefix="new-")
+        os.close(fd)
+        return Path(name)
+
     def adopt(self, tmp: Path, dig: str) -> None:
         """Take ownership of a verified temp file (which must be on the store's filesystem)."""
         self._doomed.discard(dig)

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
 from lamina import digest, mediatype
 from lamina.errors import InvalidInputError, MissingLayersError
-from lamina.image import BlobSink, Image, Layer
+from lamina.image import Image, Layer, LayerSink
 from lamina.layer import compression
 from lamina.progress import Progress, Task
 from lamina.spec import Descriptor
 
 
-class StoreSink(BlobSink, Protocol):
-    def blob_size(self, dig: str) -> int: ...
-
-    def open_blob(self, dig: str) -> BinaryIO: ...
+# the store's transaction is the sink images are copied into
+StoreSink = LayerSink
 
 
 @dataclass(frozen=True)
