@@ -4,6 +4,7 @@ Each verb composes the store, the transports and the operations; none of them
 prints. Errors are LaminaError subclasses with a one-line message and an exit code.
 """
 
+from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api.base import get_image, graph, open_store
 from lamina.api.images import (
     SAVE_FORMATS,

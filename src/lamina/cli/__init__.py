@@ -1,6 +1,7 @@
 """The `lamina` command. Each module registers its commands on the one group."""
 
 from lamina.cli import images  # noqa: F401  (registers commands)
+from lamina.cli import registry as _registry  # noqa: F401  (push, pull, login, logout)
 from lamina.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,169 @@
+"""Commands that talk to registries: push, pull, login, logout."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from lamina import api
+from lamina.cli.app import CONTEXT, Ctx, cli, pass_ctx
+from lamina.errors import UsageError
+from lamina.progress import Progress
+from lamina.spec import Platform
+
+HOW = {"pushed": "Pushed", "exists": "Layer already exists", "mounted": "Mounted from"}
+
+
+def tls_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--tls-verify",
+        type=click.BOOL,
+        default=True,
+        show_default=True,
+        metavar="BOOL",
+        help="Require HTTPS with a valid certificate (loopback registries may use HTTP anyway).",
+    )(f)
+
+
+def quiet_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "-q", "--quiet", "local_quiet", is_flag=True, help="No progress, only the result."
+    )(f)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("image")
+@click.argument("target", required=False, metavar="[REGISTRY/REPO[:TAG]]")
+@click.option(
+    "--compress",
+    type=click.Choice(api.registry.COMPRESSIONS),
+    default="gzip",
+    show_default=True,
+    help="How layers travel (remembered, so a second push only costs a HEAD).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(api.registry.MANIFEST_FORMATS),
+    default="oci",
+    show_default=True,
+    help="Manifest kind: OCI, or Docker v2 schema 2 (gzip or none only).",
+)
+@tls_option
+@quiet_option
+@pass_ctx
+def push(
+    c: Ctx,
+    image: str,
+    target: str | None,
+    compress: str,
+    fmt: str,
+    tls_verify: bool,
+    local_quiet: bool,
+) -> None:
+    """Push IMAGE to a registry, as TARGET if given (else IMAGE must name one).
+
+    \b
+    Examples:
+      lamina push localhost:5000/app:1
+      lamina push local/app:1 registry.example.com/team/app:1 --compress zstd
+    """
+    quiet = c.quiet or local_quiet
+    progress = Progress.for_terminal(quiet)
+    try:
+        pushed = api.registry.push(
+            c.store,
+            image,
+            target,
+            compression=compress,
+            manifest_format=fmt,
+            tls_verify=tls_verify,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    ref = api.registry.parse_remote(pushed.reference)
+    if not quiet:
+        click.echo(f"The push refers to repository [{ref.familiar_repository}]")
+        for layer in reversed(pushed.layers):
+            how = HOW[layer.how] + (f" {layer.source}" if layer.source else "")
+            click.echo(f"{layer.uncompressed[7:19]}: {how}")
+    click.echo(f"{ref.tag}: digest: {pushed.digest} size: {pushed.size}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("name", metavar="REGISTRY/REPO[:TAG|@DIGEST]")
+@click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="For multi-platform images.")
+@tls_option
+@quiet_option
+@pass_ctx
+def pull(c: Ctx, name: str, platform: str | None, tls_verify: bool, local_quiet: bool) -> None:
+    """Pull an image from a registry into the store, tagged as pulled.
+
+    Layers the store already has are not downloaded. A failed pull leaves the
+    store as it was.
+    """
+    quiet = c.quiet or local_quiet
+    plat = Platform.parse(platform) if platform else None
+    progress = Progress.for_terminal(quiet)
+    try:
+        pulled = api.registry.pull(
+            c.store, name, platform=plat, tls_verify=tls_verify, progress=progress
+        )
+    finally:
+        progress.close()
+    if not quiet:
+        click.echo(f"Digest: {pulled.digest}")
+        if pulled.replaced and pulled.replaced != pulled.id:
+            status = f"Downloaded newer image for {pulled.reference}"
+        elif pulled.new_layers or not pulled.replaced:
+            status = f"Downloaded image for {pulled.reference}"
+        else:
+            status = f"Image is up to date for {pulled.reference}"
+        click.echo(f"Status: {status}")
+    click.echo(pulled.reference)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("registry", required=False)
+@click.option("-u", "--username", help="User name (prompted for when missing).")
+@click.option("-p", "--password", help="Password (prefer --password-stdin).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@tls_option
+def login(
+    registry: str | None,
+    username: str | None,
+    password: str | None,
+    password_stdin: bool,
+    tls_verify: bool,
+) -> None:
+    """Check a user and password against REGISTRY and save them where Docker does.
+
+    The file is $DOCKER_CONFIG/config.json, else ~/.docker/config.json (mode 0600);
+    without REGISTRY, Docker Hub.
+    """
+    if password_stdin:
+        if password:
+            raise UsageError("--password and --password-stdin are mutually exclusive")
+        password = sys.stdin.read().rstrip("\r\n")
+    if not username:
+        username = click.prompt("Username")
+    if not password:
+        if not sys.stdin.isatty():
+            raise UsageError("no password given", "use --password-stdin or -p")
+        password = click.prompt("Password", hide_input=True)
+    path = api.registry.login(registry, username or "", password or "", tls_verify=tls_verify)
+    click.echo(f"Credentials saved in {path}", err=True)
+    click.echo("Login Succeeded")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("registry", required=False)
+def logout(registry: str | None) -> None:
+    """Forget the saved credentials of REGISTRY (default Docker Hub)."""
+    host = registry or "docker.io"
+    if api.registry.logout(registry):
+        click.echo(f"Removing login credentials for {host}")
+    else:
+        click.echo(f"Not logged in to {host}")
