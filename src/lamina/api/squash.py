@@ -1,0 +1,164 @@
+"""Verbs that reshape images: squash, flatten, rebase, and diff to check the result."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina import mediatype, reference
+from lamina.api.base import graph
+from lamina.api.images import load, save
+from lamina.errors import UsageError
+from lamina.image import Image, Layer
+from lamina.ops import compare
+from lamina.ops import rebase as rebase_op
+from lamina.ops import squash as squash_op
+from lamina.ops.squash import Range
+from lamina.spec import Descriptor
+from lamina.store.base import find_base
+from lamina.store.graph import resolve
+from lamina.store.local import Store, StoredImage, Transaction
+
+
+@dataclass(frozen=True)
+class Reshaped:
+    id: str
+    name: str  # the tag it got, or ""
+    squashed: Range | None  # the layers that became one (None for rebase)
+    layers_before: int
+    layers_after: int
+
+
+def _open_seekable(store: Store) -> compare.OpenSeekable:
+    def open_layer(layer: Layer) -> BinaryIO:
+        return open(store.layer_path(layer.diff_id), "rb")
+
+    return open_layer
+
+
+def _commit(tx: Transaction, image: Image, tag: str | None) -> str:
+    manifest = image.manifest_bytes()
+    desc = Descriptor(mediatype.OCI_MANIFEST, tx.put_bytes(manifest), len(manifest))
+    if tag:
+        name = reference.parse(tag).familiar
+        tx.set_name(name, desc)
+        return name
+    tx.add_root(desc)
+    return ""
+
+
+def squash_range(
+    store: Store, ref: str, *, base: str | None = None, layers: str | None = None
+) -> tuple[StoredImage, Range]:
+    """Which layers `squash` would squash: --layers, else above --base, else above the base."""
+    g = graph(store)
+    img = resolve(g.images, ref)
+    count = len(img.image.layers)
+    if layers is not None and base is not None:
+        raise UsageError("give --base or --layers, not both")
+    if layers is not None:
+        return img, squash_op.parse_range(layers, count)
+    if base is not None:
+        base_img = resolve(g.images, base)
+        if not rebase_op.is_layer_prefix(base_img.image, img.image) or base_img.id == img.id:
+            raise UsageError(
+                f"{base} is not a base of {ref}: its layers are not a proper prefix of {ref}'s",
+                "see `lamina tree` for the stack, or use --layers A..B",
+            )
+        start = len(base_img.image.layers)
+    else:
+        found = find_base(g, img)
+        if found is None:
+            raise UsageError(
+                f"no base is known for {ref} (no tagged ancestor, no base annotation)",
+                "name one with --base IMAGE, or use --layers A..B (0..-1 squashes all)",
+            )
+        start = found.layer_count
+    if start >= count:
+        raise UsageError(f"{ref} has no layers above its base to squash")
+    return img, Range(start, count)
+
+
+def squash(
+    store: Store,
+    ref: str,
+    *,
+    base: str | None = None,
+    layers: str | None = None,
+    tag: str | None = None,
+    message: str = "",
+) -> Reshaped:
+    """Squash a contiguous range of an image's layers into one; the rest stay as they are."""
+    img, span = squash_range(store, ref, base=base, layers=layers)
+    with store.transaction() as tx:
+        result = squash_op.squash(img.image, span, tx, _open_seekable(store), message=message)
+        name = _commit(tx, result, tag)
+    return Reshaped(result.id, name, span, len(img.image.layers), len(result.layers))
+
+
+def flatten(store: Store, ref: str, *, tag: str | None = None, message: str = "") -> Reshaped:
+    """All layers into one; the config (env, cmd, ...) is kept."""
+    return squash(store, ref, layers="0..-1", tag=tag, message=message or "flattened")
+
+
+def rebase(
+    store: Store, ref: str, onto: str, *, base: str | None = None, tag: str | None = None
+) -> Reshaped:
+    """Move the layers above `base` (default: the image's base) onto `onto`."""
+    g = graph(store)
+    img = resolve(g.images, ref)
+    new_base = resolve(g.images, onto)
+    if base is not None:
+        old_base = resolve(g.images, base)
+    else:
+        found = find_base(g, img)
+        if found is None:
+            raise UsageError(f"no base is known for {ref}", "name it with --base IMAGE")
+        old_base = found.image
+    with store.transaction() as tx:
+        result = rebase_op.rebase(img.image, old_base.image, new_base.image, tx)
+        name = _commit(tx, result, tag)
+    return Reshaped(result.id, name, None, len(img.image.layers), len(result.layers))
+
+
+def diff(store: Store, first: str, second: str, *, mtime: bool = False) -> list[compare.Change]:
+    """How the final filesystems of two images differ (empty list: identical)."""
+    images = store.images()
+    a, b = resolve(images, first), resolve(images, second)
+    return compare.compare(a.image, b.image, _open_seekable(store), mtime=mtime)
+
+
+def squash_archive(
+    source: str,
+    output: str | Path,
+    *,
+    image: str | None = None,
+    base: str | None = None,
+    layers: str | None = None,
+    tag: str | None = None,
+    message: str = "",
+) -> Reshaped:
+    """Squash an image of an archive into a new archive, with a throwaway store.
+
+    `image` picks one of several images (default: the only one); its base is found
+    among the archive's other images or its annotations, unless --base/--layers say.
+    """
+    work = Path(tempfile.mkdtemp(prefix="lamina-squash-"))
+    try:
+        store = Store.open(work / "store")
+        loaded = load(store, source)
+        if image is None:
+            if len(loaded) != 1:
+                raise UsageError(f"{source} holds {len(loaded)} images", "name one with IMAGE")
+            image = loaded[0].names[0] if loaded[0].names else loaded[0].id
+        if tag is None:  # the squashed image takes the name it had in the archive
+            names = resolve(store.images(), image).names
+            tag = names[0] if names else None
+        result = squash(store, image, base=base, layers=layers, tag=tag, message=message)
+        save(store, [result.name or result.id], output)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

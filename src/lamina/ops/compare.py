@@ -1,0 +1,153 @@
+"""Compare the final filesystems of two images: what `lamina diff` prints.
+
+Both stacks are applied from tar headers alone (lamina.layer.tree); file contents are
+hashed only when everything else about two files is equal and they do not come from
+the very same bytes of the same layer blob.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lamina.image import Image, Layer
+from lamina.layer import tarformat as tf
+from lamina.layer import tree as fstree
+from lamina.layer.tarstream import Member
+
+OpenSeekable = Callable[[Layer], BinaryIO]
+
+_TYPES = {
+    tf.REGULAR: "file",
+    tf.DIRECTORY: "dir",
+    tf.SYMLINK: "symlink",
+    tf.CHAR: "char",
+    tf.BLOCKDEV: "block",
+    tf.FIFO: "fifo",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "A" only in the second image, "D" only in the first, "C" changed
+    path: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} /{self.path}" + (f"  ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """What one path is in a final filesystem, and where its content lives."""
+
+    kind: str
+    attrs: dict[str, object]
+    content: tuple[int, Member] | None  # (layer index, member holding the data)
+
+
+class _Side:
+    def __init__(self, image: Image, streams: list[BinaryIO]) -> None:
+        self.image = image
+        self.streams = streams
+        self.tree = fstree.build(streams, "layer")
+
+    def entries(self, mtime: bool) -> dict[str, _Entry]:
+        out: dict[str, _Entry] = {}
+        self._walk(self.tree.root, "", out, mtime)
+        return out
+
+    def _walk(self, node: fstree.Node, path: str, out: dict[str, _Entry], mtime: bool) -> None:
+        for name, child in sorted((node.children or {}).items()):
+            if child.kind == fstree.GONE:
+                continue
+            child_path = f"{path}/{name}" if path else name
+            out[child_path] = _describe(child, mtime)
+            if child.kind == fstree.DIR:
+                self._walk(child, child_path, out, mtime)
+
+    def digest_of(self, content: tuple[int, Member]) -> str:
+        layer, member = content
+        fd = self.streams[layer].fileno()
+        h = hashlib.sha256()
+        offset, left = member.data_offset, member.size
+        while left > 0:
+            chunk = os.pread(fd, min(left, 1 << 20), offset)
+            if not chunk:
+                break
+            h.update(chunk)
+            offset += len(chunk)
+            left -= len(chunk)
+        return h.hexdigest()
+
+
+def _describe(node: fstree.Node, mtime: bool) -> _Entry:
+    if node.kind == fstree.DIR and node.entry is None:
+        # an implicit parent directory: what a runtime creates for it
+        return _Entry("dir", {"mode": 0o755, "uid": 0, "gid": 0}, None)
+    member = node.entry
+    content: tuple[int, Member] | None = None
+    if node.kind == fstree.LEAF and node.inode is not None and node.inode.member is not None:
+        member = node.inode.member  # a hardlink shows its target's inode
+        if member.type == tf.REGULAR:
+            content = (node.inode.layer, member)
+    assert member is not None
+    kind = _TYPES.get(member.type, f"type {member.type}")
+    attrs: dict[str, object] = {"mode": member.mode & 0o7777, "uid": member.uid, "gid": member.gid}
+    if kind == "file":
+        attrs["size"] = member.size
+    if kind == "symlink":
+        attrs["target"] = member.linkname
+    if kind in ("char", "block"):
+        attrs["device"] = (member.devmajor, member.devminor)
+    if member.xattrs:
+        attrs["xattrs"] = dict(sorted(member.xattrs.items()))
+    if mtime:
+        attrs["mtime"] = member.mtime
+    return _Entry(kind, attrs, content)
+
+
+def compare(
+    first: Image, second: Image, open_seekable: OpenSeekable, *, mtime: bool = False
+) -> list[Change]:
+    """Differences between the final filesystems of `first` and `second`, by path."""
+    with ExitStack() as stack:
+        a = _Side(first, [stack.enter_context(open_seekable(x)) for x in first.layers])
+        b = _Side(second, [stack.enter_context(open_seekable(x)) for x in second.layers])
+        return list(_changes(a, b, mtime))
+
+
+def _changes(a: _Side, b: _Side, mtime: bool) -> Iterator[Change]:
+    left, right = a.entries(mtime), b.entries(mtime)
+    for path in sorted(left.keys() | right.keys()):
+        x, y = left.get(path), right.get(path)
+        if y is None:
+            yield Change("D", path)
+        elif x is None:
+            yield Change("A", path)
+        elif x.kind != y.kind:
+            yield Change("C", path, f"{x.kind} -> {y.kind}")
+        else:
+            details = [
+                f"{k}: {x.attrs.get(k)} -> {y.attrs.get(k)}"
+                for k in sorted(x.attrs.keys() | y.attrs.keys())
+                if x.attrs.get(k) != y.attrs.get(k)
+            ]
+            if not details and _content_differs(a, b, x, y):
+                details.append("content")
+            if details:
+                yield Change("C", path, "; ".join(details))
+
+
+def _content_differs(a: _Side, b: _Side, x: _Entry, y: _Entry) -> bool:
+    if x.content is None or y.content is None:
+        return False
+    (la, ma), (lb, mb) = x.content, y.content
+    same_blob = a.image.layers[la].diff_id == b.image.layers[lb].diff_id
+    if same_blob and ma.data_offset == mb.data_offset:
+        return False  # the very same bytes of the same layer blob: no need to hash
+    return a.digest_of(x.content) != b.digest_of(y.content)

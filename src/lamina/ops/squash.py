@@ -1,0 +1,151 @@
+"""Selective squash: any contiguous range of layers becomes one (DESIGN §6).
+
+Layers below the range are kept byte for byte (same digests: still shared with the
+base), layers above it too. The new layer is the filesystem at the top of the range
+as a diff against the filesystem at its bottom (lamina.layer.squash does that part).
+The history keeps every original entry, those of the squashed layers marked
+`empty_layer`, plus one entry saying what was squashed; its timestamp is the last
+squashed entry's, so the same input always gives the same image ID.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lamina import digest, mediatype
+from lamina.errors import LaminaError, UsageError
+from lamina.image import Image, Layer, LayerSink
+from lamina.layer.squash import Below, squash_layers
+from lamina.ops.history import layer_positions, raw_history, with_layers
+from lamina.spec import Config
+
+# Opens a layer as a seekable, uncompressed tar file (the store's blob file).
+OpenSeekable = Callable[[Layer], BinaryIO]
+
+_RANGE = re.compile(r"^(-?\d+)?\.\.(-?\d+)?$")
+
+
+@dataclass(frozen=True)
+class Range:
+    """Layers [start, stop) of an image, 0 = bottom."""
+
+    start: int
+    stop: int
+
+    def __str__(self) -> str:
+        return f"{self.start}..{self.stop - 1}"
+
+    @property
+    def count(self) -> int:
+        return self.stop - self.start
+
+
+def parse_range(text: str, layer_count: int) -> Range:
+    """`A..B`, inclusive, 0-based from the bottom; negatives count from the top (-1 = top).
+
+    Either end may be left out: `2..` is layer 2 to the top, `..-2` the bottom to the
+    layer below the top.
+    """
+    match = _RANGE.match(text.strip())
+    if not match:
+        raise UsageError(f"bad layer range {text!r}", "use A..B, e.g. 1..-1 (0 = bottom, -1 = top)")
+    first = int(match.group(1)) if match.group(1) else 0
+    last = int(match.group(2)) if match.group(2) else -1
+    start = first + layer_count if first < 0 else first
+    stop = (last + layer_count if last < 0 else last) + 1
+    if not (0 <= start < stop <= layer_count):
+        raise UsageError(
+            f"layer range {text!r} is outside the image's {layer_count} layers or empty",
+            f"valid indexes are 0..{layer_count - 1} (or -{layer_count}..-1)",
+        )
+    return Range(start, stop)
+
+
+def squash(
+    image: Image,
+    span: Range,
+    sink: LayerSink,
+    open_seekable: OpenSeekable,
+    *,
+    message: str = "",
+) -> Image:
+    """A new image whose layers `span` are squashed into one; writes that layer to `sink`."""
+    layers = image.layers
+    with ExitStack() as stack:
+        streams = [stack.enter_context(open_seekable(layer)) for layer in layers[: span.stop]]
+        verifier = _Verifier(layers[: span.stop], streams)
+        below = Below.layers(streams[: span.start]) if span.start else Below.nothing()
+        tmp = sink.staging_file()
+        with open(tmp, "wb") as out:
+            diff_id, size = squash_layers(streams[span.start :], out, below=below)
+        verifier.finish()
+    sink.adopt(tmp, diff_id)
+    new_layer = Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: sink.open_blob(diff_id))
+    config = squashed_config(image, span, diff_id, message)
+    sink.put_bytes(config.raw)
+    new_layers = (*layers[: span.start], new_layer, *layers[span.stop :])
+    result = Image(config, new_layers, image.names, image.annotations)
+    sink.put_bytes(result.manifest_bytes())
+    return result
+
+
+def squashed_config(image: Image, span: Range, diff_id: str, message: str) -> Config:
+    config = image.config
+    diff_ids = list(config.diff_ids)
+    squashed = diff_ids[span.start : span.stop]
+    diff_ids[span.start : span.stop] = [diff_id]
+    history = raw_history(config)
+    positions = layer_positions(history, len(image.layers))
+    covered = [positions[i] for i in range(span.start, span.stop) if i < len(positions)]
+    for index in covered:
+        history[index]["empty_layer"] = True
+    insert_at = covered[-1] + 1 if covered else len(history)
+    created = history[covered[-1]].get("created") if covered else None
+    entry = {
+        "created": created or config.created,
+        "created_by": f"lamina squash --layers {span}",
+        "comment": message
+        or f"squashed {span.count} layers: " + ", ".join(d[7:19] for d in squashed),
+    }
+    history.insert(insert_at, entry)
+    return with_layers(config, diff_ids, history)
+
+
+class _Verifier:
+    """Re-hashes the input layer files on a second core while the squash runs.
+
+    The squash reads only headers and the data it keeps, so it cannot check the
+    inputs' digests itself; a bad store blob must not become part of a new image.
+    """
+
+    def __init__(self, layers: Sequence[Layer], streams: Sequence[BinaryIO]) -> None:
+        self._jobs = [
+            (layer.diff_id, stream.fileno()) for layer, stream in zip(layers, streams, strict=True)
+        ]
+        self._error: LaminaError | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for expected, fd in self._jobs:
+            hasher = digest.Hasher()
+            offset = 0
+            while chunk := os.pread(fd, 1 << 20, offset):
+                hasher.update(chunk)
+                offset += len(chunk)
+            try:
+                digest.check(expected, hasher.digest, f"stored layer {expected[:19]}")
+            except LaminaError as exc:
+                self._error = exc
+                return
+
+    def finish(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
