@@ -84,7 +84,8 @@ def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="lamina", standalone_mode=False)
+        # without standalone mode click returns ctx.exit()'s code instead of exiting
+        code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)
     except LaminaError as exc:
         click.echo(f"lamina: error: {exc.one_line()}", err=True)
         return exc.exit_code
@@ -98,4 +99,4 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
-    return 0
+    return code if isinstance(code, int) else 0
