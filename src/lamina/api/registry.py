@@ -68,7 +68,8 @@ class Pulled:
     id: str
     digest: str  # what the reference resolved to in the registry
     new_layers: int  # layers downloaded; 0 means the store was up to date
-    replaced: str  # image ID the name pointed at before, or ""
+    replaced: str  # image ID the name pointed at before, when it moved; else ""
+    up_to_date: bool  # the name already pointed at this image
 
 
 def parse_remote(text: str) -> Reference:
@@ -174,20 +175,26 @@ def pull(
         found = remote.fetch(
             repo, ref.digest or ref.tag, platform=platform, progress=progress, name=name
         )
-        image = found.image
-        present = {img.id: img.manifest for img in store.images()}
-        with store.transaction() as tx:
-            new_layers = sum(1 for d in set(image.diff_ids) if not tx.has_blob(d))
-            manifest = present.get(image.id)
-            if manifest is None:
-                manifest = _import(image, tx)
-            replaced = tx.set_name(name, manifest) if name else None
-            if not name:
-                tx.add_root(manifest)  # a digest pull stays untagged, as with Docker
-    old = next((i for i, m in present.items() if m.digest == replaced), "") if replaced else ""
+        landed = _land(store, found.image, name)
     BlobInfo(store).remember(_pulled_sightings(found, ref))
     shown = f"{ref.repository}@{found.digest}" if ref.digest else ref.familiar
-    return Pulled(reference.parse(shown).familiar, name, image.id, found.digest, new_layers, old)
+    return Pulled(reference.parse(shown).familiar, name, found.image.id, found.digest, *landed)
+
+
+def _land(store: Store, image: Image, name: str) -> tuple[int, str, bool]:
+    """One transaction, like `load`: (layers downloaded, image the name left, was up to date)."""
+    present = {img.id: img for img in store.images()}
+    before = next((i for i, img in present.items() if name and name in img.names), "")
+    with store.transaction() as tx:
+        new_layers = sum(1 for d in set(image.diff_ids) if not tx.has_blob(d))
+        known = present.get(image.id)
+        manifest = known.manifest if known is not None else _import(image, tx)
+        if name:
+            tx.set_name(name, manifest)
+        else:
+            tx.add_root(manifest)  # a digest pull stays untagged, as with Docker
+    replaced = before if before != image.id else ""
+    return new_layers, replaced, before == image.id
 
 
 def _import(image: Image, tx: Transaction) -> Descriptor:

@@ -115,12 +115,12 @@ def pull(c: Ctx, name: str, platform: str | None, tls_verify: bool, local_quiet:
         progress.close()
     if not quiet:
         click.echo(f"Digest: {pulled.digest}")
-        if pulled.replaced and pulled.replaced != pulled.id:
-            status = f"Downloaded newer image for {pulled.reference}"
-        elif pulled.new_layers or not pulled.replaced:
-            status = f"Downloaded image for {pulled.reference}"
-        else:
+        if pulled.up_to_date:
             status = f"Image is up to date for {pulled.reference}"
+        elif pulled.replaced:
+            status = f"Downloaded newer image for {pulled.reference}"
+        else:
+            status = f"Downloaded image for {pulled.reference}"
         click.echo(f"Status: {status}")
     click.echo(pulled.reference)
 
