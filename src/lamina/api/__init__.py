@@ -4,6 +4,7 @@ Each verb composes the store, the transports and the operations; none of them
 prints. Errors are LaminaError subclasses with a one-line message and an exit code.
 """
 
+from lamina.api import delta, transfer  # noqa: F401  (delta save, expand, send, receive)
 from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api.base import get_image, graph, open_store
 from lamina.api.images import (
@@ -20,13 +21,17 @@ from lamina.api.images import (
     tag,
     tree,
 )
+from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
 from lamina.store.local import Store, StoredImage
 
 __all__ = [
     "SAVE_FORMATS",
     "Loaded",
+    "Reshaped",
     "Store",
     "StoredImage",
+    "diff",
+    "flatten",
     "get_image",
     "graph",
     "history",
@@ -36,8 +41,11 @@ __all__ = [
     "inspect",
     "load",
     "open_store",
+    "rebase",
     "rmi",
     "save",
+    "squash",
+    "squash_archive",
     "tag",
     "tree",
 ]
