@@ -103,13 +103,36 @@ def save(
     *,
     fmt: str = "docker-archive",
     omit_layers: set[str] | None = None,
+    exclude: Sequence[str] = (),
+    exclude_base: bool = False,
+    have: str | Path | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes."""
+    """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes.
+
+    `exclude` (images), `exclude_base` (each image's base), `have` (an inventory
+    file from the recipient) and `omit_layers` (diff_ids) make a delta archive:
+    see lamina.api.delta.save_delta, which also reports what was left out.
+    """
     if not refs:
         raise UsageError("save needs at least one image")
     if fmt not in SAVE_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
+    if exclude or exclude_base or have is not None or omit_layers:
+        if fmt != "docker-archive":
+            raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
+        from lamina.api.delta import save_delta  # imported here: api.delta builds on this module
+
+        return save_delta(
+            store,
+            refs,
+            out,
+            exclude=exclude,
+            exclude_base=exclude_base,
+            have=have,
+            omit_layers=omit_layers,
+            progress=progress,
+        ).bytes
     images = images_for(store, refs)
     if fmt == "oci-dir":
         if not isinstance(out, (str, Path)):

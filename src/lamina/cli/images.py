@@ -9,6 +9,7 @@ import click
 
 from lamina import api, humanize
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
+from lamina.cli.delta import delta_options, is_delta, save_delta
 from lamina.errors import LaminaError
 from lamina.spec import Platform
 from lamina.store.views import TreeNode
@@ -63,15 +64,43 @@ def load(c: Ctx, source: str | None, platform: str | None, as_json: bool) -> Non
     show_default=True,
     help="docker-archive also holds an OCI layout; oci-dir needs -o DIR.",
 )
+@delta_options
+@json_option
 @pass_ctx
-def save(c: Ctx, images: tuple[str, ...], output: str | None, fmt: str) -> None:
+def save(
+    c: Ctx,
+    images: tuple[str, ...],
+    output: str | None,
+    fmt: str,
+    exclude: tuple[str, ...],
+    exclude_base: bool,
+    have: str | None,
+    as_json: bool,
+) -> None:
     """Save images to one archive that docker, podman and skopeo all load.
 
     Several images share their common layers once. Output is deterministic:
     the same images always give the same bytes.
+
+    With --exclude, --exclude-base or --have it writes a delta: every layer is
+    listed but only those the recipient lacks are carried (what was left out is
+    reported on stderr, or as JSON with --json). `docker load` and `lamina load`
+    take it where the rest is present; `lamina expand` makes it whole for podman.
     """
     if output is None and sys.stdout.isatty():
         raise LaminaError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
+    if is_delta(exclude, exclude_base, have):
+        save_delta(
+            c,
+            images,
+            output,
+            fmt,
+            exclude=exclude,
+            exclude_base=exclude_base,
+            have=have,
+            as_json=as_json,
+        )
+        return
     progress = c.progress()
     try:
         api.save(

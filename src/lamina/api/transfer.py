@@ -1,0 +1,170 @@
+"""send and receive: move images to another store through a command's pipes.
+
+`send(store, refs, "ssh bob lamina receive")` runs the command, learns the
+receiver's inventory from it, and streams a delta archive of only what the
+receiver lacks; the receiver spools it into its store's temp area (stdin cannot be
+seeked, and `load` reads archives at random), loads it all-or-nothing and answers
+with the result. The frames are in transports/pipe.py. No network service: the
+command (ssh, a local `lamina --store DIR receive`) is the transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from lamina.api.images import Loaded, images_for, load
+from lamina.errors import LaminaError, UsageError
+from lamina.image import Image
+from lamina.ops import delta
+from lamina.progress import Progress
+from lamina.store.inventory import Inventory
+from lamina.store.local import Store
+from lamina.transports import pipe
+from lamina.transports.delta_archive import write_delta
+
+
+class ReceiverError(LaminaError):
+    """The receiver could not load what was sent (its exit code is passed on)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Sent:
+    images: tuple[Image, ...]
+    plan: delta.Plan
+    archive_bytes: int  # the delta archive
+    wire_sent: int  # every byte written to the command, frames included
+    wire_received: int  # every byte read from it (its inventory, its answer)
+    loaded: tuple[dict[str, Any], ...]  # the receiver's report: Id, RepoTags, NewLayers
+
+
+def send(
+    store: Store, refs: Sequence[str], command: str, *, progress: Progress | None = None
+) -> Sent:
+    """Send images to `command` (which runs `lamina receive` somewhere); only what it lacks."""
+    if not refs:
+        raise UsageError("send needs at least one image")
+    if not command.strip():
+        raise UsageError("send needs a command to run", "e.g. --to 'ssh HOST lamina receive'")
+    images = images_for(store, refs)  # unknown names fail before anything starts
+    proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    channel = pipe.Channel(proc.stdout, proc.stdin, "the receiver")  # type: ignore[arg-type]
+    try:
+        return _converse(channel, images, progress)
+    except (pipe.ProtocolError, BrokenPipeError) as exc:
+        status = _finish(proc)
+        if isinstance(exc, pipe.PeerClosed | BrokenPipeError) and status:
+            raise LaminaError(
+                f"`{command}` exited with status {status} before the transfer was over",
+                "its own error is printed above; does it run `lamina receive`?",
+            ) from None
+        if isinstance(exc, BrokenPipeError):
+            raise LaminaError(f"`{command}` stopped reading before the transfer was over") from None
+        raise
+    finally:
+        _finish(proc)
+
+
+def _converse(channel: pipe.Channel, images: list[Image], progress: Progress | None) -> Sent:
+    _, greeting = channel.recv_json(pipe.HELLO)
+    try:
+        pipe.check_hello(greeting, channel.peer)
+        have = Inventory.from_doc(greeting.get("inventory") or {}, f"{channel.peer}'s inventory")
+        plan = delta.plan(images, have.chain_ids)
+        channel.send_json(pipe.HELLO, pipe.hello(**_intro(images, plan)))
+        data = pipe.DataWriter(channel)
+        size = write_delta(images, data, plan.omit, progress, label="Sending")  # type: ignore[arg-type]
+    except LaminaError as exc:
+        with contextlib.suppress(OSError):
+            channel.send_json(pipe.ABORT, {"error": exc.one_line()})
+        raise
+    data.finish()
+    channel.tx.close()  # nothing more comes: the receiver can load now
+    _, result = channel.recv_json(pipe.RESULT)
+    if not result.get("ok"):
+        code = result.get("exit_code")
+        raise ReceiverError(
+            f"the receiver did not load the images: {result.get('error', 'no reason given')}",
+            code if isinstance(code, int) and code > 0 else 1,
+        )
+    loaded = tuple(x for x in result.get("loaded") or [] if isinstance(x, dict))
+    return Sent(tuple(images), plan, size, channel.sent, channel.received, loaded)
+
+
+def _intro(images: list[Image], plan: delta.Plan) -> dict[str, Any]:
+    return {
+        "images": [{"id": i.id, "tags": list(i.names)} for i in images],
+        "layers": len(plan.carried),
+        "bytes": plan.carried_bytes,
+    }
+
+
+def _finish(proc: subprocess.Popen[bytes], grace: float = 30) -> int:
+    """Close our ends and reap the command; one that ignores the closed pipe is stopped."""
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+    try:
+        return proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # only the process we started, by its PID
+        return proc.wait()
+
+
+# -- receive ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    loaded: tuple[Loaded, ...]
+    archive_bytes: int
+
+
+def receive(store: Store, rx: BinaryIO, tx: BinaryIO) -> Received:
+    """The other end of `send`: tell what the store has, take the delta, load it."""
+    channel = pipe.Channel(rx, tx, "the sender")
+    channel.send_json(
+        pipe.HELLO, pipe.hello(inventory=Inventory.of_images(store.images()).to_doc())
+    )
+    try:
+        kind, intro = channel.recv_json(pipe.HELLO, pipe.ABORT)
+        if kind == pipe.ABORT:
+            raise pipe.SenderAborted(f"the sender stopped: {intro.get('error', 'no reason given')}")
+        pipe.check_hello(intro, channel.peer)
+        received = _take(store, channel)
+    except LaminaError as exc:
+        if not isinstance(exc, (pipe.PeerClosed, pipe.SenderAborted)):
+            with contextlib.suppress(OSError):
+                channel.send_json(pipe.RESULT, _failure(exc))
+        raise
+    channel.send_json(pipe.RESULT, {"ok": True, "loaded": [_loaded(r) for r in received.loaded]})
+    return received
+
+
+def _take(store: Store, channel: pipe.Channel) -> Received:
+    scratch = store.scratch_dir()
+    try:
+        path = scratch / "incoming.tar"
+        with open(path, "wb") as f:
+            size = pipe.read_data(channel, f)
+        return Received(tuple(load(store, str(path))), size)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _failure(exc: LaminaError) -> dict[str, Any]:
+    return {"ok": False, "error": exc.one_line(), "exit_code": exc.exit_code}
+
+
+def _loaded(r: Loaded) -> dict[str, Any]:
+    return {"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers}
