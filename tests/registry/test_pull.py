@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -163,7 +164,10 @@ def test_push_after_pull_mounts_everything(
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "flip-uncompressed"])
-def test_failed_pull_leaves_the_store_unchanged(store, tmp_path, registry: Registry, repo, damage):
+def test_failed_pull_leaves_the_store_unchanged(
+    store, tmp_path, start_registry: Callable[..., Registry], repo, damage
+):
+    registry = start_registry()  # its own: the damaged blob must not poison other tests
     sender = api.open_store(tmp_path / "sender")
     load_stack(sender, tmp_path, 4)
     compression = "none" if damage == "flip-uncompressed" else "gzip"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import zstandard
 from isal.isal_zlib import error as IsalError
@@ -30,9 +31,11 @@ from lamina.transports.copy import import_image
 from lamina.transports.registry import auth
 from lamina.transports.registry import pull as remote
 from lamina.transports.registry import push as sender
-from lamina.transports.registry.client import Session
 from lamina.transports.registry.push import PushResult, SentBlob
-from lamina.transports.registry.repo import Repository
+
+if TYPE_CHECKING:
+    from lamina.transports.registry.client import Session
+    from lamina.transports.registry.repo import Repository
 
 COMPRESSIONS = sender.COMPRESSIONS
 MANIFEST_FORMATS = ("oci", "v2s2")
@@ -77,14 +80,24 @@ def parse_remote(text: str) -> Reference:
     return reference.parse(text)
 
 
+def connect(host: str, tls_verify: bool, creds: auth.Credentials | None) -> Session:
+    # imported here: httpx takes ~0.1 s to import, and only registry verbs need it
+    from lamina.transports.registry.client import Session
+
+    return Session(host, tls_verify=tls_verify, credentials=creds)
+
+
 @contextmanager
-def session_for(
+def open_repository(
     ref: Reference, scopes: list[str], tls_verify: bool, docker_config: Path | None
-) -> Iterator[Session]:
+) -> Iterator[Repository]:
+    """The repository `ref` names, authenticated for `scopes` with the saved credentials."""
+    from lamina.transports.registry.repo import Repository
+
     creds = auth.load_credentials(ref.domain, docker_config)
-    with Session(ref.domain, tls_verify=tls_verify, credentials=creds) as session:
+    with connect(ref.domain, tls_verify, creds) as session:
         session.authenticate(scopes)
-        yield session
+        yield Repository(session, ref.path)
 
 
 # -- push -------------------------------------------------------------------------
@@ -120,8 +133,7 @@ def push(
     scopes = [auth.scope(ref.path, "pull,push"), *_mount_scopes(memory, image.diff_ids, ref)]
     scratch = store.scratch_dir()
     try:
-        with session_for(ref, scopes, tls_verify, docker_config) as session:
-            repo = Repository(session, ref.path)
+        with open_repository(ref, scopes, tls_verify, docker_config) as repo:
 
             def lookup(uncompressed: str, kind: str) -> list[Known]:
                 return memory.lookup(uncompressed, kind, ref.domain)
@@ -170,8 +182,7 @@ def pull(
     """Pull an image into the store, named as pulled; all-or-nothing."""
     ref = parse_remote(text)
     name = "" if ref.digest else ref.familiar
-    with session_for(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as session:
-        repo = Repository(session, ref.path)
+    with open_repository(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as repo:
         found = remote.fetch(
             repo, ref.digest or ref.tag, platform=platform, progress=progress, name=name
         )
@@ -253,7 +264,7 @@ def login(
     if not username or not password:
         raise UsageError("login needs a username and a password")
     creds = auth.Credentials(username, password)
-    with Session(host, tls_verify=tls_verify, credentials=creds) as session:
+    with connect(host, tls_verify, creds) as session:
         session.authenticate([])
         session.request("GET", "/v2/", what="login check")
     return auth.save_credentials(host, creds, docker_config)

@@ -214,9 +214,7 @@ class Session:
             all_headers["Authorization"] = self._authorization
         content: Any = body() if callable(body) else body
         try:
-            req = self._client.build_request(
-                method, full, headers=all_headers, content=content
-            )
+            req = self._client.build_request(method, full, headers=all_headers, content=content)
             return self._client.send(req, stream=stream)
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from None

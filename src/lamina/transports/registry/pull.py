@@ -9,7 +9,7 @@ document and blob is checked against its digest as it arrives.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from lamina import digest, mediatype, spec
 from lamina.errors import InvalidInputError
@@ -17,7 +17,9 @@ from lamina.image import Image, Layer, Opener
 from lamina.progress import Progress
 from lamina.spec import Config, Descriptor, Index, Manifest, Platform
 from lamina.transports.oci_layout import choose_platform
-from lamina.transports.registry.repo import Repository
+
+if TYPE_CHECKING:  # the HTTP side (httpx) loads only when a session opens
+    from lamina.transports.registry.repo import Repository
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from lamina import digest, mediatype
 from lamina.image import Image, Layer, Opener
 from lamina.layer import compression as codec
 from lamina.progress import Progress
 from lamina.spec import canonical_json
-from lamina.transports.registry.repo import Repository
+
+if TYPE_CHECKING:  # the HTTP side (httpx) loads only when a session opens
+    from lamina.transports.registry.repo import Repository
 
 CHUNK_SIZE = 64 << 20  # blobs above this go up in PATCH chunks of this size
 WORKERS = 3
