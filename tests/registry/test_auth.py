@@ -16,7 +16,8 @@ from lamina.cli import main
 from lamina.errors import AuthError
 from lamina.transports.registry import auth
 from lamina.transports.registry.client import Session, is_loopback
-from tests.peers import Registry, secret
+from tests.peers import Registry, require, secret
+from tests.registry import tokenauth
 from tests.registry.conftest import load_stack
 
 
@@ -125,3 +126,33 @@ def test_basic_auth_registry_needs_login(
         api.registry.pull(api.open_store(tmp_path / "third"), ref)
     assert main(["logout", reg.host]) == 0
     assert "Not logged in" in capsys.readouterr().out
+
+
+@pytest.mark.peer
+def test_bearer_token_registry(store, tmp_path, docker_config):
+    require("docker-registry")
+    password = secret()
+    reg, tokens = tokenauth.start("bob", password)
+    try:
+        load_stack(store, tmp_path, 2)
+        ref = f"{reg.host}/team/app:1"
+        with pytest.raises(AuthError, match="requires authentication"):
+            api.registry.push(store, "local/stack:1", ref)
+        with pytest.raises(AuthError, match="refused the credentials of 'bob'"):
+            api.registry.login(reg.host, "bob", "wrong")
+        api.registry.login(reg.host, "bob", password)
+
+        pushed = api.registry.push(store, "local/stack:1", ref)
+        assert ["repository:team/app:pull,push"] in [q.get("scope") for q in tokens.requests]
+        mounted = api.registry.push(store, "local/stack:1", f"{reg.host}/team/copy:1")
+        assert {x.how for x in mounted.layers} == {"mounted"}
+        assert sorted(tokens.requests[-1]["scope"]) == [
+            "repository:team/app:pull",
+            "repository:team/copy:pull,push",
+        ]
+        other = api.open_store(tmp_path / "other")
+        assert api.registry.pull(other, ref).digest == pushed.digest
+        assert all(q.get("service") == [tokenauth.SERVICE] for q in tokens.requests)
+    finally:
+        reg.stop()
+        tokens.stop()

@@ -224,3 +224,16 @@ def test_cli_push_and_pull_print_like_docker(store, tmp_path, registry: Registry
     assert main(["--store", str(other), "pull", "-q", ref]) == 0
     assert capsys.readouterr().out == f"{ref}\n"
     shutil.rmtree(other)
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd", "gzip"])
+def test_lamina_round_trip_any_compression(store, tmp_path, registry: Registry, repo, compression):
+    sender = api.open_store(tmp_path / "sender")
+    load_stack(sender, tmp_path, 3)
+    ref = f"{registry.host}/{repo}:2"
+    pushed = api.registry.push(sender, "local/stack:2", ref, compression=compression)
+    pulled = api.registry.pull(store, ref)
+    assert pulled.id == api.get_image(sender, "local/stack:2").id
+    assert pulled.digest == pushed.digest and pulled.new_layers == 3
+    stored = api.get_image(store, ref).image
+    assert stored.diff_ids == api.get_image(sender, "local/stack:2").image.diff_ids
