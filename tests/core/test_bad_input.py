@@ -138,3 +138,19 @@ def test_cli_errors_are_one_line_with_exit_codes(tmp_path, args, code, text):
     err = cp.stderr.decode()
     assert cp.returncode == code, err
     assert text in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_damaged_compressed_layer(tmp_path, kind):
+    """A compressed layer whose bytes are damaged fails cleanly, whatever the codec."""
+    import gzip
+
+    import zstandard
+
+    images = stack(2)
+    plain = images[1].layers[1]
+    packed = gzip.compress(plain, mtime=0) if kind == "gzip" else zstandard.compress(plain)
+    damaged = packed[:12] + bytes(b ^ 0x55 for b in packed[12:40]) + packed[40:]
+    archive = docker_archive(images, tmp_path / "a.tar")
+    rewrite_member(archive, f"{sha(plain)[7:]}/layer.tar", damaged)
+    load_fails(tmp_path, archive, 5, sha(plain)[:19])

@@ -11,9 +11,17 @@ from contextlib import contextmanager
 from typing import BinaryIO, cast
 
 import zstandard
-from isal import igzip
+from isal import igzip, isal_zlib
 
 from lamina.errors import InvalidInputError
+
+# what a damaged or truncated compressed stream raises while it is read
+DECOMPRESSION_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    EOFError,
+    cast(type[Exception], isal_zlib.IsalError),  # typed as an instance in its stub
+    zstandard.ZstdError,
+)
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

@@ -20,7 +20,6 @@ from lamina.layer import compression
 from lamina.progress import Progress, Task
 from lamina.spec import Descriptor
 
-
 # the store's transaction is the sink images are copied into
 StoreSink = LayerSink
 
@@ -71,7 +70,7 @@ def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
         _, plain = compression.auto_decompressed(counted)  # type: ignore[arg-type]
         try:
             sink.put_blob(plain, expected=layer.diff_id)
-        except (OSError, EOFError) as exc:
+        except compression.DECOMPRESSION_ERRORS as exc:
             raise InvalidInputError(
                 f"layer {layer.diff_id[:19]} is truncated or corrupt ({exc})",
                 "the archive is damaged; save or download it again",

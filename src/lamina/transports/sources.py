@@ -41,7 +41,7 @@ def _spool(stream: BinaryIO, scratch: Path, label: str) -> Path:
     try:
         with open(fd, "wb") as out:
             shutil.copyfileobj(plain, out, 1 << 20)
-    except (OSError, EOFError) as exc:
+    except compression.DECOMPRESSION_ERRORS as exc:
         Path(tmp).unlink(missing_ok=True)
         what = f"{kind}-compressed " if kind else ""
         raise InvalidInputError(f"{label}: {what}data is truncated or corrupt ({exc})") from None
