@@ -232,3 +232,33 @@ def test_squashed_stack_runs_in_docker_and_podman(clean_docker, clean_podman, fi
         "podman", "run", "--rm", "local/del:squashed", "sh", "-c", script
     ).stdout
     assert got.split() == got_podman.split() == ["2", "3", "x", "2"]
+
+
+@pytest.mark.parametrize("fixture", ["docker-legacy-del", "podman-overlay-opaque", "umoci-oci"])
+def test_real_tool_images_squash_in_every_range(clean_docker, fixtures, tmp_path, fixture):
+    """Images made by Docker, podman (overlay: opaque whiteouts) and umoci, every range:
+    lamina diff finds nothing, and Docker's export of each squash equals the original's."""
+    fx = fixtures[fixture]
+    store = lamina.open_store(tmp_path / "s")
+    loaded = lamina.load(store, str(fx.path))
+    ref = loaded[0].id
+    n = len(fx.image.diff_ids)
+    tags = []
+    for lo, hi in ranges(n):
+        result = lamina.squash(store, ref, layers=f"{lo}..{hi - 1}", tag=f"sq/real:r{lo}-{hi}")
+        assert lamina.diff(store, ref, result.id) == [], (lo, hi)
+        tags.append(f"sq/real:r{lo}-{hi}")
+    lamina.tag(store, ref, "sq/real:orig")
+    out = tmp_path / "all.tar"
+    lamina.save(store, ["sq/real:orig", *tags], out)
+    clean_docker.run("load", "-i", str(out))
+
+    def facts(image: str) -> Facts:
+        cid = clean_docker.run("create", image, "/x").stdout.strip()
+        data = clean_docker.run("export", cid, text=False).stdout
+        clean_docker.run("rm", cid)
+        return export_facts(data)
+
+    expected = facts("sq/real:orig")
+    for squashed in tags:
+        assert not differing(expected, facts(squashed)), squashed
