@@ -221,3 +221,18 @@ def test_expand_from_a_gzip_oci_base_and_refuses_a_corrupt_one(seed, fixtures, t
             lamina.open_store(tmp_path / "e"), str(delta), target, base_archive=str(bad)
         )
     assert not target.exists() and not list(tmp_path.glob(".nope.tar*"))
+
+
+def test_cli_expand(seed, base_only, fixtures, tmp_path):
+    delta = tmp_path / "d.tar"
+    lamina.api.delta.save_delta(seed, ["local/stack:3"], delta, exclude_base=True)
+    full = tmp_path / "full.tar"
+    cp = run_lamina(base_only.root, "expand", str(delta), "-o", str(full))
+    assert cp.returncode == 0, cp.stderr
+    assert b"Filled 1 layer" in cp.stderr
+    assert {"oci-layout", "index.json", "manifest.json"} <= set(members(full))
+    cp = run_lamina(tmp_path / "empty", "expand", str(delta), "-o", str(tmp_path / "x.tar"))
+    assert cp.returncode == 6 and b"--from ARCHIVE" in cp.stderr
+    base = str(fixtures["base-skopeo"].path)
+    cp = run_lamina(tmp_path / "empty", "expand", str(delta), "-o", str(full), "--from", base)
+    assert cp.returncode == 0, cp.stderr

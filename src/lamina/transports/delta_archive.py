@@ -8,14 +8,16 @@ Every config still lists all its diff_ids, so image IDs do not change.
 What is NOT in it: the OCI layout (`oci-layout`, `index.json`, manifest blobs) that a
 full `lamina save` adds. An OCI index is a promise that its manifests' blobs can be
 had, and the readers that prefer it would break that promise badly:
-- Docker 25+ with the containerd image store (the default from Docker 29) imports
-  through containerd, which uses index.json whenever `oci-layout` is present and
-  ignores manifest.json. It then creates the images, tries to unpack them, and when
-  a layer is neither in the tar nor already a snapshot it prints "Loaded image" plus
-  an unpack error and exits 0, leaving an image whose layers do not exist.
-  Without an OCI layout containerd takes the manifest.json route, which needs every
-  layer file, and refuses the whole archive with "layer ... not found" before it
-  creates any image: a clean failure (use `lamina expand` for such a recipient).
+- Docker 25+ with the containerd image store (the default for new installs since
+  Docker 29) imports through containerd's archive importer, which uses index.json
+  whenever `oci-layout` is present and then ignores manifest.json. Docker creates
+  the images, then unpacks them; a layer that is neither in the tar nor already a
+  snapshot makes it print "Loaded image" and an unpack error and exit 0, leaving a
+  named image whose layers do not exist (moby daemon/containerd/image_exporter.go).
+  Without an OCI layout containerd takes its manifest.json route, which needs every
+  layer file, and refuses the archive with "layer ... not found" before it creates
+  any image: a clean failure, even where the base is present. For such a recipient
+  use `lamina expand` (or `send`/`receive` between lamina stores).
 - Docker with its classic image store (every version from 1.10, and Docker 25+ when
   not using containerd) reads manifest.json only and looks each layer's chain ID up
   before it opens the file: the delta loads wherever the base is present.
