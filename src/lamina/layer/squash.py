@@ -44,6 +44,7 @@ class Below:
         self._tree = lower
         self._streams = streams
         self.known = known
+        self._names: dict[int, list[str]] | None = None
 
     @classmethod
     def nothing(cls) -> Below:
@@ -64,6 +65,12 @@ class Below:
         node, _ = self._tree.find(path)
         return node is not None and node.kind != GONE
 
+    def is_dir(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return node is not None and node.kind == DIR
+
     def has_children(self, path: str) -> bool:
         if self._tree is None:
             return not self.known
@@ -71,8 +78,28 @@ class Below:
         return (
             node is not None
             and node.kind == DIR
-            and any(child.kind != GONE for child in (node.children or {}).values())
+            and any(
+                child.kind != GONE and not tree.is_holder(child)
+                for child in (node.children or {}).values()
+            )
         )
+
+    def identity(self, path: str) -> object:
+        """What names the file at `path`: its inode when known, else the path."""
+        node, _ = self._tree.find(path) if self._tree is not None else (None, False)
+        return node.inode if node is not None and node.inode is not None else path
+
+    def names(self, path: str) -> list[str]:
+        """Every path of the file at `path` (its hardlinks), `path` first."""
+        node, _ = self._tree.find(path) if self._tree is not None else (None, False)
+        if self._tree is None or node is None or node.inode is None:
+            return [path]
+        if self._names is None:
+            self._names = {}
+            for name, leaf in self._tree.leaves():
+                self._names.setdefault(id(leaf.inode), []).append(name)
+        others = sorted(n for n in self._names[id(node.inode)] if n != path)
+        return [path, *others]
 
     def content(self, path: str) -> tuple[BinaryIO, Member] | None:
         """The layer file and entry holding the content of the file at `path`."""
@@ -89,8 +116,9 @@ def squash_layers(
     layers: Sequence[BinaryIO], out: BinaryIO, *, below: Below | None = None
 ) -> tuple[str, int]:
     """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size)."""
-    merged = tree.build(layers)
-    writer = _Writer(merged, layers, below or Below.nothing(), TarSink(out))
+    below = below or Below.nothing()
+    merged = tree.build(layers, below_identity=below.identity)
+    writer = _Writer(merged, layers, below, TarSink(out))
     writer.write_all()
     return writer.sink.finish()
 
@@ -118,6 +146,8 @@ class _Writer:
         """Write a directory's entry, marker and whiteouts; return its children to visit."""
         if node.entry is not None:
             self._raw(node.entry, node.layer)
+        elif self._needs_dir_entry(node, path, hidden):
+            self.sink.write(tf.encode(tf.Header(name=path + "/", type=tf.DIRECTORY, mode=0o755)))
         marks = node.entry is not None or node.hide != RECREATED  # else the parent's `.wh.`
         if node.hide != KEEP and marks and not hidden and self.below.has_children(path):
             self._synthetic(whiteout.opaque_name(path))
@@ -135,6 +165,20 @@ class _Writer:
                 later.append((child, child_path, inner_hidden))
         return later
 
+    def _needs_dir_entry(self, node: Node, path: str, hidden: bool) -> bool:
+        """An implicit directory made in the range exists at its top; if nothing below it
+        is written and the lower filesystem has no directory there, write one."""
+        if node.layer < 0 or not path:
+            return False
+        if not hidden and node.hide != RECREATED and self.below.is_dir(path):
+            return False
+        # any written child makes the directory implicitly (and such a child dir also
+        # needs to exist, so it writes something itself)
+        return not any(
+            child.kind == tree.LEAF or (child.kind == DIR and child.layer >= 0)
+            for child in (node.children or {}).values()
+        )
+
     @staticmethod
     def _hides_lower_path(child: Node) -> bool:
         """Deleted, or an implicit directory standing where the lower path was deleted."""
@@ -146,6 +190,8 @@ class _Writer:
     def _leaf(self, node: Node, path: str) -> None:
         inode = node.inode
         assert inode is not None and node.entry is not None
+        if inode.emitted == path:
+            return  # a lower file relinked to its own name: nothing changed
         if inode.emitted is not None:
             self._link(node, path, inode.emitted)
         elif inode.layer == tree.DANGLING:
@@ -175,11 +221,14 @@ class _Writer:
 
     def _below_leaf(self, node: Node, path: str, inode: Inode) -> None:
         """A hardlink to a file under the run."""
-        found, hidden = self.tree.find(inode.path)
-        if found is None and not hidden:
-            self._link(node, path, inode.path)  # the lower file is still there
-            inode.emitted = inode.path
-            return
+        for name in self.below.names(inode.path):
+            found, hidden = self.tree.find(name)
+            if (found is None and not hidden) or (found is not None and found.inode is inode):
+                # that name of the lower file is still there at the top
+                if path != name:
+                    self._link(node, path, name)
+                inode.emitted = name
+                return
         source = self.below.content(inode.path)
         if source is None:
             if not self.below.known:

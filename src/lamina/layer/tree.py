@@ -25,7 +25,7 @@ the range can be written out as a diff against that lower filesystem (see squash
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from lamina.layer import paths
@@ -57,7 +57,9 @@ class Inode:
 
 
 class Node:
-    """A path in the tree: a directory (entry may be None: implicit), a leaf, or GONE."""
+    """A path in the tree: a directory, a leaf, or GONE. A directory without an entry
+    is implicit: made by a layer for an entry below it (`layer` >= 0), or only holding
+    whiteouts for a directory the tree has not seen (`layer` -1)."""
 
     __slots__ = ("children", "entry", "hide", "inode", "kind", "layer")
 
@@ -85,9 +87,12 @@ def _dir_children(node: Node) -> dict[str, Node]:
 class Tree:
     """Layers applied bottom-up; `root` is the directory "" (never deleted)."""
 
-    def __init__(self) -> None:
+    def __init__(self, below_identity: Callable[[str], object] = str) -> None:
+        """`below_identity(path)` names the inode a lower path holds, so that hardlinks
+        to two names of one lower file share one BELOW inode (default: the path)."""
         self.root = Node(DIR, None, -1)
-        self._below_inodes: dict[str, Inode] = {}
+        self._below_identity = below_identity
+        self._below_inodes: dict[object, Inode] = {}
 
     # -- building ------------------------------------------------------------------------
     def add_layer(self, index: int, stream: BinaryIO, what: str = "layer") -> None:
@@ -129,14 +134,17 @@ class Tree:
             node = child
         return node
 
-    def _parent_for_entry(self, parts: list[str]) -> Node:
+    def _parent_for_entry(self, parts: list[str], index: int) -> Node:
+        """The parent directory of an entry, made (implicitly, by layer `index`) if needed."""
         node = self.root
         for name in parts[:-1]:
             children = _dir_children(node)
             child = children.get(name)
             if child is None or child.kind != DIR:
                 hide = KEEP if child is None else RECREATED
-                child = children[name] = Node(DIR, None, -1, hide=hide)
+                child = children[name] = Node(DIR, None, index, hide=hide)
+            elif child.entry is None and child.layer < 0:
+                child.layer = index  # was only a holder for whiteouts; now it exists
             node = child
         return node
 
@@ -145,7 +153,7 @@ class Tree:
             if member.type == tf.DIRECTORY:
                 self.root.entry, self.root.layer = member, index
             return  # a root that is not a directory is meaningless: ignored
-        children = _dir_children(self._parent_for_entry(parts))
+        children = _dir_children(self._parent_for_entry(parts, index))
         name = parts[-1]
         existing = children.get(name)
         if member.type == tf.DIRECTORY:
@@ -163,29 +171,35 @@ class Tree:
     def _resolve(self, linkname: str) -> Inode:
         """The inode a hardlink to `linkname` gets now."""
         path = paths.normalise(linkname, "hardlink target")
-        node = self.root
-        hidden = False
-        for name in path.split("/") if path else ():
-            if node.kind != DIR:
-                return Inode(DANGLING, None, path)
-            hidden = hidden or node.hide != KEEP
-            child = _dir_children(node).get(name)
-            if child is None:
-                return Inode(DANGLING, None, path) if hidden else self._below(path)
-            node = child
-        if node.kind == LEAF and node.inode is not None:
+        node, hidden = self.find(path)
+        if node is None and not hidden:
+            return self._below(path)
+        if node is not None and node.kind == LEAF and node.inode is not None:
             return node.inode
         return Inode(DANGLING, None, path)
 
     def _below(self, path: str) -> Inode:
-        inode = self._below_inodes.get(path)
+        key = self._below_identity(path)
+        inode = self._below_inodes.get(key)
         if inode is None:
-            inode = self._below_inodes[path] = Inode(BELOW, None, path)
+            inode = self._below_inodes[key] = Inode(BELOW, None, path)
         return inode
+
+    def leaves(self) -> Iterator[tuple[str, Node]]:
+        """Every leaf with its path (any order)."""
+        stack: list[tuple[str, Node]] = [(paths.ROOT, self.root)]
+        while stack:
+            path, node = stack.pop()
+            for name, child in (node.children or {}).items():
+                if child.kind == LEAF:
+                    yield paths.join(path, name), child
+                elif child.kind == DIR:
+                    stack.append((paths.join(path, name), child))
 
     # -- queries -------------------------------------------------------------------------
     def find(self, path: str) -> tuple[Node | None, bool]:
-        """(node at `path` or None, whether the filesystem below is hidden at `path`)."""
+        """(node at `path`, or None when the layers did not make that path; whether the
+        path as the filesystem below has it is hidden at the top)."""
         node = self.root
         hidden = False
         for name in path.split("/") if path else ():
@@ -196,12 +210,21 @@ class Tree:
             if child is None:
                 return None, hidden
             node = child
+        if node is not self.root and is_holder(node):
+            return None, hidden
         return node, hidden or node.kind != DIR or node.hide == RECREATED
 
 
-def build(layers: Iterable[BinaryIO], what: str = "layer") -> Tree:
+def is_holder(node: Node) -> bool:
+    """A directory node no entry made: it only holds whiteouts for a lower directory."""
+    return node.kind == DIR and node.entry is None and node.layer < 0
+
+
+def build(
+    layers: Iterable[BinaryIO], what: str = "layer", below_identity: Callable[[str], object] = str
+) -> Tree:
     """A tree of `layers` (bottom first)."""
-    tree = Tree()
+    tree = Tree(below_identity)
     for index, stream in enumerate(layers):
         tree.add_layer(index, stream, f"{what} {index}")
     return tree
