@@ -38,6 +38,8 @@ from lamina.layer.safedir import SafeRoot
 from lamina.layer.tarstream import Member, TarReader
 from lamina.layer.whiteout import Kind, classify
 
+# A name no layer can create (whiteout names are never materialised): scratch space.
+_LINK_SPARE = ".wh..wh.lamina-link"
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -152,10 +154,19 @@ class _Applier:
         if m.type == tf.DIRECTORY and existing is not None and stat.S_ISDIR(existing.st_mode):
             self.pending.at(parts).meta = m
             return
+        if existing is not None and m.type == tf.HARDLINK:
+            # the link takes the inode its target has now, which may be what it replaces
+            self._hardlink(m, _LINK_SPARE, dir_fd)
+            self._remove(dir_fd, name, parts)
+            os.rename(_LINK_SPARE, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return
         if existing is not None:
-            self.root.remove(dir_fd, name, parts[:-1])
-            self.pending.drop(parts)
+            self._remove(dir_fd, name, parts)
         self._create(reader, m, parts, dir_fd)
+
+    def _remove(self, dir_fd: int, name: str, parts: list[str]) -> None:
+        self.root.remove(dir_fd, name, parts[:-1])
+        self.pending.drop(parts)
 
     def _create(self, reader: TarReader, m: Member, parts: list[str], dir_fd: int) -> None:
         name = parts[-1]
@@ -245,7 +256,10 @@ class _Applier:
     def _xattrs(self, m: Member, target: int | str) -> None:
         for key, value in m.xattrs.items():
             try:
-                os.setxattr(target, key, value, follow_symlinks=False)
+                if isinstance(target, int):
+                    os.setxattr(target, key, value)
+                else:
+                    os.setxattr(target, key, value, follow_symlinks=False)
             except OSError:
                 self.report.note("xattrs (not permitted here)", f"{m.name}: {key}")
 
