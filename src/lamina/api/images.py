@@ -15,6 +15,7 @@ from lamina.image import Image
 from lamina.progress import Progress
 from lamina.spec import Descriptor, Platform
 from lamina.store import views
+from lamina.store.containers import Containers
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage
 from lamina.store.rules import Removal, prune
@@ -177,7 +178,7 @@ def rmi(
 ) -> list[str]:
     """Remove images by Docker's rules; returns Docker's Untagged:/Deleted: lines."""
     with store.transaction() as tx:
-        removal = Removal(tx, Graph.build(store.images()))
+        removal = Removal(tx, Graph.build(store.images()), Containers(store).uses())
         for ref in refs:
             removal.remove(ref, force=force, prune=not no_prune)
         return removal.lines
@@ -185,7 +186,7 @@ def rmi(
 
 def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
     with store.transaction() as tx:
-        return prune(tx, Graph.build(store.images()), all_unused, lambda _id: [])
+        return prune(tx, Graph.build(store.images()), all_unused, Containers(store).uses())
 
 
 # -- views -----------------------------------------------------------------------
