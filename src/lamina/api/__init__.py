@@ -21,6 +21,8 @@ from lamina.api.images import (
     tag,
     tree,
 )
+from lamina.api.lifecycle import *  # noqa: F403  (containers: create, run, cp, commit, ...)
+from lamina.api.lifecycle import __all__ as _lifecycle
 from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
 from lamina.store.local import Store, StoredImage
 
@@ -49,3 +51,4 @@ __all__ = [
     "tag",
     "tree",
 ]
+__all__ += _lifecycle

@@ -1,0 +1,215 @@
+"""Verbs on working containers: create, run, cp, ps, rm, container prune.
+
+A container is an image's filesystem materialised under the store (layers applied,
+whiteouts honoured, nothing outside its root touched) plus a snapshot of it, so
+`commit` can later tell what changed. `run` needs root; everything else does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina.api import sandbox
+from lamina.api.base import get_image
+from lamina.errors import ConflictError, UsageError
+from lamina.image import Image
+from lamina.layer.apply import apply_layers
+from lamina.layer.snapshot import snapshot
+from lamina.ops.commit import container_config
+from lamina.store import cp as cpfiles
+from lamina.store import names
+from lamina.store.containers import (
+    Container,
+    Containers,
+    new_id,
+    process_start,
+    remove_tree,
+    rfc3339_now,
+)
+from lamina.store.local import Store
+
+
+@dataclass(frozen=True)
+class Created:
+    container: Container
+    skipped: tuple[str, ...]  # what could not be reproduced here (e.g. owners, not root)
+
+
+def containers(store: Store) -> Containers:
+    return Containers(store)
+
+
+def get_container(store: Store, text: str) -> Container:
+    """A container by full ID, name or unique ID prefix."""
+    return Containers(store).find(text)
+
+
+def create(
+    store: Store,
+    image: str,
+    command: Sequence[str] = (),
+    *,
+    name: str | None = None,
+) -> Created:
+    """Make a container from `image`: its filesystem under the store, and a snapshot."""
+    box = Containers(store)
+    box.sweep()
+    stored = get_image(store, image)
+    wanted = names.check_name(name) if name else None
+    taken = {c.name for c in box.all()}
+    if wanted in taken:
+        raise ConflictError(f'the container name "/{wanted}" is already in use')
+    ident = new_id()
+    conf = container_config(
+        stored.image.config, container_id=ident, image_name=image, command=command, attach=True
+    )
+    if not conf.get("Cmd") and not conf.get("Entrypoint"):
+        raise UsageError("no command specified", "give one after the image, or set CMD")
+    record = Container(
+        id=ident,
+        name=wanted or names.random_name(taken),
+        image_id=stored.id,
+        image_name=image,
+        diff_ids=stored.image.diff_ids,
+        created=rfc3339_now(),
+        config=conf,
+    )
+    staging = box.staging()
+    try:
+        skipped = _materialise(store, stored.image, staging)
+        return Created(box.register(staging, record), skipped)
+    except BaseException:
+        remove_tree(staging)
+        raise
+
+
+def _materialise(store: Store, image: Image, where: Path) -> tuple[str, ...]:
+    rootfs = where / "rootfs"
+    report = apply_layers(_layer_files(store, image), rootfs)
+    sandbox.make_mount_points(rootfs)
+    snapshot(rootfs).save(where / "snapshot")
+    return tuple(report.lines())
+
+
+def _layer_files(store: Store, image: Image) -> Iterator[BinaryIO]:
+    """Each layer's stored (uncompressed, seekable) file in turn, closed when done with."""
+    for layer in image.layers:
+        with open(store.layer_path(layer.diff_id), "rb") as f:
+            yield f
+
+
+def run(
+    store: Store,
+    image: str,
+    command: Sequence[str] = (),
+    *,
+    name: str | None = None,
+    remove: bool = False,
+) -> tuple[Container, int]:
+    """`create` then run the command chrooted in new namespaces (root only); returns the
+    container and the command's exit code. With `remove`, the container is deleted after."""
+    sandbox.require_root("lamina run")
+    made = create(store, image, command, name=name)
+    box = Containers(store)
+    container, code = sandbox.start(box, made.container)
+    if remove:
+        box.remove(container)
+    return container, code
+
+
+def ps(store: Store, *, all: bool = False) -> list[Container]:
+    """Containers, newest first; only running ones unless `all`."""
+    found = Containers(store).all()
+    return [c for c in reversed(found) if all or c.running]
+
+
+def rm(store: Store, refs: Sequence[str], *, force: bool = False) -> list[str]:
+    """Remove containers; a running one only with `force` (it is killed first)."""
+    box = Containers(store)
+    done = []
+    for ref in refs:
+        c = box.find(ref)
+        if c.running:
+            if not force:
+                raise ConflictError(
+                    f"you cannot remove a running container {c.id}",
+                    "stop it before attempting removal or force remove (-f)",
+                )
+            _kill(c.pid)
+        box.remove(c)
+        done.append(ref)
+        _release(store, c)
+    return done
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL the container's `unshare` (--kill-child takes the container with it) and
+    wait for it to go, so its files are not deleted under a live process."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if not process_start(pid):
+            return
+        time.sleep(0.05)
+
+
+def container_prune(store: Store) -> tuple[list[str], int]:
+    """Remove every container that is not running; returns their IDs and the bytes freed."""
+    box = Containers(store)
+    box.sweep()
+    ids, freed = [], 0
+    for c in box.all():
+        if not c.running:
+            freed += box.remove(c)
+            _release(store, c)
+            ids.append(c.id)
+    return ids, freed
+
+
+def _release(store: Store, gone: Container) -> None:
+    """Delete the layers and config a removed container held for an image that `rmi -f`
+    deleted meanwhile, unless something else still needs them (Docker frees them too)."""
+    if any(img.id == gone.image_id for img in store.images()):
+        return  # the image is still there: it owns its blobs
+    with store.transaction() as tx:
+        images = store.images()
+        held = {d for i in images for d in i.image.diff_ids} | {i.id for i in images}
+        for c in Containers(store).all():
+            held |= {*c.diff_ids, c.image_id}
+        for blob in {*gone.diff_ids, gone.image_id} - held:
+            if tx.has_blob(blob):
+                tx.delete_blob(blob)
+
+
+def cp(store: Store, src: str, dst: str, *, follow: bool = False) -> None:
+    """`docker cp`: exactly one of SRC and DST is `CONTAINER:PATH`."""
+    src_side, dst_side = _split(src), _split(dst)
+    if (src_side is None) == (dst_side is None):
+        raise UsageError(
+            "copying between containers or between host paths is not supported",
+            "write CONTAINER:PATH on exactly one side",
+        )
+    if dst_side is not None:
+        c = get_container(store, dst_side[0])
+        cpfiles.copy_in(c.rootfs, src, dst_side[1], follow=follow)
+    else:
+        assert src_side is not None
+        c = get_container(store, src_side[0])
+        cpfiles.copy_out(c.rootfs, src_side[1], dst, follow=follow)
+
+
+def _split(arg: str) -> tuple[str, str] | None:
+    """`NAME:PATH` -> (NAME, PATH); a local path (`./a:b`, `/x:y`) -> None, as docker cp."""
+    if arg.startswith(("/", ".")):
+        return None
+    head, sep, tail = arg.partition(":")
+    if not sep or not head or "/" in head:
+        return None
+    return head, tail or "/"

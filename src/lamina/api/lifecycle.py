@@ -1,0 +1,225 @@
+"""Verbs that turn containers into images and tars: commit, export, import.
+
+- commit: what changed in a container since its snapshot becomes one new layer (with
+  whiteouts for what was deleted) on top of the container's image, with a history
+  entry like Docker's; prints as `docker commit` does (the new image ID).
+- export: a container's whole filesystem as one tar.
+- import: a tar (plain, gzip or zstd) as a one-layer image, history reset to one
+  entry; entries that would land outside the root are refused.
+Each image is written in one store transaction: all of it, or none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina import mediatype, reference
+
+# the container verbs are re-exported here, so lamina.api takes the lifecycle in one import
+from lamina.api.containers import (
+    Created,
+    container_prune,
+    cp,
+    create,
+    get_container,
+    ps,
+    rm,
+    run,
+)
+from lamina.errors import InvalidInputError, NotFoundError, UsageError
+from lamina.image import Image, Layer
+from lamina.layer import compression, fsdiff, paths
+from lamina.layer import tarformat as tf
+from lamina.layer.snapshot import Snapshot
+from lamina.layer.tarstream import TarReader
+from lamina.ops.commit import EMPTY_TAR_DIFF_ID, child_config, imported_config
+from lamina.spec import Config, Descriptor
+from lamina.store.containers import Container, Containers, rfc3339_now
+from lamina.store.local import Store, Transaction
+
+__all__ = [
+    "Container",
+    "Created",
+    "commit",
+    "container_prune",
+    "cp",
+    "create",
+    "export",
+    "get_container",
+    "import_tar",
+    "ps",
+    "rm",
+    "run",
+]
+
+
+def _image_name(ref: str | None) -> str | None:
+    if not ref:
+        return None
+    parsed = reference.parse(ref)
+    if parsed.digest:
+        raise UsageError(f"cannot name an image with a digest reference {ref!r}")
+    return parsed.familiar
+
+
+def _store_image(tx: Transaction, config_raw: bytes, name: str | None) -> str:
+    """Write config and manifest (the layers are in `tx` already); name it or keep it."""
+    config = Config.parse(config_raw)
+    tx.put_bytes(config_raw)
+    layers = []
+    for diff_id in config.diff_ids:
+        if not tx.has_blob(diff_id):
+            raise NotFoundError(f"layer {diff_id[:19]} of the image is not in the store")
+        size = tx.blob_size(diff_id)
+        layers.append(Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, _opener(tx, diff_id)))
+    manifest = Image(config, tuple(layers)).manifest_bytes()
+    desc = Descriptor(mediatype.OCI_MANIFEST, tx.put_bytes(manifest), len(manifest))
+    if name:
+        tx.set_name(name, desc)
+    else:
+        tx.add_root(desc)
+    return config.id
+
+
+def _opener(tx: Transaction, diff_id: str) -> Callable[[], BinaryIO]:
+    return lambda: tx.open_blob(diff_id)
+
+
+# -- commit ----------------------------------------------------------------------------
+
+
+def commit(
+    store: Store,
+    container: str,
+    ref: str | None = None,
+    *,
+    message: str = "",
+    author: str = "",
+    changes: Sequence[str] = (),
+) -> str:
+    """Record what changed in `container` as a new image; returns its ID (sha256:...)."""
+    name = _image_name(ref)
+    c = Containers(store).find(container)
+    try:
+        parent = Config.parse(store.blobs.read_bytes(c.image_id))
+    except NotFoundError:
+        raise NotFoundError(
+            f"the image of container {c.name} ({c.image_id[7:19]}) is gone from the store"
+        ) from None
+    tmp, diff_id = _diff_to_temp(store, c)
+    try:
+        config_raw = child_config(
+            parent,
+            diff_id=diff_id,
+            container_id=c.id,
+            container_conf=c.config,
+            created=rfc3339_now(),
+            author=author,
+            comment=message,
+            changes=changes,
+        )
+        with store.transaction() as tx:
+            if diff_id != EMPTY_TAR_DIFF_ID:
+                tx.adopt(tmp, diff_id)
+            return _store_image(tx, config_raw, name)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _diff_to_temp(store: Store, c: Container) -> tuple[Path, str]:
+    """The container's changes as a layer tar in the store's temp dir, and its diff_id."""
+    snap = Snapshot.read(c.snapshot)
+    tmp = store.tmp / f".commit-{c.id[:12]}-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            diff_id, _ = fsdiff.diff_to_layer(c.rootfs, snap, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp, diff_id
+
+
+# -- export ----------------------------------------------------------------------------
+
+
+def export(store: Store, container: str, out: BinaryIO | str | Path) -> None:
+    """Write the container's filesystem as one tar to a stream or a file."""
+    c = Containers(store).find(container)
+    if not isinstance(out, (str, Path)):
+        fsdiff.export_tree(c.rootfs, out)
+        return
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            fsdiff.export_tree(c.rootfs, f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+# -- import ----------------------------------------------------------------------------
+
+
+def import_tar(
+    store: Store,
+    source: str | None = None,
+    ref: str | None = None,
+    *,
+    message: str = "",
+    changes: Sequence[str] = (),
+    stdin: BinaryIO | None = None,
+) -> str:
+    """A one-layer image from a tar (a path, or None/"-" for stdin); returns its ID."""
+    name = _image_name(ref)
+    label = "standard input" if source in (None, "-") else str(source)
+    with _opened(source, stdin) as raw:
+        _, plain = compression.auto_decompressed(raw)
+        with store.transaction() as tx:
+            try:
+                diff_id, size = tx.put_blob(plain)
+            except (OSError, EOFError) as exc:
+                raise InvalidInputError(f"{label} is truncated or corrupt ({exc})") from None
+            if size == 0:
+                raise InvalidInputError(f"{label} is empty", "import needs a tar archive")
+            with tx.open_blob(diff_id) as f:
+                check_entries(f, label)
+            config_raw = imported_config(
+                diff_id, created=rfc3339_now(), comment=message, changes=changes
+            )
+            return _store_image(tx, config_raw, name)
+
+
+@contextlib.contextmanager
+def _opened(source: str | None, stdin: BinaryIO | None) -> Iterator[BinaryIO]:
+    if source in (None, "-"):
+        yield stdin or sys.stdin.buffer
+        return
+    assert source is not None
+    try:
+        f = open(source, "rb")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        raise NotFoundError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{source} is a directory", "import takes a tar file") from None
+    with f:
+        yield f
+
+
+def check_entries(f: BinaryIO, label: str) -> int:
+    """Every entry (and hardlink target) must stay inside the root; returns the count."""
+    count = 0
+    for member in TarReader(f, label):
+        paths.split(member.name)
+        if member.type == tf.HARDLINK:
+            paths.split(member.linkname, "hardlink target")
+        count += 1
+    return count

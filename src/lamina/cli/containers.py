@@ -1,0 +1,238 @@
+"""Commands for working containers and the images they make: create, run, cp, ps, rm,
+container prune, commit, export, import. Output is `docker`'s, line for line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from lamina import api, humanize
+from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
+from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
+from lamina.errors import LaminaError
+from lamina.store.containers import CREATED, EXITED, Container
+
+# everything after IMAGE belongs to the container's command, options included
+COMMAND_CONTEXT = {**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False}
+CHANGE_HELP = "Dockerfile instruction to apply: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, ..."
+
+
+def _notes(c: Ctx, lines: tuple[str, ...]) -> None:
+    if not c.quiet:
+        for line in lines:
+            click.echo(f"lamina: note: {line}", err=True)
+
+
+@cli.command(context_settings=COMMAND_CONTEXT)
+@click.option("--name", metavar="NAME", help="Name the container (default: a random one).")
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@pass_ctx
+def create(c: Ctx, name: str | None, image: str, command: tuple[str, ...]) -> None:
+    """Create a container: IMAGE's filesystem, ready to change, run or commit.
+
+    Prints the new container's ID. Works without root (owners and device
+    nodes are then left out, and said so).
+    """
+    made = api.create(c.store, image, command, name=name)
+    _notes(c, made.skipped)
+    click.echo(made.container.id)
+
+
+@cli.command(context_settings=COMMAND_CONTEXT)
+@click.option("--name", metavar="NAME", help="Name the container (default: a random one).")
+@click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@pass_ctx
+def run(c: Ctx, name: str | None, remove: bool, image: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND in a new container of IMAGE (root only), in the foreground.
+
+    The command runs chrooted into the container in new mount and PID
+    namespaces, with the image's environment, working directory and user.
+    lamina exits with the command's exit code.
+    """
+    _, code = api.run(c.store, image, command, name=name, remove=remove)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-L", "--follow-link", "follow", is_flag=True, help="Follow a symlink SRC.")
+@click.argument("src", metavar="SRC")
+@click.argument("dst", metavar="DST")
+@pass_ctx
+def cp(c: Ctx, follow: bool, src: str, dst: str) -> None:
+    """Copy files between a container and the host.
+
+    \b
+      lamina cp ./conf mybox:/etc/app      host -> container
+      lamina cp mybox:/var/log ./logs      container -> host
+    Paths in a container are resolved as the container sees them and never
+    lead outside its root.
+    """
+    api.cp(c.store, src, dst, follow=follow)
+
+
+def _command(ctr: Container) -> str:
+    argv = ctr.command
+    args = [f"'{a}'" if " " in a else a for a in argv[1:]]
+    return " ".join([argv[0], *args]) if argv else ""
+
+
+def _status(ctr: Container) -> str:
+    state = ctr.status
+    if state == CREATED:
+        return "Created"
+    if state == EXITED:
+        return f"Exited ({ctr.exit_code}) {humanize.ago(ctr.finished)}"
+    return "Up " + humanize.ago(ctr.started).removesuffix(" ago")
+
+
+def _image_column(c: Ctx, ctr: Container) -> str:
+    """The name the container was made from, or the image ID once that name moved on."""
+    try:
+        if api.get_image(c.store, ctr.image_name).id == ctr.image_id:
+            return ctr.image_name
+    except LaminaError:
+        pass
+    return ctr.image_id[7:19]
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-a", "--all", "show_all", is_flag=True, help="Also containers not running.")
+@click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only container IDs.")
+@click.option("--no-trunc", is_flag=True, help="Full IDs and commands.")
+@json_option
+@pass_ctx
+def ps(c: Ctx, show_all: bool, ids_only: bool, no_trunc: bool, as_json: bool) -> None:
+    """List containers (running ones; all with -a), newest first."""
+    found = api.ps(c.store, all=show_all)
+    if as_json:
+        emit_json([_ps_json(c, x) for x in found])
+        return
+    if ids_only:
+        for x in found:
+            click.echo(x.id if no_trunc else x.short_id)
+        return
+    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
+    for x in found:
+        command = _command(x) if no_trunc else _ellipsis(_command(x), 20)
+        rows.append(
+            (
+                x.id if no_trunc else x.short_id,
+                _image_column(c, x),
+                f'"{command}"',
+                humanize.ago(x.created),
+                _status(x),
+                "",
+                x.name,
+            )
+        )
+    echo_table(rows)
+
+
+def _ps_json(c: Ctx, x: Container) -> dict[str, Any]:
+    return {
+        "Id": x.id,
+        "Names": [x.name],
+        "Image": _image_column(c, x),
+        "ImageID": x.image_id,
+        "Command": _command(x),
+        "Created": x.created,
+        "State": x.status,
+        "Status": _status(x),
+        "ExitCode": x.exit_code,
+    }
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Kill and remove a running container.")
+@click.argument("containers", nargs=-1, required=True)
+@pass_ctx
+def rm(c: Ctx, force: bool, containers: tuple[str, ...]) -> None:
+    """Remove containers (their filesystems go with them)."""
+    for ref in api.rm(c.store, containers, force=force):
+        click.echo(ref)
+
+
+@cli.group(context_settings=CONTEXT)
+def container() -> None:
+    """Container housekeeping."""
+
+
+@container.command("prune", context_settings=CONTEXT)
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def container_prune(c: Ctx, force: bool) -> None:
+    """Remove all containers that are not running."""
+    if not force:
+        click.confirm(
+            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
+            abort=True,
+        )
+    ids, freed = api.container_prune(c.store)
+    if ids:
+        click.echo("Deleted Containers:")
+        for ident in ids:
+            click.echo(ident)
+        click.echo("")
+    click.echo(f"Total reclaimed space: {humanize.size(freed)}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-m", "--message", default="", help="Commit message (the history comment).")
+@click.option("-a", "--author", default="", help='Author, e.g. "Jane Doe <jane@example.com>".')
+@click.option("-c", "--change", "changes", multiple=True, metavar="INSTRUCTION", help=CHANGE_HELP)
+@click.argument("container_ref", metavar="CONTAINER")
+@click.argument("image", required=False, metavar="[REPOSITORY[:TAG]]")
+@pass_ctx
+def commit(
+    c: Ctx,
+    message: str,
+    author: str,
+    changes: tuple[str, ...],
+    container_ref: str,
+    image: str | None,
+) -> None:
+    """Create a new image from a container's changes (one new layer).
+
+    Added, changed and deleted files since the container was created become
+    one layer with whiteouts, on top of the container's image. Prints the
+    new image ID.
+    """
+    click.echo(
+        api.commit(c.store, container_ref, image, message=message, author=author, changes=changes)
+    )
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("-o", "--output", metavar="FILE", help="Write here (default: stdout).")
+@click.argument("container_ref", metavar="CONTAINER")
+@pass_ctx
+def export(c: Ctx, output: str | None, container_ref: str) -> None:
+    """Export a container's filesystem as a tar archive."""
+    if output is None and sys.stdout.isatty():
+        raise LaminaError("refusing to write a tar to a terminal", "use -o FILE or a pipe")
+    api.export(c.store, container_ref, output if output else sys.stdout.buffer)
+
+
+@cli.command("import", context_settings=CONTEXT)
+@click.option("-m", "--message", default="", help='History comment (default "Imported from -").')
+@click.option("-c", "--change", "changes", multiple=True, metavar="INSTRUCTION", help=CHANGE_HELP)
+@click.argument("source", metavar="FILE|-")
+@click.argument("image", required=False, metavar="[REPOSITORY[:TAG]]")
+@pass_ctx
+def import_(c: Ctx, message: str, changes: tuple[str, ...], source: str, image: str | None) -> None:
+    """Import a tar (plain, gzip or zstd) as a one-layer image; prints its ID.
+
+    The image's history starts afresh, as with `docker import`: use `load`
+    to keep a stack of layers and its history.
+    """
+    click.echo(api.import_tar(c.store, source, image, message=message, changes=changes))
