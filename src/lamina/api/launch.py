@@ -77,6 +77,7 @@ def _table(path: str) -> list[list[str]]:
 def resolve_user(spec: str) -> tuple[int, int, list[int], str]:
     """(uid, gid, groups, home) for Docker's USER forms: name, uid, name:group, uid:gid."""
     user, _, group = spec.partition(":")
+    user = user or "0"  # no USER: root, with root's entry (HOME) if the image has one
     passwd = _table("/etc/passwd")
     uid, gid, home, name = 0, 0, "/", "root"
     entry = next((e for e in passwd if len(e) >= 7 and user in (e[0], e[2])), None)
