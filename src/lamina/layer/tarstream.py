@@ -20,7 +20,10 @@ from lamina.layer import tarformat as tf
 _BUFFER = 1 << 16  # read-ahead for headers: many small entries per read
 _SEEK_OVER = 1 << 16  # skip data by seeking when the gap is larger than this
 _REGULAR_TYPES = frozenset({tf.REGULAR, "\0", tf.CONTIGUOUS})
+_DEVICES = frozenset({tf.CHAR, tf.BLOCKDEV})
+_NUL_AS_SPACE = bytes.maketrans(b"\0", b" ")
 _EXTENSIONS = frozenset({tf.PAX_LOCAL, tf.PAX_LOCAL_SOLARIS, tf.GNU_LONGNAME, tf.GNU_LONGLINK})
+_NOT_ENTRIES = _EXTENSIONS | {tf.PAX_GLOBAL, tf.GNU_VOLUME}
 
 
 @dataclass(slots=True)
@@ -57,6 +60,40 @@ class Member(tf.Header):
             devminor=self.devminor,
             pax=dict(self.pax) if self.pax else None,
         )
+
+
+def _numbers(block: bytes) -> tuple[int, int, int, int, int]:
+    """mode, uid, gid, size, mtime: plain octal in one pass, else field by field."""
+    nums = block[100:148].translate(_NUL_AS_SPACE)
+    try:
+        return (
+            int(nums[0:8], 8),
+            int(nums[8:16], 8),
+            int(nums[16:24], 8),
+            int(nums[24:36], 8),
+            int(nums[36:48], 8),
+        )
+    except ValueError:  # base-256 or blank fields
+        fields = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))
+        mode, uid, gid, size, mtime = (tf.parse_number(block[a:b]) for a, b in fields)
+        return mode, uid, gid, size, mtime
+
+
+def _device(block: bytes) -> tuple[int, int]:
+    return tf.number(block[329:337]), tf.number(block[337:345])
+
+
+def _text(block: bytes, start: int, end: int) -> str:
+    if not block[start]:
+        return ""
+    return block[start:end].partition(b"\0")[0].decode("utf-8", "surrogateescape")
+
+
+def _name(block: bytes) -> str:
+    name = block[0:100].partition(b"\0")[0]
+    if block[345] and block[257:263] == tf._POSIX_MAGIC:  # ustar: a prefix to prepend
+        name = block[345:500].partition(b"\0")[0] + b"/" + name
+    return name.decode("utf-8", "surrogateescape")
 
 
 def _is_seekable(stream: BinaryIO) -> bool:
@@ -136,7 +173,11 @@ class TarReader:
         return data
 
     def _block(self, offset: int) -> bytes | None:
-        block = self._fill(offset, tf.BLOCK)
+        at = offset - self._buf_start
+        if at >= 0 and at + tf.BLOCK <= len(self._buf):  # the usual case, without a call
+            block = self._buf[at : at + tf.BLOCK]
+        else:
+            block = self._fill(offset, tf.BLOCK)
         if not block:
             if self._size >= 0 and offset > self._size:
                 raise InvalidInputError(f"{self._what} is truncated: tar data ends early")
@@ -162,9 +203,12 @@ class TarReader:
                     raise InvalidInputError(f"{self._what} ends inside an entry's headers")
                 return None
             kind = chr(block[156])
-            size = self._number(block, 124, 136, offset)
-            if kind not in _EXTENSIONS and kind not in (tf.PAX_GLOBAL, tf.GNU_VOLUME):
+            if kind not in _NOT_ENTRIES:
                 break
+            try:
+                size = tf.number(block[124:136])
+            except ValueError:
+                raise self._corrupt(offset) from None
             data = self._payload(offset, size)
             if kind == tf.PAX_GLOBAL:
                 self._update_global(tf.parse_pax(data, f"{self._what} offset {offset}"))
@@ -189,13 +233,8 @@ class TarReader:
             else:
                 self._global.pop(key, None)
 
-    def _number(self, block: bytes, lo: int, hi: int, offset: int) -> int:
-        try:
-            return tf.parse_number(block[lo:hi])
-        except ValueError:
-            raise InvalidInputError(
-                f"{self._what} has a corrupt tar header at offset {offset}"
-            ) from None
+    def _corrupt(self, offset: int) -> InvalidInputError:
+        return InvalidInputError(f"{self._what} has a corrupt tar header at offset {offset}")
 
     def _member(
         self,
@@ -215,26 +254,29 @@ class TarReader:
         standalone = not self._global
         if self._global:
             pax = {**self._global, **(pax or {})}
-        name = tf.nts(block[0:100])
-        if block[257:263] == tf._POSIX_MAGIC and block[345] != 0:
-            name = tf.nts(block[345:500]) + b"/" + name
+        try:
+            mode, uid, gid, size, mtime = _numbers(block)
+            major, minor = _device(block) if kind in _DEVICES else (0, 0)
+        except ValueError:
+            raise self._corrupt(offset) from None
         m = Member(
-            name=longname if longname is not None else tf.decode_str(name),
-            type=kind,
-            mode=self._number(block, 100, 108, offset),
-            uid=self._number(block, 108, 116, offset),
-            gid=self._number(block, 116, 124, offset),
-            size=self._number(block, 124, 136, offset),
-            mtime=self._number(block, 136, 148, offset),
-            linkname=longlink if longlink is not None else tf.decode_str(tf.nts(block[157:257])),
-            uname=tf.decode_str(tf.nts(block[265:297])),
-            gname=tf.decode_str(tf.nts(block[297:329])),
-            devmajor=self._number(block, 329, 337, offset),
-            devminor=self._number(block, 337, 345, offset),
-            pax=pax,
-            header_offset=start,
-            data_offset=offset + tf.BLOCK,
-            standalone=standalone,
+            longname if longname is not None else _name(block),
+            kind,
+            mode,
+            uid,
+            gid,
+            size,
+            mtime,
+            longlink if longlink is not None else _text(block, 157, 257),
+            _text(block, 265, 297),
+            _text(block, 297, 329),
+            major,
+            minor,
+            pax,
+            start,
+            offset + tf.BLOCK,
+            0,
+            standalone,
         )
         if pax:
             self._apply_pax(m, pax, offset)
