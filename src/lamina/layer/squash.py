@@ -118,9 +118,10 @@ def squash_layers(
     """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size)."""
     below = below or Below.nothing()
     merged = tree.build(layers, below_identity=below.identity)
-    writer = _Writer(merged, layers, below, TarSink(out))
-    writer.write_all()
-    return writer.sink.finish()
+    sink = TarSink(out)
+    with tree.gc_paused():
+        _Writer(merged, layers, below, sink).write_all()
+    return sink.finish()
 
 
 class _Writer:
