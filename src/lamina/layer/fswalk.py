@@ -90,8 +90,3 @@ def walk(root: str) -> Iterator[FsEntry]:
     finally:
         for _, fd, _, _ in stack:
             os.close(fd)
-
-
-def root_names(root: str) -> list[str]:
-    """The sorted names directly in `root`."""
-    return sorted(os.listdir(root))

@@ -47,17 +47,3 @@ def basename(path: str) -> str:
 
 def join(parent_path: str, name: str) -> str:
     return f"{parent_path}/{name}" if parent_path else name
-
-
-def is_within(path: str, ancestor: str) -> bool:
-    """True when `path` is `ancestor` or lies below it."""
-    return (
-        not ancestor
-        or path == ancestor
-        or (path.startswith(ancestor) and path[len(ancestor)] == "/")
-    )
-
-
-def sort_key(path: str) -> tuple[str, ...]:
-    """Tree order: a directory directly before everything below it, siblings by name."""
-    return tuple(path.split("/")) if path else ()
