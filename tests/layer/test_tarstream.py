@@ -205,7 +205,8 @@ raw_names = st.binary(min_size=1, max_size=120).filter(lambda b: b"\0" not in b)
 
 @settings(max_examples=300, deadline=None)
 @given(
-    name=st.one_of(names, raw_names),
+    # (tarfile drops a trailing "/" from any name: not a case worth comparing)
+    name=st.one_of(names, raw_names).filter(lambda n: not n.endswith("/")),
     link=st.one_of(st.just(""), names),
     kind=st.sampled_from([tf.REGULAR, tf.SYMLINK, tf.HARDLINK, tf.DIRECTORY, tf.CHAR, tf.FIFO]),
     mode=st.integers(0, 0o7777),
