@@ -53,20 +53,26 @@ def missing_error(missing: list[Missing]) -> MissingLayersError:
 
 
 class _Counting:
-    def __init__(self, stream: BinaryIO, task: Task) -> None:
+    """Reports progress on the bytes read and, when asked, hashes them on the way."""
+
+    def __init__(self, stream: BinaryIO, task: Task, hash_it: bool) -> None:
         self._stream, self._task = stream, task
-        self.hasher = digest.Hasher()
+        self.hasher = digest.Hasher() if hash_it else None
 
     def read(self, n: int = -1) -> bytes:
         data = self._stream.read(n)
-        self.hasher.update(data)
+        if self.hasher is not None:
+            self.hasher.update(data)
         self._task.advance(len(data))
         return data
 
 
 def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
+    # a compressed blob has a digest of its own to check; a plain one is its diff_id,
+    # which the sink checks anyway: hashing it here too would only cost time
+    compressed = bool(layer.digest) and layer.digest != layer.diff_id
     with layer.open_blob() as blob:
-        counted = _Counting(blob, task)
+        counted = _Counting(blob, task, hash_it=compressed)
         _, plain = compression.auto_decompressed(counted)  # type: ignore[arg-type]
         try:
             sink.put_blob(plain, expected=layer.diff_id)
@@ -77,7 +83,7 @@ def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
             ) from None
         while counted.read(1 << 20):  # compressed trailers, so the blob digest covers all bytes
             pass
-    if layer.digest and layer.digest != layer.diff_id:
+    if counted.hasher is not None:
         digest.check(layer.digest, counted.hasher.digest, f"layer blob {layer.digest}")
 
 

@@ -208,50 +208,35 @@ def write_archive(
     total = sum(f.size for f in files)
     task = (progress or Progress.null()).task("Saving", total)
     counter = _CountingWriter(out)
-    with tarfile.open(
-        fileobj=counter, mode="w|", format=tarfile.PAX_FORMAT, copybufsize=1 << 20
-    ) as tar:  # type: ignore[call-overload]
-        for d in _dirs(files):
-            tar.addfile(_info(d, 0, is_dir=True))
-        for f in files:
-            if f.open is None:
-                tar.addfile(_info(f.name, f.size), _Reader(f.data))
-            else:
-                with f.open() as stream:
-                    tar.addfile(_info(f.name, f.size), _Exact(stream, f.size, f.name))
-            task.advance(f.size)
+    for d in _dirs(files):
+        counter.write(_info(d, 0, is_dir=True).tobuf(tarfile.PAX_FORMAT))
+    for f in files:
+        counter.write(_info(f.name, f.size).tobuf(tarfile.PAX_FORMAT))
+        if f.open is None:
+            counter.write(f.data)
+        else:
+            with f.open() as stream:
+                _copy_exact(stream, counter, f.size, f.name)
+        counter.write(bytes(-f.size % tarfile.BLOCKSIZE))
+        task.advance(f.size)
+    # end of archive: two zero blocks, then padding to a whole record, as tar writes
+    counter.write(bytes(2 * tarfile.BLOCKSIZE))
+    counter.write(bytes(-counter.count % tarfile.RECORDSIZE))
     task.done()
     return counter.count
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = memoryview(data)
-        self._pos = 0
-
-    def read(self, n: int = -1) -> bytes:
-        end = len(self._data) if n < 0 else self._pos + n
-        chunk = bytes(self._data[self._pos : end])
-        self._pos += len(chunk)
-        return chunk
-
-
-class _Exact:
-    """Reads exactly `size` bytes from a stream, failing clearly if it is short."""
-
-    def __init__(self, stream: BinaryIO, size: int, name: str) -> None:
-        self._stream, self._left, self._name = stream, size, name
-
-    def read(self, n: int = -1) -> bytes:
-        n = self._left if n < 0 else min(n, self._left)
-        data = self._stream.read(n)
-        if len(data) < n:
-            raise InvalidInputError(f"{self._name} is shorter than its recorded size")
-        self._left -= len(data)
-        if self._left == 0 and self._stream.read(1):
-            # also lets a verifying stream reach its end and check the digest
-            raise InvalidInputError(f"{self._name} is longer than its recorded size")
-        return data
+def _copy_exact(stream: BinaryIO, out: _CountingWriter, size: int, name: str) -> None:
+    """Copy exactly `size` bytes (headers promised that many); a short or long blob fails."""
+    left = size
+    while left:
+        chunk = stream.read(min(left, 1 << 20))
+        if not chunk:
+            raise InvalidInputError(f"{name} is shorter than its recorded size")
+        out.write(chunk)
+        left -= len(chunk)
+    if stream.read(1):  # also lets a verifying stream reach its end and check the digest
+        raise InvalidInputError(f"{name} is longer than its recorded size")
 
 
 class _CountingWriter:
