@@ -79,7 +79,9 @@ def squash(
     layers = image.layers
     with ExitStack() as stack:
         streams = [stack.enter_context(open_seekable(layer)) for layer in layers[: span.stop]]
-        verifier = _Verifier(layers[: span.stop], streams)
+        # the range's layers are re-hashed; those below only lend headers (and, rarely,
+        # a hardlinked file's content) and stay as they are in the new image
+        verifier = _Verifier(layers[span.start : span.stop], streams[span.start :])
         below = Below.layers(streams[: span.start]) if span.start else Below.nothing()
         tmp = sink.staging_file()
         with open(tmp, "wb") as out:
@@ -107,12 +109,13 @@ def squashed_config(image: Image, span: Range, diff_id: str, message: str) -> Co
         history[index]["empty_layer"] = True
     insert_at = covered[-1] + 1 if covered else len(history)
     created = history[covered[-1]].get("created") if covered else None
-    entry = {
-        "created": created or config.created,
+    entry: dict[str, object] = {
         "created_by": f"lamina squash --layers {span}",
         "comment": message
         or f"squashed {span.count} layers: " + ", ".join(d[7:19] for d in squashed),
     }
+    if created or config.created:  # Docker refuses an empty timestamp: leave it out
+        entry["created"] = created or config.created
     history.insert(insert_at, entry)
     return with_layers(config, diff_ids, history)
 
