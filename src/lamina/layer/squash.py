@@ -8,8 +8,10 @@ layer. Pass 1 reads headers only and builds a `tree.Tree` (survivors decided in 
 Pass 2 walks that tree in a fixed order and copies each survivor's raw header+data
 bytes from its layer file, hashing as it writes. Entries are re-encoded only when they
 must change: a hardlink whose target was replaced later becomes the file (its content
-copied from the old target's bytes), a whiteout or opaque marker that now stands for
-several layers is written canonically.
+copied from the old target's bytes); whiteouts and opaque markers, which now stand for
+several layers, are written canonically (empty regular files, mode 0, mtime 0); a
+directory the run made only implicitly (an entry below it, none for it) and emptied
+again is written as a plain directory (0755) so that it still exists.
 
 What survives of the run's deletions depends on what lies below it, `below`:
 - `Below.nothing()`: the run starts at layer 0; no whiteout survives.
@@ -17,7 +19,9 @@ What survives of the run's deletions depends on what lies below it, `below`:
   kept exactly when they hide something there, and a hardlink to a lower file that the
   run replaces can still get that file's content.
 - `Below.unknown()`: keep every whiteout that could matter (a whiteout of a path that
-  does not exist is harmless). Fails on the lower-hardlink case above, which needs data.
+  does not exist is harmless). Fails on the lower-hardlink case above, which needs data,
+  and cannot tell an implicit directory emptied in the run from a lower one (rare:
+  container tools write an entry for every directory).
 
 Output order: a directory, then its opaque marker, then its whiteouts, then its children
 by name (so parents come before children and deletions before re-creations). A hardlink

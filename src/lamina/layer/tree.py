@@ -3,8 +3,9 @@
 A `Tree` applies layers bottom-up to nested dicts of `Node`s, recording for every
 path which entry (layer, member) put it there. Nothing is read but headers; nothing
 is ever scanned: a whiteout detaches a subtree in O(1), a lookup costs one dict step
-per path part. Bottom-up (rather than top-down) because a hardlink must be resolved
-against the filesystem as it was when its layer was applied.
+per path part. Bottom-up (DESIGN §6 suggests top-down) because a hardlink must be
+resolved against the filesystem as it was when its layer was applied, which bottom-up
+is one lookup; the cost is the same (every header is read once either way).
 
 Rules (those of the OCI layer spec, applied the way overlayfs sees a stack):
 - Each layer's whiteouts and opaque markers act first, on what the layers below made;
