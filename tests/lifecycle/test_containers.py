@@ -194,7 +194,9 @@ def test_import_refuses_escaping_entries(seeded, tmp_path, evil):
 
 def test_import_rejects_garbage(seeded, tmp_path):
     store, _ = seeded
-    for data in (b"", b"not a tar at all" * 100, gzip.compress(b"x" * 5000)[:100]):
+    zst = zstandard.ZstdCompressor().compress(os.urandom(5000))
+    broken = zst[:20] + bytes(len(zst) - 20)
+    for data in (b"", b"not a tar at all" * 100, gzip.compress(b"x" * 5000)[:100], broken):
         cp = run_lamina(store, "import", "-", "junk:1", input=data)
         assert cp.returncode == 5, cp.stderr
         assert len(cp.stderr.decode().strip().splitlines()) == 1

@@ -186,7 +186,7 @@ def import_tar(
         with store.transaction() as tx:
             try:
                 diff_id, size = tx.put_blob(plain)
-            except (OSError, EOFError) as exc:
+            except compression.DECOMPRESSION_ERRORS as exc:
                 raise InvalidInputError(f"{label} is truncated or corrupt ({exc})") from None
             if size == 0:
                 raise InvalidInputError(f"{label} is empty", "import needs a tar archive")
