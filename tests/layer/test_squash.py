@@ -322,3 +322,20 @@ def test_corrupt_layer_is_refused() -> None:
     data[148:156] = b"0000000\0"
     with pytest.raises(InvalidInputError, match="not a tar archive or is corrupt"):
         squash_bytes([bytes(data)], 0, 1)
+
+
+def test_entries_shaped_by_a_global_pax_header_are_written_in_full() -> None:
+    buf = io.BytesIO()
+    with tarfile.open(
+        fileobj=buf, mode="w", format=tarfile.PAX_FORMAT, pax_headers={"uid": "77"}
+    ) as t:
+        info = tarfile.TarInfo("owned")
+        info.size = 2
+        t.addfile(info, io.BytesIO(b"hi"))
+    layers = [layer_bytes(BASE), buf.getvalue()]
+    check_all_ranges(layers)
+    squashed = squash_bytes(layers, 1, 2)
+    assert _members(squashed)["owned"].uid == 77
+    with tarfile.open(fileobj=io.BytesIO(squashed)) as t:
+        t.getmembers()
+        assert t.pax_headers == {}  # the value travels in the entry's own header
