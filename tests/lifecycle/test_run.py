@@ -132,3 +132,21 @@ def test_demo_without_root(tmp_path):
         assert expected in text
     assert text.count("\nfile") >= 4  # file1..file4 in the last container
     assert "$ lamina run " not in text
+
+
+@root_only
+@needs_busybox
+def test_demo_as_root_runs_containers(tmp_path):
+    cp = subprocess.run(
+        [sys.executable, "-m", "lamina", "demo", "--keep"],
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    text = cp.stdout.decode()
+    assert cp.returncode == 0, cp.stderr.decode()[-2000:]
+    assert "$ lamina run --name stacking local/base:1 sh -c 'echo 1 > /file1'" in text
+    assert "Untagged: local/stack:3\nDeleted: sha256:" in text
+    kept = Path(text.rsplit("The demo's files are in ", 1)[1].strip())
+    assert (kept / "alice" / "index.json").exists()
+    subprocess.run(["rm", "-rf", str(kept)], check=True)
