@@ -248,3 +248,9 @@ def test_mtime_ns_from_pax() -> None:
     m = tf.Header(name="a", mtime=5, pax={"mtime": "5.25"})
     assert m.mtime_ns == 5_250_000_000
     assert tf.Header(name="a", mtime=7).mtime_ns == 7_000_000_000
+
+
+def test_huge_extended_header_is_refused() -> None:
+    data = tf.encode(tf.Header(name="x", type=tf.PAX_LOCAL, size=1 << 30)) + tf.END_OF_ARCHIVE
+    with pytest.raises(InvalidInputError, match="extended header"):
+        list(members(io.BytesIO(data)))

@@ -17,6 +17,7 @@ from typing import BinaryIO
 from lamina.errors import InvalidInputError
 from lamina.layer import tarformat as tf
 
+_MAX_EXTENDED = 1 << 20  # PAX / GNU long-name payloads are read whole: bound them (as Go)
 _BUFFER = 1 << 16  # read-ahead for headers: many small entries per read
 _SEEK_OVER = 1 << 16  # skip data by seeking when the gap is larger than this
 _REGULAR_TYPES = frozenset({tf.REGULAR, "\0", tf.CONTIGUOUS})
@@ -167,6 +168,11 @@ class TarReader:
             offset = member.end_offset
 
     def _payload(self, offset: int, size: int) -> bytes:
+        if size > _MAX_EXTENDED:
+            raise InvalidInputError(
+                f"{self._what} has an extended header of {size} bytes at offset {offset}",
+                f"more than {_MAX_EXTENDED} bytes is not a header but an attack or damage",
+            )
         data = self._fill(offset + tf.BLOCK, size)
         if len(data) < size:
             raise InvalidInputError(f"{self._what} is truncated at offset {offset}")
