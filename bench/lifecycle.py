@@ -25,7 +25,7 @@ from tests.peers import Docker
 from workload import ensure
 
 FILES = 10_000
-RUNS = 3
+RUNS = 5
 COMMIT = f"commit ({FILES} files changed)"
 # the same change in both containers: append a byte to the first 10,000 files under /usr
 TOUCH = (
@@ -58,44 +58,58 @@ def median(results: list[Result]) -> Result:
     return best
 
 
-def lamina_side(store: Path, tag: str) -> list[Result]:
-    def lam(*args: str) -> list[str]:
-        return lamina_cmd("--store", str(store), *args)
+class Tools:
+    """The same steps for lamina and docker, so each run can do both back to back."""
 
-    creates = []
-    for i in range(RUNS):
+    def __init__(self, store: Path, docker: Docker, tag: str) -> None:
+        self.store, self.docker, self.tag = store, docker, tag
+        self.rss = [dockerd_rss_mb(docker)]
+
+    def lamina(self, task: str, *args: str) -> Result:
         settled()
-        creates.append(run("create (materialise)", "lamina", lam("create", "--name", f"c{i}", tag)))
-    run("setup", "lamina", lam("run", "--name", "touched", tag, "sh", "-c", TOUCH))
-    commits = []
-    for i in range(RUNS):
+        return run(task, "lamina", lamina_cmd("--store", str(self.store), *args))
+
+    def dock(self, task: str, *args: str) -> Result:
         settled()
-        commits.append(run(COMMIT, "lamina", lam("commit", "touched", f"b:{i}")))
-    return [median(creates), median(commits)]
+        result = run(task, "docker", [self.docker.cli, *args], self.docker.env)
+        self.rss.append(dockerd_rss_mb(self.docker))
+        return result
 
 
-def docker_side(docker: Docker, archive: Path, tag: str) -> list[Result]:
-    env = docker.env
-    d = [docker.cli]
-    run("setup", "docker", [*d, "load", "-q", "-i", str(archive)], env)
-    creates, commits = [], []
-    rss = [dockerd_rss_mb(docker)]
+def interleaved(
+    t: Tools, task: str, lamina_args: list[str], docker_args: list[str]
+) -> list[Result]:
+    """RUNS runs of each tool, alternating which goes first (so both meet the same load)."""
+    ours: list[Result] = []
+    theirs: list[Result] = []
     for i in range(RUNS):
-        settled()
-        creates.append(
-            run("create (materialise)", "docker", [*d, "create", "--name", f"c{i}", tag], env)
-        )
-        rss.append(dockerd_rss_mb(docker))
-    touch = [*d, "run", "--network", "none", "--name", "touched", tag, "sh", "-c", TOUCH]
-    run("setup", "docker", touch, env)
-    for i in range(RUNS):
-        settled()
-        commits.append(run(COMMIT, "docker", [*d, "commit", "touched", f"b:{i}"], env))
-        rss.append(dockerd_rss_mb(docker))
-    note = f"dockerd RSS {min(rss):.0f}-{max(rss):.0f} MB"
-    for r in creates + commits:
-        r.note = note
-    return [median(creates), median(commits)]
+        mine = [a.format(i=i) for a in lamina_args]
+        other = [a.format(i=i) for a in docker_args]
+        if i % 2:
+            theirs.append(t.dock(task, *other))
+        ours.append(t.lamina(task, *mine))
+        if not i % 2:
+            theirs.append(t.dock(task, *other))
+    return [median(ours), median(theirs)]
+
+
+def measure(t: Tools) -> list[Result]:
+    results = interleaved(
+        t,
+        "create (materialise)",
+        ["create", "--name", "c{i}", t.tag],
+        ["create", "--name", "c{i}", t.tag],
+    )
+    t.lamina("setup", "run", "--name", "touched", t.tag, "sh", "-c", TOUCH)
+    t.dock("setup", "run", "--network", "none", "--name", "touched", t.tag, "sh", "-c", TOUCH)
+    results += interleaved(
+        t, COMMIT, ["commit", "touched", "b:{i}"], ["commit", "touched", "b:{i}"]
+    )
+    note = f"dockerd RSS {min(t.rss):.0f}-{max(t.rss):.0f} MB"
+    for r in results:
+        if r.tool == "docker":
+            r.note = f"{note}; {r.note}"
+    return results
 
 
 def main() -> None:
@@ -110,10 +124,8 @@ def main() -> None:
     try:
         store = work / "store"
         run("setup", "lamina", lamina_cmd("--store", str(store), "load", "-i", str(archive)))
-        lamina = lamina_side(store, tag)
-        dock = docker_side(docker, archive, tag)
-        for mine, theirs in zip(lamina, dock, strict=True):
-            results += [mine, theirs]
+        run("setup", "docker", [docker.cli, "load", "-q", "-i", str(archive)], docker.env)
+        results = measure(Tools(store, docker, tag))
     finally:
         docker.stop()
         shutil.rmtree(work, ignore_errors=True)
