@@ -121,6 +121,7 @@ def run(
     container, code = sandbox.start(box, made.container)
     if remove:
         box.remove(container)
+        _release(store, container)
     return container, code
 
 
