@@ -85,6 +85,38 @@ class HashingReader:
         return self.hasher.size
 
 
+class VerifyingReader:
+    """Reads a stream and checks its digest when the end is reached (then raises if bad)."""
+
+    def __init__(self, stream: BinaryIO, expected: str, what: str) -> None:
+        self._stream = stream
+        self._hasher = Hasher()
+        self._expected = expected
+        self._what = what
+        self._checked = False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        if data:
+            self._hasher.update(data)
+        elif n != 0 and not self._checked:
+            self._checked = True
+            check(self._expected, self._hasher.digest, self._what)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def of_stream(stream: BinaryIO) -> tuple[str, int]:
     """Hash a stream to its end; returns (digest, size)."""
     h = Hasher()

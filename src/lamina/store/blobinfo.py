@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina import digest
-from lamina.store.cas import write_atomic
+from lamina.atomic import write_atomic
 from lamina.store.local import Store
 
 FILE = "blobinfo.json"

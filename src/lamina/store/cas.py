@@ -16,60 +16,6 @@ from lamina import digest
 from lamina.errors import NotFoundError
 
 
-class VerifyingReader:
-    """Reads a blob file and checks its digest when the end is reached."""
-
-    def __init__(self, path: Path, expected: str) -> None:
-        self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._hasher = digest.Hasher()
-        self._expected = expected
-        self._checked = False
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._file.read(n)
-        if data:
-            self._hasher.update(data)
-        elif n != 0 and not self._checked:
-            self._checked = True
-            digest.check(self._expected, self._hasher.digest, f"stored blob {self._expected}")
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> VerifyingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
-    """Replace `path` with `data` so readers see the old or the new file, never half."""
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".atomic-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
 def stream_to_temp(stream: BinaryIO, tmp_dir: Path) -> tuple[Path, str, int]:
     """Copy a stream into a new temp file, hashing as it goes; returns (path, digest, size)."""
     hasher = digest.Hasher()
@@ -107,7 +53,8 @@ class BlobStore:
         path = self.path(dig)
         if not path.is_file():
             raise NotFoundError(f"blob {dig} is not in the store", "load or pull the image again")
-        return VerifyingReader(path, dig)  # type: ignore[return-value]
+        stream = open(path, "rb")  # noqa: SIM115 - the reader closes it
+        return digest.VerifyingReader(stream, dig, f"stored blob {dig}")  # type: ignore[return-value]
 
     def read_bytes(self, dig: str) -> bytes:
         """Small blobs only (configs, manifests): read and verify."""

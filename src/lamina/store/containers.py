@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lamina.atomic import write_atomic
 from lamina.errors import ConflictError, InvalidInputError, NotFoundError
-from lamina.store.cas import write_atomic
 from lamina.store.local import Store
 from lamina.store.rules import ContainerUse
 

@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lamina import digest, mediatype
+from lamina.atomic import write_atomic
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
 from lamina.spec import Config, Descriptor, Manifest
-from lamina.store.cas import BlobStore, stream_to_temp, write_atomic
+from lamina.store.cas import BlobStore, stream_to_temp
 from lamina.store.refs import Entry, read_entries, render
 
 STATE_DIR = "lamina"

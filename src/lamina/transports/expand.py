@@ -109,31 +109,8 @@ def _decompress(layer: Layer, scratch: Path) -> Path:
 
 
 def _verifying(opener: Callable[[], BinaryIO], diff_id: str) -> Callable[[], BinaryIO]:
-    return lambda: _Verified(opener(), diff_id)  # type: ignore[return-value]
-
-
-class _Verified:
-    """A stream that checks, when its end is reached, that it hashed to `expected`."""
-
-    def __init__(self, stream: BinaryIO, expected: str) -> None:
-        self._stream, self._expected = stream, expected
-        self._hasher = digest.Hasher()
-        self._checked = False
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(n)
-        if data:
-            self._hasher.update(data)
-        elif n != 0 and not self._checked:
-            self._checked = True
-            digest.check(self._expected, self._hasher.digest, f"layer {self._expected[:19]}")
-        return data
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def __enter__(self) -> _Verified:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    return (
+        lambda: digest.VerifyingReader(  # type: ignore[return-value]
+            opener(), diff_id, f"layer {diff_id[:19]}"
+        )
+    )

@@ -12,12 +12,12 @@ import base64
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lamina import reference
+from lamina.atomic import write_atomic
 from lamina.errors import InvalidInputError, UsageError
 
 # Docker files docker.io credentials under its v1 index URL; other hosts by name
@@ -81,18 +81,8 @@ def _read_config(path: Path) -> dict[str, Any]:
 def _write_config(path: Path, doc: dict[str, Any]) -> None:
     """Replace the file atomically, mode 0600 (it holds passwords)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent="\t")
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = (json.dumps(doc, indent="\t") + "\n").encode()
+    write_atomic(path, data, mode=0o600)
 
 
 def _auths(doc: dict[str, Any]) -> dict[str, Any]:
