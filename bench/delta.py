@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/peers.py starts the private dockerd
 
 from tests.peers import Docker  # noqa: E402
+from workload import sha256_file  # noqa: E402
 
 import lamina  # noqa: E402
 from lamina.api import delta, transfer  # noqa: E402
@@ -96,14 +97,6 @@ def _info(name: str, size: int, directory: bool = False) -> tarfile.TarInfo:
     info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
     info.size, info.mode, info.mtime = size, 0o755 if directory else 0o644, MTIME
     return info
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
 
 
 def config(diff_ids: list[str]) -> bytes:

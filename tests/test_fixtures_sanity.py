@@ -21,25 +21,11 @@ from typing import Any
 import pytest
 import zstandard
 
-from tests.fixtures.build import Fixture, FixtureSet, Image
+from tests.fixtures.build import NAMES, Fixture, FixtureSet, Image
 
 pytestmark = pytest.mark.peer
 
-ALL = [
-    "base-skopeo",
-    "docker-legacy-single",
-    "docker-legacy-multi",
-    "docker-legacy-del",
-    "podman-docker",
-    "podman-docker-multi",
-    "podman-oci-uncompressed",
-    "skopeo-docker",
-    "skopeo-oci-gzip",
-    "skopeo-oci-gzip-archive",
-    "skopeo-oci-zstd",
-    "umoci-oci",
-    "podman-overlay-opaque",
-]
+ALL = list(NAMES)
 HEX = re.compile(r"^[0-9a-f]{64}$")
 GZIP, ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 REF_NAME = "org.opencontainers.image.ref.name"

@@ -12,24 +12,10 @@ import pytest
 
 import lamina
 from lamina import reference
-from tests.fixtures.build import Fixture, FixtureSet
+from tests.fixtures.build import NAMES, Fixture, FixtureSet
 from tests.lamina_cli import run_lamina
 
-FIXTURE_NAMES = [
-    "base-skopeo",
-    "docker-legacy-single",
-    "docker-legacy-multi",
-    "docker-legacy-del",
-    "podman-docker",
-    "podman-docker-multi",
-    "podman-oci-uncompressed",
-    "skopeo-docker",
-    "skopeo-oci-gzip",
-    "skopeo-oci-gzip-archive",
-    "skopeo-oci-zstd",
-    "umoci-oci",
-    "podman-overlay-opaque",
-]
+FIXTURE_NAMES = list(NAMES)
 
 
 def familiar(tag: str) -> str | None:
