@@ -49,14 +49,22 @@ DANGLING = -2  # Inode.layer of a hardlink whose target does not exist
 class Inode:
     """A file's identity and content: the entry that created it. Hardlinks share it."""
 
-    __slots__ = ("deferred", "emitted", "layer", "member", "path")
+    __slots__ = ("_path", "deferred", "emitted", "layer", "member")
 
-    def __init__(self, layer: int, member: Member | None, path: str) -> None:
+    def __init__(self, layer: int, member: Member | None, path: str | None) -> None:
         self.layer = layer
         self.member = member
-        self.path = path
+        self._path = path  # None: the member's name, worked out when first asked
         self.emitted: str | None = None  # used by writers: where the content went
         self.deferred: list[tuple[Node, str]] | None = None
+
+    @property
+    def path(self) -> str:
+        """Where the entry that made this inode put it."""
+        if self._path is None:
+            assert self.member is not None
+            self._path = paths.normalise(self.member.name)
+        return self._path
 
 
 class Node:
@@ -171,8 +179,7 @@ class Tree:
         elif member.type == tf.HARDLINK:
             children[name] = Node(LEAF, member, index, self._resolve(member.linkname))
         else:
-            inode = Inode(index, member, "/".join(parts))
-            children[name] = Node(LEAF, member, index, inode)
+            children[name] = Node(LEAF, member, index, Inode(index, member, None))
 
     def _resolve(self, linkname: str) -> Inode:
         """The inode a hardlink to `linkname` gets now."""
