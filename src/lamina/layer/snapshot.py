@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -132,9 +131,3 @@ def _parse(line: str) -> tuple[str, Record]:
 def snapshot(root: Path) -> Snapshot:
     """Record every path below `root`, without following symlinks."""
     return Snapshot({e.path: record_of(e) for e in walk(str(root))})
-
-
-def entries(root: Path) -> Iterator[tuple[FsEntry, Record]]:
-    """Walk `root` giving each entry with its record."""
-    for e in walk(str(root)):
-        yield e, record_of(e)

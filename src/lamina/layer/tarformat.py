@@ -43,9 +43,9 @@ _DERIVED_KEYS = frozenset(
     {"path", "linkpath", "size", "uid", "gid", "uname", "gname", "hdrcharset"}
 )
 _PAX_NAME = b"././@PaxHeader"
-_NUL_AS_SPACE = bytes.maketrans(b"\0", b" ")
+NUL_AS_SPACE = bytes.maketrans(b"\0", b" ")
 _USTAR_MAGIC = b"ustar\x0000"
-_POSIX_MAGIC = b"ustar\x00"
+POSIX_MAGIC = b"ustar\x00"
 
 
 def encode_str(value: str) -> bytes:
@@ -80,7 +80,7 @@ def parse_number(field: bytes) -> int:
 def number(field: bytes) -> int:
     """A numeric field: the common octal case in one C call, else `parse_number`."""
     try:
-        return int(field.translate(_NUL_AS_SPACE), 8)
+        return int(field.translate(NUL_AS_SPACE), 8)
     except ValueError:
         return parse_number(field)
 

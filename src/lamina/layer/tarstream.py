@@ -22,7 +22,6 @@ _BUFFER = 1 << 16  # read-ahead for headers: many small entries per read
 _SEEK_OVER = 1 << 16  # skip data by seeking when the gap is larger than this
 _REGULAR_TYPES = frozenset({tf.REGULAR, "\0", tf.CONTIGUOUS})
 _DEVICES = frozenset({tf.CHAR, tf.BLOCKDEV})
-_NUL_AS_SPACE = bytes.maketrans(b"\0", b" ")
 _EXTENSIONS = frozenset({tf.PAX_LOCAL, tf.PAX_LOCAL_SOLARIS, tf.GNU_LONGNAME, tf.GNU_LONGLINK})
 _NOT_ENTRIES = _EXTENSIONS | {tf.PAX_GLOBAL, tf.GNU_VOLUME}
 
@@ -65,7 +64,7 @@ class Member(tf.Header):
 
 def _numbers(block: bytes) -> tuple[int, int, int, int, int]:
     """mode, uid, gid, size, mtime: plain octal in one pass, else field by field."""
-    nums = block[100:148].translate(_NUL_AS_SPACE)
+    nums = block[100:148].translate(tf.NUL_AS_SPACE)
     try:
         return (
             int(nums[0:8], 8),
@@ -92,7 +91,7 @@ def _text(block: bytes, start: int, end: int) -> str:
 
 def _name(block: bytes) -> str:
     name = block[0:100].partition(b"\0")[0]
-    if block[345] and block[257:263] == tf._POSIX_MAGIC:  # ustar: a prefix to prepend
+    if block[345] and block[257:263] == tf.POSIX_MAGIC:  # ustar: a prefix to prepend
         name = block[345:500].partition(b"\0")[0] + b"/" + name
     return name.decode("utf-8", "surrogateescape")
 
