@@ -121,11 +121,11 @@ def squash_layers(
 ) -> tuple[str, int]:
     """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size)."""
     below = below or Below.nothing()
-    merged = tree.build(layers, below_identity=below.identity)
-    sink = TarSink(out)
     with tree.gc_paused():
+        merged = tree.build(layers, below_identity=below.identity)
+        sink = TarSink(out)
         _Writer(merged, layers, below, sink).write_all()
-    return sink.finish()
+        return sink.finish()
 
 
 class _Writer:
