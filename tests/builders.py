@@ -121,3 +121,14 @@ def docker_archive(
             manifest.append({"Config": cfg_name, "RepoTags": img.tags, "Layers": paths})
         _add(tar, "manifest.json", json.dumps(manifest).encode())
     return path
+
+
+def store_files(store_root: Path) -> dict[str, bytes]:
+    """The OCI layout part of a store (not lamina/ state), with every file's bytes:
+    equal before and after a failed operation means the store was left as it was."""
+    out = {}
+    for p in sorted(store_root.rglob("*")):
+        rel = p.relative_to(store_root).as_posix()
+        if p.is_file() and not rel.startswith("lamina/"):
+            out[rel] = p.read_bytes()
+    return out

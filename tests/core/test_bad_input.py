@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import docker_archive, sha, stack
-from tests.core.test_load_save import snapshot
+from tests.builders import docker_archive, sha, stack, store_files
 from tests.lamina_cli import run_lamina
 
 
@@ -38,7 +37,7 @@ def oci_layout(tmp_path: Path) -> Path:
 def load_fails(tmp_path: Path, source: Path, code: int, *words: str) -> str:
     store = tmp_path / "store"
     run_lamina(store, "images")  # create it
-    before = snapshot(store)
+    before = store_files(store)
     cp = run_lamina(store, "load", "-i", str(source))
     err = cp.stderr.decode()
     assert cp.returncode == code, err
@@ -46,7 +45,7 @@ def load_fails(tmp_path: Path, source: Path, code: int, *words: str) -> str:
     for w in words:
         assert w in err
     assert cp.stdout == b""
-    assert snapshot(store) == before
+    assert store_files(store) == before
     return err
 
 

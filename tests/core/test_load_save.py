@@ -11,17 +11,7 @@ import pytest
 
 import lamina.api as api
 from lamina.errors import DigestMismatchError, InvalidInputError, MissingLayersError, NotFoundError
-from tests.builders import docker_archive, sha, stack
-
-
-def snapshot(store_root: Path) -> dict[str, bytes]:
-    """Every file of a store except lamina's own lock/tmp, with its bytes."""
-    out = {}
-    for p in sorted(store_root.rglob("*")):
-        rel = p.relative_to(store_root).as_posix()
-        if p.is_file() and not rel.startswith("lamina/"):
-            out[rel] = p.read_bytes()
-    return out
+from tests.builders import docker_archive, sha, stack, store_files
 
 
 @pytest.fixture
@@ -73,7 +63,7 @@ def test_save_roundtrip_is_deterministic(store, tmp_path):
 
 def test_corrupt_layer_leaves_store_unchanged(store, tmp_path):
     api.load(store, str(docker_archive(stack(2)[:1], tmp_path / "base.tar")))
-    before = snapshot(store.root)
+    before = store_files(store.root)
     archive = docker_archive(stack(3), tmp_path / "a.tar")
     data = bytearray(archive.read_bytes())
     idx = data.find(b"2\n\x00")  # the content of file2, inside the third layer
@@ -82,12 +72,12 @@ def test_corrupt_layer_leaves_store_unchanged(store, tmp_path):
     archive.write_bytes(bytes(data))
     with pytest.raises(DigestMismatchError):
         api.load(store, str(archive))
-    assert snapshot(store.root) == before
+    assert store_files(store.root) == before
 
 
 def test_truncated_and_garbage_inputs(store, tmp_path):
     archive = docker_archive(stack(2), tmp_path / "a.tar")
-    before = snapshot(store.root)
+    before = store_files(store.root)
     data = archive.read_bytes()
     (tmp_path / "t.tar").write_bytes(data[: len(data) // 2])
     with pytest.raises(InvalidInputError):
@@ -97,17 +87,17 @@ def test_truncated_and_garbage_inputs(store, tmp_path):
         api.load(store, str(tmp_path / "g.tar"))
     with pytest.raises(NotFoundError):
         api.load(store, str(tmp_path / "nope.tar"))
-    assert snapshot(store.root) == before
+    assert store_files(store.root) == before
 
 
 def test_delta_archive_needs_base(store, tmp_path):
     images = stack(3)
     omit = {sha(images[0].layers[0])}
     delta = docker_archive(images[1:], tmp_path / "d.tar", omit=omit)
-    before = snapshot(store.root)
+    before = store_files(store.root)
     with pytest.raises(MissingLayersError, match="local/stack:1"):
         api.load(store, str(delta))
-    assert snapshot(store.root) == before
+    assert store_files(store.root) == before
     api.load(store, str(docker_archive(images[:1], tmp_path / "b.tar")))
     loaded = api.load(store, str(delta))
     assert {r.id for r in loaded} == {images[1].id, images[2].id}

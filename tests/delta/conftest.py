@@ -13,15 +13,6 @@ from tests.fixtures.build import FixtureSet
 STACK = ("local/stack:1", "local/stack:2", "local/stack:3")
 
 
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file of a store but lamina's own lock and temp area, with its bytes."""
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.relative_to(root).as_posix().startswith("lamina/")
-    }
-
-
 def members(archive: Path) -> dict[str, int]:
     with tarfile.open(archive) as tar:
         return {m.name: m.size for m in tar if m.isfile()}

@@ -11,7 +11,8 @@ import pytest
 import lamina
 from lamina.errors import MissingLayersError
 from lamina.image import Layer
-from tests.delta.conftest import STACK, members, snapshot
+from tests.builders import store_files
+from tests.delta.conftest import STACK, members
 from tests.lamina_cli import run_lamina
 
 
@@ -76,7 +77,7 @@ def test_store_without_base_refuses_and_stays_unchanged(seed, tmp_path, expected
     out = tmp_path / "delta.tar"
     lamina.api.delta.save_delta(seed, ["local/stack:3", "local/stack:1"], out, exclude_base=True)
     empty = lamina.open_store(tmp_path / "empty")
-    before = snapshot(empty.root)
+    before = store_files(empty.root)
     base = expected["local/base:1"].diff_ids[0]
     with pytest.raises(MissingLayersError) as err:
         lamina.load(empty, str(out))
@@ -84,12 +85,12 @@ def test_store_without_base_refuses_and_stays_unchanged(seed, tmp_path, expected
     assert "local/stack:3" in message and "local/stack:1" in message
     assert base[:19] in message
     assert "\n" not in message
-    assert snapshot(empty.root) == before
+    assert store_files(empty.root) == before
     # the CLI says the same, with the missing-layers exit code
     cp = run_lamina(empty.root, "load", "-i", str(out))
     assert cp.returncode == 6
     assert b"local/stack:3" in cp.stderr and base[:19].encode() in cp.stderr
-    assert snapshot(empty.root) == before
+    assert store_files(empty.root) == before
 
 
 def test_omitted_layer_present_on_another_chain_loads(tmp_path):
@@ -190,7 +191,7 @@ def test_expand_is_the_full_save(seed, base_only, fixtures, tmp_path):
         empty, str(delta), from_archive, base_archive=str(fixtures["base-skopeo"].path)
     )
     assert from_archive.read_bytes() == full.read_bytes()
-    assert snapshot(empty.root) == snapshot(lamina.open_store(tmp_path / "fresh").root)
+    assert store_files(empty.root) == store_files(lamina.open_store(tmp_path / "fresh").root)
     # with neither, the error names what is missing; no output is left behind
     with pytest.raises(MissingLayersError, match="local/stack:1 needs"):
         lamina.api.delta.expand(empty, str(delta), tmp_path / "x3.tar")

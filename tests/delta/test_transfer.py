@@ -19,8 +19,8 @@ from lamina.api import transfer
 from lamina.errors import DigestMismatchError, LaminaError
 from lamina.progress import Progress, Task
 from lamina.transports import pipe
-from tests.builders import FakeImage, docker_archive, layer_tar
-from tests.delta.conftest import STACK, snapshot
+from tests.builders import FakeImage, docker_archive, layer_tar, store_files
+from tests.delta.conftest import STACK
 from tests.lamina_cli import run_lamina
 
 
@@ -119,10 +119,10 @@ def test_sender_failure_aborts_and_leaves_the_receiver_unchanged(seed, base_only
     top = lamina.get_image(seed, "local/stack:3").image
     blob = seed.blobs.path(top.layers[-1].diff_id)
     blob.write_bytes(blob.read_bytes().replace(b"3\n", b"X\n"))  # damage the sender's copy
-    before = snapshot(base_only.root)
+    before = store_files(base_only.root)
     with pytest.raises(DigestMismatchError):
         transfer.send(seed, ["local/stack:3"], receive_cmd(base_only, tmp_path / "wire"))
-    assert snapshot(base_only.root) == before
+    assert store_files(base_only.root) == before
 
 
 def test_a_command_that_is_not_lamina_receive(seed, tmp_path):

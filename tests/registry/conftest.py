@@ -65,15 +65,5 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def snapshot(store_root: Path) -> dict[str, bytes]:
-    """The OCI layout part of a store (not lamina/ state), with every file's bytes."""
-    out = {}
-    for p in sorted(store_root.rglob("*")):
-        rel = p.relative_to(store_root).as_posix()
-        if p.is_file() and not rel.startswith("lamina/"):
-            out[rel] = p.read_bytes()
-    return out
-
-
 def created_by(raw_config: bytes) -> list[str]:
     return [h.get("created_by", "") for h in json.loads(raw_config).get("history", [])]

@@ -13,10 +13,10 @@ import lamina.api as api
 from lamina.cli import main
 from lamina.errors import LaminaError, NotFoundError, RegistryError
 from lamina.spec import Platform
-from tests.builders import docker_archive, stack
+from tests.builders import docker_archive, stack, store_files
 from tests.fixtures.build import FixtureSet
 from tests.peers import Podman, Registry, free_port
-from tests.registry.conftest import created_by, load_stack, remote_config, sha256, skopeo, snapshot
+from tests.registry.conftest import created_by, load_stack, remote_config, sha256, skopeo
 
 
 def skopeo_push(podman: Podman, source: str, dest: str, *args: str) -> None:
@@ -174,7 +174,7 @@ def test_failed_pull_leaves_the_store_unchanged(
     ref = f"{registry.host}/{repo}:3"
     pushed = api.registry.push(sender, "local/stack:3", ref, compression=compression)
     api.load(store, str(docker_archive(stack(2), tmp_path / "have.tar")))
-    before = snapshot(store.root)
+    before = store_files(store.root)
     blob = registry_blob(registry, pushed.layers[2].digest)
     data = bytearray(blob.read_bytes())
     if damage == "truncate":
@@ -185,7 +185,7 @@ def test_failed_pull_leaves_the_store_unchanged(
     with pytest.raises(LaminaError) as err:
         api.registry.pull(store, ref)
     assert err.value.exit_code == 5  # invalid input: corrupt or truncated
-    assert snapshot(store.root) == before
+    assert store_files(store.root) == before
     assert not any((store.root / "lamina" / "tmp").iterdir())
 
 

@@ -137,6 +137,22 @@ def export_facts(data: bytes) -> Facts:
     return facts
 
 
+def docker_facts(docker: Any, image: str) -> Facts:
+    """What `docker create` + `docker export` of an image holds."""
+    cid = docker.run("create", image, "/x").stdout.strip()
+    data = docker.run("export", cid, text=False).stdout
+    docker.run("rm", cid)
+    return export_facts(data)
+
+
+def squashed_stack(name: str, tmp_path: Path) -> tuple[lamina.Store, str, int, list[str]]:
+    """A store holding a checklist stack (tag, layer count) and its squash in every range."""
+    archive, tag, n = stack_archive(name, tmp_path)
+    store = lamina.open_store(tmp_path / "s")
+    lamina.load(store, str(archive))
+    return store, tag, n, squash_every_range(store, tag, n)
+
+
 def differing(expected: Facts, got: Facts) -> dict[str, tuple[Any, Any]]:
     return {
         p: (expected.get(p), got.get(p))
@@ -147,16 +163,10 @@ def differing(expected: Facts, got: Facts) -> dict[str, tuple[Any, Any]]:
 
 @pytest.mark.parametrize("name", list(STACKS))
 def test_docker_sees_the_same_filesystem_for_every_range(clean_docker, tmp_path, name):
-    archive, tag, n = stack_archive(name, tmp_path)
-    store = lamina.open_store(tmp_path / "s")
-    lamina.load(store, str(archive))
-    tags = squash_every_range(store, tag, n)
+    store, tag, n, tags = squashed_stack(name, tmp_path)
 
     def facts(image: str) -> Facts:
-        cid = clean_docker.run("create", image).stdout.strip()
-        data = clean_docker.run("export", cid, text=False).stdout
-        clean_docker.run("rm", cid)
-        return export_facts(data)
+        return docker_facts(clean_docker, image)
 
     if name in DOCKER_REFUSES:
         original = tmp_path / "orig.tar"
@@ -181,10 +191,7 @@ def test_docker_sees_the_same_filesystem_for_every_range(clean_docker, tmp_path,
 
 @pytest.mark.parametrize("name", list(STACKS))
 def test_umoci_unpacks_the_same_filesystem_for_every_range(umoci, tmp_path, name):
-    archive, tag, n = stack_archive(name, tmp_path)
-    store = lamina.open_store(tmp_path / "s")
-    lamina.load(store, str(archive))
-    tags = squash_every_range(store, tag, n)
+    store, tag, n, tags = squashed_stack(name, tmp_path)
 
     def view(image: str) -> Facts:
         bundle = tmp_path / ("b-" + image.replace("/", "_").replace(":", "_"))
@@ -253,12 +260,6 @@ def test_real_tool_images_squash_in_every_range(clean_docker, fixtures, tmp_path
     lamina.save(store, ["sq/real:orig", *tags], out)
     clean_docker.run("load", "-i", str(out))
 
-    def facts(image: str) -> Facts:
-        cid = clean_docker.run("create", image, "/x").stdout.strip()
-        data = clean_docker.run("export", cid, text=False).stdout
-        clean_docker.run("rm", cid)
-        return export_facts(data)
-
-    expected = facts("sq/real:orig")
+    expected = docker_facts(clean_docker, "sq/real:orig")
     for squashed in tags:
-        assert not differing(expected, facts(squashed)), squashed
+        assert not differing(expected, docker_facts(clean_docker, squashed)), squashed
