@@ -86,6 +86,8 @@ def squash(
         tmp = sink.staging_file()
         with open(tmp, "wb") as out:
             diff_id, size = squash_layers(streams[span.start :], out, below=below)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before the store renames it into place
         verifier.finish()
     sink.adopt(tmp, diff_id)
     new_layer = Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: sink.open_blob(diff_id))
