@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.peers import BLOB_INFO_CACHE, Registry, find_tool  # noqa: E402
+from workload import sha256_file  # noqa: E402
 
 LAMINA = [str(REPO / ".venv" / "bin" / "python"), "-m", "lamina"]
 # words of source code and configuration files, to make text that compresses like them
@@ -97,14 +98,6 @@ def whiteout_layer(path: Path, rng: random.Random, text: bytes, mb: float) -> No
             tar.addfile(info)
 
 
-def sha_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
-
-
 def build_layout(out: Path, total_mb: float) -> None:
     """An OCI layout dir with one image `bench/img:1` of about `total_mb` MB."""
     rng = random.Random(20261128)
@@ -120,7 +113,7 @@ def build_layout(out: Path, total_mb: float) -> None:
     whiteout_layer(layers[-1], rng, text, total_mb * 0.1)
     descs, diff_ids = [], []
     for path in layers:
-        dig = sha_file(path)
+        dig = sha256_file(path)
         diff_ids.append(dig)
         descs.append(
             {

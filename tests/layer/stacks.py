@@ -403,3 +403,19 @@ def check_all_ranges(layers: Sequence[bytes], below: str = "layers") -> None:
         # tar entry) and was emptied cannot be told from a lower one: documented
         problems = same(expected, got, implicit_dirs=below != "unknown")
         assert not problems, f"range [{lo},{hi}) of {len(layers)}:\n" + "\n".join(problems)
+
+
+class Pipe(io.RawIOBase):
+    """A readable stream that cannot seek (like a decompressor), in odd-sized reads."""
+
+    def __init__(self, data: bytes, chunk: int = 777) -> None:
+        self._data = io.BytesIO(data)
+        self._chunk = chunk
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        chunk = self._data.read(min(len(buffer), self._chunk))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)

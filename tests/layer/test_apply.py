@@ -15,6 +15,7 @@ from lamina.errors import InvalidInputError, UnsafePathError
 from lamina.layer.apply import apply_layers
 from tests.layer.stacks import (
     E,
+    Pipe,
     dir_,
     disk_view,
     file,
@@ -50,24 +51,9 @@ def test_table_stacks_on_disk_match_the_model(name: str, tmp_path: Path) -> None
     assert not problems, "\n".join(problems)
 
 
-class _Pipe(io.RawIOBase):
-    """A readable stream that cannot seek, like a decompressor."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        chunk = self._data.read(min(len(buffer), 777))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-
 def test_layers_from_pipes(tmp_path: Path) -> None:
     layers = [layer_bytes(e) for e in STACKS["whiteout and same-name file in one layer"]]
-    apply_layers([_Pipe(b) for b in layers], tmp_path / "r")  # type: ignore[misc]
+    apply_layers([Pipe(b) for b in layers], tmp_path / "r")  # type: ignore[misc]
     assert not same(view(model_of(layers)), disk_view(tmp_path / "r"))
 
 

@@ -15,6 +15,7 @@ from lamina.layer import tarformat as tf
 from lamina.layer.tarstream import Member, TarReader, members
 from tests.layer.stacks import (
     CAP_NET_BIND,
+    Pipe,
     blockdev,
     chardev,
     dir_,
@@ -122,24 +123,11 @@ def test_comment_only_global_header_keeps_members_standalone() -> None:
     assert m.standalone
 
 
-class _Pipe(io.RawIOBase):
-    def __init__(self, data: bytes) -> None:
-        self._data = io.BytesIO(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        chunk = self._data.read(min(len(buffer), 1000))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-
 @pytest.mark.parametrize("pipe", [False, True])
 def test_payloads_on_pipes_and_files(pipe: bool) -> None:
     big = bytes(range(256)) * 5000
     data = layer_bytes([file("a", b"small"), file("big", big), file("z", b"end")])
-    stream = _Pipe(data) if pipe else io.BytesIO(data)
+    stream = Pipe(data, chunk=1000) if pipe else io.BytesIO(data)
     reader = TarReader(stream)  # type: ignore[arg-type]
     got = {m.name: b"".join(reader.data(m)) for m in reader}
     assert got == {"a": b"small", "big": big, "z": b"end"}
@@ -163,7 +151,7 @@ def test_truncated_archives_are_refused(cut: int) -> None:
 def test_truncated_pipe_is_refused() -> None:
     data = layer_bytes([file("a", b"x" * 5000), file("b", b"y")])
     with pytest.raises(InvalidInputError, match="truncated"):
-        for _m in members(_Pipe(data[:3000])):  # type: ignore[arg-type]
+        for _m in members(Pipe(data[:3000], chunk=1000)):  # type: ignore[arg-type]
             pass
 
 
