@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
-from lamina.errors import DigestMismatchError, InvalidInputError
+from lamina.errors import DigestMismatchError, InvalidInputError, LaminaError
 
 ALGORITHM = "sha256"
 _DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -132,3 +134,34 @@ def check(expected: str, actual: str, what: str) -> None:
             f"{what} is corrupt: expected {expected}, got {actual}",
             "the data was damaged or altered; fetch or save it again",
         )
+
+
+class BackgroundCheck:
+    """Re-hashes open files against their digests on another core, while the caller
+    reads only parts of them (squash reads headers, apply skips padding): a damaged
+    store blob must not end up in a new image or container. `finish()` raises if one
+    is bad. Each job is (expected digest, file descriptor); reads use pread, so the
+    caller's file positions are not disturbed."""
+
+    def __init__(self, jobs: Sequence[tuple[str, int]], what: str = "stored layer") -> None:
+        self._jobs = list(jobs)
+        self._what = what
+        self._error: LaminaError | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for expected, fd in self._jobs:
+            hasher = Hasher()
+            while chunk := os.pread(fd, CHUNK, hasher.size):
+                hasher.update(chunk)
+            try:
+                check(expected, hasher.digest, f"{self._what} {expected[:19]}")
+            except LaminaError as exc:
+                self._error = exc
+                return
+
+    def finish(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -11,11 +11,12 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
+from lamina import digest
 from lamina.api import sandbox
 from lamina.api.base import get_image
 from lamina.errors import ConflictError, UsageError
@@ -92,17 +93,15 @@ def create(
 
 def _materialise(store: Store, image: Image, where: Path) -> tuple[str, ...]:
     rootfs = where / "rootfs"
-    report = apply_layers(_layer_files(store, image), rootfs)
+    with ExitStack() as stack:
+        files = [stack.enter_context(open(store.layer_path(x.diff_id), "rb")) for x in image.layers]
+        pairs = zip(image.layers, files, strict=True)
+        check = digest.BackgroundCheck([(x.diff_id, f.fileno()) for x, f in pairs])
+        report = apply_layers(files, rootfs)
+        check.finish()  # a damaged layer fails the create (the staging dir is removed)
     sandbox.make_mount_points(rootfs)
     snapshot(rootfs).save(where / "snapshot")
     return tuple(report.lines())
-
-
-def _layer_files(store: Store, image: Image) -> Iterator[BinaryIO]:
-    """Each layer's stored (uncompressed, seekable) file in turn, closed when done with."""
-    for layer in image.layers:
-        with open(store.layer_path(layer.diff_id), "rb") as f:
-            yield f
 
 
 def run(

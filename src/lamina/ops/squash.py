@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from lamina import digest, mediatype
-from lamina.errors import LaminaError, UsageError
+from lamina.errors import UsageError
 from lamina.image import Image, Layer, LayerSink
 from lamina.layer.squash import Below, squash_layers
 from lamina.ops.history import layer_positions, raw_history, with_layers
@@ -81,7 +80,12 @@ def squash(
         streams = [stack.enter_context(open_seekable(layer)) for layer in layers[: span.stop]]
         # the range's layers are re-hashed; those below only lend headers (and, rarely,
         # a hardlinked file's content) and stay as they are in the new image
-        verifier = _Verifier(layers[span.start : span.stop], streams[span.start :])
+        verifier = digest.BackgroundCheck(
+            [
+                (x.diff_id, f.fileno())
+                for x, f in zip(layers[span.start : span.stop], streams[span.start :], strict=True)
+            ]
+        )
         below = Below.layers(streams[: span.start]) if span.start else Below.nothing()
         tmp = sink.staging_file()
         with open(tmp, "wb") as out:
@@ -120,37 +124,3 @@ def squashed_config(image: Image, span: Range, diff_id: str, message: str) -> Co
         entry["created"] = created or config.created
     history.insert(insert_at, entry)
     return with_layers(config, diff_ids, history)
-
-
-class _Verifier:
-    """Re-hashes the input layer files on a second core while the squash runs.
-
-    The squash reads only headers and the data it keeps, so it cannot check the
-    inputs' digests itself; a bad store blob must not become part of a new image.
-    """
-
-    def __init__(self, layers: Sequence[Layer], streams: Sequence[BinaryIO]) -> None:
-        self._jobs = [
-            (layer.diff_id, stream.fileno()) for layer, stream in zip(layers, streams, strict=True)
-        ]
-        self._error: LaminaError | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        for expected, fd in self._jobs:
-            hasher = digest.Hasher()
-            offset = 0
-            while chunk := os.pread(fd, 1 << 20, offset):
-                hasher.update(chunk)
-                offset += len(chunk)
-            try:
-                digest.check(expected, hasher.digest, f"stored layer {expected[:19]}")
-            except LaminaError as exc:
-                self._error = exc
-                return
-
-    def finish(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
