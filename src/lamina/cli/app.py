@@ -64,14 +64,25 @@ def cli(ctx: click.Context, store_path: str | None, quiet: bool) -> None:
     """lamina: Docker/OCI image layer stacks without a daemon.
 
     \b
-    Everyday:   load, save, images, tag, rmi, history, inspect, tree
+    Images:      load, save, images, tag, rmi, image prune, history, inspect, tree
+    Containers:  create, run, cp, commit, export, import, ps, rm, container prune
+    Delta:       save --exclude/--exclude-base/--have, inventory, expand, send, receive
+    Reshape:     squash, flatten, rebase, diff
+    Registries:  push, pull, login, logout
+    Walkthrough: demo
+
     The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
 
     \b
     Examples:
       lamina load -i app.tar
-      lamina save -o app.tar local/app:1
+      lamina save --exclude-base -o delta.tar local/app:3
+      lamina squash local/app:3 -t local/app:squashed
       lamina images -a
+
+    \b
+    Exit codes: 0 ok, 1 failure (diff: images differ), 2 usage, 3 not found,
+    4 conflict, 5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root.
     """
     ctx.obj = Ctx(store_path, quiet)
 
