@@ -51,8 +51,11 @@ class _RichTask:
         self._owner.bar.update(self._id, advance=n)  # type: ignore[arg-type]
 
     def done(self) -> None:
-        self._owner.bar.update(self._id, visible=True)  # type: ignore[arg-type]
-        self._owner.bar.stop_task(self._id)  # type: ignore[arg-type]
+        bar, task_id = self._owner.bar, self._id
+        total = bar.tasks[[t.id for t in bar.tasks].index(task_id)].total  # type: ignore[arg-type]
+        # a task of unknown size (a pulsing bar) shows as full once it is over
+        bar.update(task_id, total=total or 1, completed=total or 1)  # type: ignore[arg-type]
+        bar.stop_task(task_id)  # type: ignore[arg-type]
 
 
 class RichProgress(Progress):

@@ -17,6 +17,7 @@ from lamina.ops import compare
 from lamina.ops import rebase as rebase_op
 from lamina.ops import squash as squash_op
 from lamina.ops.squash import Range
+from lamina.progress import Progress
 from lamina.spec import Descriptor
 from lamina.store.base import find_base
 from lamina.store.graph import resolve
@@ -90,12 +91,15 @@ def squash(
     layers: str | None = None,
     tag: str | None = None,
     message: str = "",
+    progress: Progress | None = None,
 ) -> Reshaped:
     """Squash a contiguous range of an image's layers into one; the rest stay as they are."""
     img, span = squash_range(store, ref, base=base, layers=layers)
+    task = (progress or Progress.null()).task(f"Squashing layers {span}", None)
     with store.transaction() as tx:
         result = squash_op.squash(img.image, span, tx, _open_seekable(store), message=message)
         name = _commit(tx, result, tag)
+    task.done()
     return Reshaped(result.id, name, span, len(img.image.layers), len(result.layers))
 
 

@@ -36,7 +36,13 @@ def create(c: Ctx, name: str | None, image: str, command: tuple[str, ...]) -> No
     Prints the new container's ID. Works without root (owners and device
     nodes are then left out, and said so).
     """
-    made = api.create(c.store, image, command, name=name)
+    progress = c.progress()
+    task = progress.task(f"Creating a container of {image}", None)
+    try:
+        made = api.create(c.store, image, command, name=name)
+        task.done()
+    finally:
+        progress.close()
     _notes(c, made.skipped)
     click.echo(made.container.id)
 

@@ -83,7 +83,19 @@ def squash(
     else:
         if image is None:
             raise UsageError("squash needs an IMAGE (or -i ARCHIVE)")
-        result = api.squash(c.store, image, base=base, layers=layers, tag=tag, message=message)
+        progress = c.progress()
+        try:
+            result = api.squash(
+                c.store,
+                image,
+                base=base,
+                layers=layers,
+                tag=tag,
+                message=message,
+                progress=progress,
+            )
+        finally:
+            progress.close()
     _report(result, as_json, "squashed")
 
 
