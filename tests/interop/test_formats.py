@@ -154,3 +154,14 @@ def test_oci_archive_and_dir_formats(podman, seed_store, fixtures, tmp_path):
         podman.run("skopeo", "copy", src, f"docker-archive:{out}:local/stack:1")
         other = lamina.open_store(tmp_path / "o2")
         assert [r.id for r in lamina.load(other, str(out))] == [ids["local/stack:1"]]
+
+
+def test_save_by_id_carries_no_name_like_docker(clean_docker, seed_store, fixtures, tmp_path):
+    image_id = expected_ids(fixtures)["local/stack:2"]
+    archive = tmp_path / "by-id.tar"
+    lamina.save(seed_store, [image_id[7:19]], archive)
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+    assert manifest[0]["RepoTags"] is None
+    out = clean_docker.run("load", "-i", str(archive)).stdout
+    assert out.strip() == f"Loaded image ID: {image_id}"

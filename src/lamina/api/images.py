@@ -85,13 +85,17 @@ def _manifest_of(present: dict[str, StoredImage], image_id: str) -> Descriptor |
 
 
 def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
-    """Images to save, each named with the names the user gave (all its names for an ID)."""
+    """Images to save, each named with the names the user gave them.
+
+    As `docker save`: an image asked for by ID carries no name (RepoTags null); one
+    asked for by name carries that name.
+    """
     stored = store.images()
     chosen: dict[str, tuple[Image, list[str]]] = {}
     for text in refs:
         img = resolve(stored, text)
         ref = reference.try_parse(text)
-        names = [ref.familiar] if ref is not None and ref.familiar in img.names else list(img.names)
+        names = [ref.familiar] if ref is not None and ref.familiar in img.names else []
         entry = chosen.setdefault(img.id, (img.image, []))
         entry[1].extend(n for n in names if n not in entry[1])
     return [image.with_names(names) for image, names in chosen.values()]

@@ -134,7 +134,7 @@ def manifest_json(images: list[Image]) -> bytes:
     doc = [
         {
             "Config": oci_layout.blob_path(image.id),
-            "RepoTags": list(image.names),
+            "RepoTags": list(image.names) or None,  # null, as Docker writes it
             "Layers": [oci_layout.blob_path(layer.digest) for layer in image.layers],
         }
         for image in images
