@@ -36,7 +36,7 @@ from lamina.layer import paths
 from lamina.layer import tarformat as tf
 from lamina.layer.safedir import SafeRoot
 from lamina.layer.tarstream import Member, TarReader
-from lamina.layer.whiteout import Kind, classify
+from lamina.layer.whiteout import Kind, sort_layer
 
 # A name no layer can create (whiteout names are never materialised): scratch space.
 _LINK_SPARE = ".wh..wh.lamina-link"
@@ -118,15 +118,7 @@ class _Applier:
     def layer(self, stream: BinaryIO, what: str) -> None:
         stream = _seekable(stream)
         reader = TarReader(stream, what)
-        deletions: list[tuple[Kind, list[str], str]] = []
-        entries: list[tuple[Member, list[str]]] = []
-        for member in reader:
-            parts = paths.split(member.name)
-            kind, target = classify("/".join(parts))
-            if kind is Kind.NORMAL:
-                entries.append((member, parts))
-            elif kind is not Kind.META:
-                deletions.append((kind, parts[:-1], target))
+        deletions, entries = sort_layer(reader)
         for kind, dir_parts, target in deletions:
             self._delete(kind, dir_parts, target)
         for member, parts in entries:

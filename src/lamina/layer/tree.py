@@ -34,7 +34,7 @@ from typing import BinaryIO
 from lamina.layer import paths
 from lamina.layer import tarformat as tf
 from lamina.layer.tarstream import Member, TarReader
-from lamina.layer.whiteout import PREFIX, Kind, classify
+from lamina.layer.whiteout import Kind, sort_layer
 
 DIR, LEAF, GONE = 0, 1, 2
 # What a directory hides of the same path in the filesystem below the layers:
@@ -108,18 +108,7 @@ class Tree:
     # -- building ------------------------------------------------------------------------
     def add_layer(self, index: int, stream: BinaryIO, what: str = "layer") -> None:
         """Apply the headers of one layer (`index` is recorded in every node it makes)."""
-        deletions: list[tuple[Kind, list[str], str]] = []
-        entries: list[tuple[Member, list[str]]] = []
-        for member in TarReader(stream, what):
-            parts = paths.split(member.name)
-            if PREFIX not in member.name:  # most entries: no need to look closer
-                entries.append((member, parts))
-                continue
-            kind, target = classify("/".join(parts))
-            if kind is Kind.NORMAL:
-                entries.append((member, parts))
-            elif kind is not Kind.META:
-                deletions.append((kind, parts[:-1], target))
+        deletions, entries = sort_layer(TarReader(stream, what))
         for kind, dir_parts, target in deletions:
             self._delete(kind, dir_parts, target, index)
         for member, parts in entries:

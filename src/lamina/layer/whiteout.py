@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
+from typing import Protocol, TypeVar
 
 from lamina.errors import UnsafePathError
+from lamina.layer import paths
 
 PREFIX = ".wh."
 META_PREFIX = ".wh..wh."
@@ -57,3 +60,31 @@ def whiteout_name(path: str) -> str:
 def opaque_name(directory: str) -> str:
     """The opaque marker entry for `directory`."""
     return f"{directory}/{OPAQUE}" if directory else OPAQUE
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+Entry = TypeVar("Entry", bound=_Named)
+# (OPAQUE or WHITEOUT, the directory's path parts, the name a WHITEOUT deletes)
+Deletion = tuple[Kind, list[str], str]
+
+
+def sort_layer(members: Iterable[Entry]) -> tuple[list[Deletion], list[tuple[Entry, list[str]]]]:
+    """A layer's deletions (which act first, on the layers below) and its entries, in
+    tar order with their path parts; metadata entries are dropped."""
+    deletions: list[Deletion] = []
+    entries: list[tuple[Entry, list[str]]] = []
+    for member in members:
+        parts = paths.split(member.name)
+        if PREFIX not in member.name:  # most entries: no need to look closer
+            entries.append((member, parts))
+            continue
+        kind, target = classify("/".join(parts))
+        if kind is Kind.NORMAL:
+            entries.append((member, parts))
+        elif kind is not Kind.META:
+            deletions.append((kind, parts[:-1], target))
+    return deletions, entries
