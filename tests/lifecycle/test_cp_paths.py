@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from lamina.containers.cp import copy_in, copy_out
 from lamina.errors import ConflictError, NotFoundError, UnsafePathError
-from lamina.store.cp import copy_in, copy_out
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_copy_out_never_reads_outside(box, tmp_path):
 
 def test_swapped_directory_is_not_followed(box, tmp_path):
     """A directory replaced by a symlink between lookup and use: open_dir refuses it."""
-    from lamina.store import inroot
+    from lamina.containers import inroot
 
     root, _outside = box
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)

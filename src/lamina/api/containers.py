@@ -12,21 +12,12 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
-from lamina import digest
-from lamina.api import sandbox
 from lamina.api.base import get_image
-from lamina.errors import ConflictError, UsageError
-from lamina.image import Image
-from lamina.layer.apply import apply_layers
-from lamina.layer.snapshot import snapshot
-from lamina.ops.commit import container_config
-from lamina.store import cp as cpfiles
-from lamina.store import names
-from lamina.store.containers import (
+from lamina.containers import cp as cpfiles
+from lamina.containers import names, rootfs, sandbox
+from lamina.containers.records import (
     Container,
     Containers,
     new_id,
@@ -34,6 +25,8 @@ from lamina.store.containers import (
     remove_tree,
     rfc3339_now,
 )
+from lamina.errors import ConflictError, UsageError
+from lamina.ops.commit import container_config
 from lamina.store.local import Store
 
 
@@ -84,24 +77,11 @@ def create(
     )
     staging = box.staging()
     try:
-        skipped = _materialise(store, stored.image, staging)
+        skipped = rootfs.materialise(store, stored.image, staging)
         return Created(box.register(staging, record), skipped)
     except BaseException:
         remove_tree(staging)
         raise
-
-
-def _materialise(store: Store, image: Image, where: Path) -> tuple[str, ...]:
-    rootfs = where / "rootfs"
-    with ExitStack() as stack:
-        files = [stack.enter_context(open(store.layer_path(x.diff_id), "rb")) for x in image.layers]
-        pairs = zip(image.layers, files, strict=True)
-        check = digest.BackgroundCheck([(x.diff_id, f.fileno()) for x, f in pairs])
-        report = apply_layers(files, rootfs)
-        check.finish()  # a damaged layer fails the create (the staging dir is removed)
-    sandbox.make_mount_points(rootfs)
-    snapshot(rootfs).save(where / "snapshot")
-    return tuple(report.lines())
 
 
 def run(

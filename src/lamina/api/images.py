@@ -10,12 +10,12 @@ from typing import Any, BinaryIO
 
 from lamina import reference
 from lamina.api.base import graph
+from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
 from lamina.progress import Progress
 from lamina.spec import Descriptor, Platform
 from lamina.store import views
-from lamina.store.containers import Containers
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage
 from lamina.store.rules import Removal, prune

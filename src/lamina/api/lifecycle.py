@@ -31,6 +31,7 @@ from lamina.api.containers import (
     rm,
     run,
 )
+from lamina.containers.records import Container, Containers, rfc3339_now
 from lamina.errors import InvalidInputError, NotFoundError, UsageError
 from lamina.image import Image, Layer
 from lamina.layer import compression, fsdiff, paths
@@ -39,7 +40,6 @@ from lamina.layer.snapshot import Snapshot
 from lamina.layer.tarstream import TarReader
 from lamina.ops.commit import EMPTY_TAR_DIFF_ID, child_config, imported_config
 from lamina.spec import Config, Descriptor
-from lamina.store.containers import Container, Containers, rfc3339_now
 from lamina.store.local import Store, Transaction
 
 __all__ = [

@@ -11,8 +11,8 @@ import click
 from lamina import api, humanize
 from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
+from lamina.containers.records import CREATED, EXITED, Container
 from lamina.errors import LaminaError
-from lamina.store.containers import CREATED, EXITED, Container
 
 # everything after IMAGE belongs to the container's command, options included
 COMMAND_CONTEXT = {**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False}

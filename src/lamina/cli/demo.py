@@ -20,8 +20,8 @@ import click
 
 from lamina.cli import demo_base
 from lamina.cli.app import CONTEXT, cli
+from lamina.containers.records import remove_tree
 from lamina.errors import LaminaError
-from lamina.store.containers import remove_tree
 
 
 class Narrator:

@@ -24,8 +24,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lamina.containers import inroot
 from lamina.errors import ConflictError, InvalidInputError, NotFoundError
-from lamina.store import inroot
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC

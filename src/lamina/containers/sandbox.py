@@ -19,10 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lamina.containers.records import EXITED, RUNNING, Container, Containers, process_start
+from lamina.containers.records import rfc3339_now as now
 from lamina.errors import PermissionRequiredError, UsageError
 from lamina.spec import canonical_json
-from lamina.store.containers import EXITED, RUNNING, Container, Containers, process_start
-from lamina.store.containers import rfc3339_now as now
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 NAMESPACES = ("--mount", "--pid", "--uts", "--ipc", "--fork", "--kill-child")
