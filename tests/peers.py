@@ -233,7 +233,8 @@ class Docker:
         root = short_tempdir("ld")
         (root / "daemon.json").write_text("{}\n")
         (root / "client").mkdir()
-        ns = f"lamina-{root.name}"
+        # containerd identifiers are alnum runs joined by . _ -; mkdtemp names may end in "_"
+        ns = "lamina-" + root.name.replace("_", "x")
         argv: list[str | os.PathLike[str]] = [
             dockerd,
             *("--config-file", root / "daemon.json"),
