@@ -16,7 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n==> %s\n' "$*" >&2; }
 run() { printf '+ %s\n' "$*" >&2; "$@"; }
 
-# Debian packages of the real peer tools (PEERS.md); the venv module comes with python3-venv.
+# Debian packages of the real peer tools (docs/testing.md §9); the venv module comes with python3-venv.
 APT_PACKAGES=(docker.io skopeo umoci podman buildah docker-registry busybox-static runc debootstrap)
 PYTHON=${PYTHON:-python3}
 

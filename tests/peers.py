@@ -36,7 +36,7 @@ import pytest
 if TYPE_CHECKING:
     from tests.fixtures.build import FixtureSet
 
-# Debian package that provides each tool (PEERS.md).
+# Debian package that provides each tool (docs/testing.md §9).
 APT_PACKAGE = {
     "docker": "docker.io",
     "dockerd": "docker.io",

@@ -79,7 +79,7 @@ def test_podman_refuses_the_delta_but_loads_it_expanded(
     lamina.api.delta.save_delta(seed, list(STACK), delta, exclude_base=True)
     clean_podman.run("podman", "load", "-i", str(expected_base_archive(seed, tmp_path)))
     cp = clean_podman.run("podman", "load", "-i", str(delta), check=False)
-    assert cp.returncode != 0  # even though it has the base (PEERS.md)
+    assert cp.returncode != 0  # even though it has the base (docs/testing.md §8)
 
     full = tmp_path / "full.tar"
     cp_lamina = lamina.api.delta.expand(base_only, str(delta), full)

@@ -1,4 +1,4 @@
-"""Squash: a table of hand-built stacks, one or more per item of the DESIGN §6 checklist.
+"""Squash: a table of hand-built stacks, one or more per item of the docs/design.md §7 checklist.
 
 For every stack and every contiguous range, applying (layers below + squash + layers
 above) must give the filesystem that applying all layers gives (stacks.check_all_ranges,

@@ -1,4 +1,4 @@
-"""Delta verbs: inventory, delta save, expand (DESIGN §5).
+"""Delta verbs: inventory, delta save, expand (docs/design.md §6).
 
 A delta archive lists every layer of its images but carries only the files of the
 layers the recipient lacks. What the recipient has is said by `exclude` (images it

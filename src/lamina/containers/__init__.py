@@ -1,5 +1,5 @@
 """Working containers: an image's filesystem materialised under the store, run, changed
-and committed back (docs/design.md, "Containers").
+and committed back (docs/design.md §8).
 
     records   the container records under STORE/lamina/containers/ (create, find, remove)
     names     Docker-style random names and the name grammar

@@ -1,5 +1,5 @@
 """Squash a contiguous run of layers into one: the filesystem at the top of the run, as
-a diff against the filesystem at its bottom (DESIGN §6).
+a diff against the filesystem at its bottom (docs/design.md §7).
 
     diff_id, size = squash_layers([l3, l4, l5], out, below=Below.layers([l0, l1, l2]))
 

@@ -3,7 +3,7 @@
 A `Tree` applies layers bottom-up to nested dicts of `Node`s, recording for every
 path which entry (layer, member) put it there. Nothing is read but headers; nothing
 is ever scanned: a whiteout detaches a subtree in O(1), a lookup costs one dict step
-per path part. Bottom-up (DESIGN §6 suggests top-down) because a hardlink must be
+per path part. Bottom-up (not top-down: docs/design.md §7) because a hardlink must be
 resolved against the filesystem as it was when its layer was applied, which bottom-up
 is one lookup; the cost is the same (every header is read once either way).
 

@@ -1,4 +1,4 @@
-"""Selective squash: any contiguous range of layers becomes one (DESIGN §6).
+"""Selective squash: any contiguous range of layers becomes one (docs/design.md §7).
 
 Layers below the range are kept byte for byte (same digests: still shared with the
 base), layers above it too. The new layer is the filesystem at the top of the range

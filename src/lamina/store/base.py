@@ -1,4 +1,4 @@
-"""The base of an image: the layers its user did not make (DESIGN §1).
+"""The base of an image: the layers its user did not make (docs/design.md §2).
 
 Found in this order:
 1. The image says so: the `org.opencontainers.image.base.digest` / `.base.name`

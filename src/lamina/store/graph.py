@@ -1,7 +1,7 @@
 """Derived relations between stored images: parents, children, lookups by name or ID.
 
 Nothing here is stored: a parent is the nearest image whose layers and history
-are a prefix of another's (DESIGN §1), computed from the images themselves.
+are a prefix of another's (docs/design.md §2), computed from the images themselves.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Delta archives: a docker-archive whose manifest.json lists every layer but whose tar
-leaves out the files of layers the recipient already has (DESIGN §5).
+leaves out the files of layers the recipient already has (docs/design.md §6).
 
 What is in it: `manifest.json` and `repositories` (as in a full save), each image's
 config at `blobs/sha256/<id>`, and the layers it carries at `blobs/sha256/<diff_id>`.

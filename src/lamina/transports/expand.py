@@ -1,7 +1,7 @@
 """Expanding a delta archive into a complete one, for tools that refuse missing files.
 
 podman and skopeo refuse a docker-archive that lacks layer files, even when they have
-those layers (PEERS.md). `expand` fills every layer a delta leaves out from a source
+those layers (docs/testing.md §8). `expand` fills every layer a delta leaves out from a source
 that has it (the store, an archive holding the base) and the caller writes the
 result as a full save: the configs are the delta's own bytes, so image IDs, history
 and tags are unchanged.
