@@ -141,25 +141,31 @@ class BackgroundCheck:
     reads only parts of them (squash reads headers, apply skips padding): a damaged
     store blob must not end up in a new image or container. `finish()` raises if one
     is bad. Each job is (expected digest, file descriptor); reads use pread, so the
-    caller's file positions are not disturbed."""
+    caller's file positions are not disturbed. The thread reads duplicates of the
+    descriptors (closed when it ends), so a caller that fails and closes its files
+    while the check runs neither kills the thread nor has it read a reused fd."""
 
     def __init__(self, jobs: Sequence[tuple[str, int]], what: str = "stored layer") -> None:
-        self._jobs = list(jobs)
+        self._jobs = [(expected, os.dup(fd)) for expected, fd in jobs]
         self._what = what
         self._error: LaminaError | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        for expected, fd in self._jobs:
-            hasher = Hasher()
-            while chunk := os.pread(fd, CHUNK, hasher.size):
-                hasher.update(chunk)
-            try:
-                check(expected, hasher.digest, f"{self._what} {expected[:19]}")
-            except LaminaError as exc:
-                self._error = exc
-                return
+        try:
+            for expected, fd in self._jobs:
+                hasher = Hasher()
+                while chunk := os.pread(fd, CHUNK, hasher.size):
+                    hasher.update(chunk)
+                try:
+                    check(expected, hasher.digest, f"{self._what} {expected[:19]}")
+                except LaminaError as exc:
+                    self._error = exc
+                    return
+        finally:
+            for _, fd in self._jobs:
+                os.close(fd)
 
     def finish(self) -> None:
         self._thread.join()

@@ -44,3 +44,25 @@ def test_create_refuses_a_damaged_layer(damaged):
         lamina.create(store, "local/stack:3", name="c1")
     assert store_files(store.root) == before
     assert lamina.ps(store, all=True) == []
+
+
+def test_background_check_survives_its_caller_closing_the_files(tmp_path):
+    """A caller that fails (a hostile layer) closes its files while the re-hash runs:
+    the check must still judge the whole file, and no thread may die on a closed fd."""
+    import threading
+
+    from lamina.digest import BackgroundCheck
+
+    big = tmp_path / "big"
+    with open(big, "wb") as f:
+        f.truncate(256 << 20)  # sparse: takes the thread a while to hash
+    died: list[BaseException] = []
+    old_hook, threading.excepthook = threading.excepthook, lambda a: died.append(a.exc_value)
+    try:
+        with open(big, "rb") as f:
+            check = BackgroundCheck([("sha256:" + "0" * 64, f.fileno())])
+        with pytest.raises(DigestMismatchError):
+            check.finish()
+    finally:
+        threading.excepthook = old_hook
+    assert died == []
