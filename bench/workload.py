@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("LAMINA_BENCH_CACHE", ROOT / ".cache" / "bench"))
 VERSION = 1
+if str(ROOT) not in sys.path:  # the layer builder is the tests' (tests/kit/layers.py)
+    sys.path.insert(0, str(ROOT))
 MTIME = 1_700_000_000
 
 
@@ -97,32 +99,29 @@ def python_layer(out: Path, limit: int = 150 * 1000 * 1000) -> None:
 
 
 def change_layer(out: Path) -> None:
-    def add(tar: tarfile.TarFile, name: str, data: bytes | None = b"", mode: int = 0o644) -> None:
-        info = tarfile.TarInfo(name)
-        info.mtime = MTIME
-        if data is None:
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        else:
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
+    from tests.kit.layers import E, dir_, file, write_layer
 
-    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-        add(tar, "usr/", None)
-        add(tar, "usr/share/", None)
-        add(tar, "usr/share/.wh.doc")  # rm -rf /usr/share/doc
-        add(tar, "usr/share/locale/", None)
-        add(tar, "usr/share/locale/.wh..wh..opq")  # directory emptied and refilled
-        add(tar, "usr/share/locale/locale.alias", b"C.UTF-8 C.UTF-8\n")
-        add(tar, "etc/", None)
-        add(tar, "etc/.wh.motd")
-        add(tar, "etc/hostname", b"bench\n")
-        add(tar, "usr/lib/", None)
-        add(tar, "usr/lib/python3.11/", None)
-        add(tar, "usr/lib/python3.11/.wh.test")  # drop the stdlib tests
-        add(tar, "app/", None)
-        for i in range(2000):
-            add(tar, f"app/module{i:04}.py", f"VALUE = {i}\n".encode() * 50)
+    def add(name: str, data: bytes | None = b"") -> E:
+        return dir_(name, mtime=MTIME) if data is None else file(name, data, mtime=MTIME)
+
+    entries = [
+        add("usr/", None),
+        add("usr/share/", None),
+        add("usr/share/.wh.doc"),  # rm -rf /usr/share/doc
+        add("usr/share/locale/", None),
+        add("usr/share/locale/.wh..wh..opq"),  # directory emptied and refilled
+        add("usr/share/locale/locale.alias", b"C.UTF-8 C.UTF-8\n"),
+        add("etc/", None),
+        add("etc/.wh.motd"),
+        add("etc/hostname", b"bench\n"),
+        add("usr/lib/", None),
+        add("usr/lib/python3.11/", None),
+        add("usr/lib/python3.11/.wh.test"),  # drop the stdlib tests
+        add("app/", None),
+        *(add(f"app/module{i:04}.py", f"VALUE = {i}\n".encode() * 50) for i in range(2000)),
+    ]
+    with open(out, "wb") as f:
+        write_layer(entries, f)
 
 
 def sha256_file(path: Path) -> str:

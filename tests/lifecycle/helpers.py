@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.builders import FakeImage, docker_archive
+from tests.kit.layers import E, layer_bytes, raw
 from tests.lamina_cli import run_lamina
 
 # What Docker adds to every container (its "init" layer) and lamina's mount points:
@@ -21,22 +22,14 @@ RUNTIME_PATHS = frozenset(
 
 def entry(
     name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"", link: str = "", mode: int = 0o644
-) -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode, info.mtime, info.linkname = kind, mode, 1_600_000_000, link
-    if kind == tarfile.DIRTYPE:
-        info.mode = 0o755
-    info.size = len(data) if kind == tarfile.REGTYPE else 0
-    return info, data
+) -> E:
+    mode = 0o755 if kind == tarfile.DIRTYPE else mode
+    return raw(name, kind, data=data, link=link, mode=mode, mtime=1_600_000_000)
 
 
-def raw_tar(*entries: tuple[tarfile.TarInfo, bytes]) -> bytes:
+def raw_tar(*entries: E) -> bytes:
     """A layer tar with exactly these entries, in this order (nothing sanitised)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for info, data in entries:
-            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return buf.getvalue()
+    return layer_bytes(entries)
 
 
 def load_layers(store: Path, tmp: Path, layers: list[bytes], tag: str) -> None:
