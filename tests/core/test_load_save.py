@@ -12,6 +12,7 @@ import pytest
 import lamina.api as api
 from lamina.errors import DigestMismatchError, InvalidInputError, MissingLayersError, NotFoundError
 from tests.builders import docker_archive, sha, stack, store_files
+from tests.kit import validate_archive, validate_store
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def test_load_keeps_ids_tags_history(store, tmp_path, layout, compress):
     archive = docker_archive(images, tmp_path / "a.tar", layout=layout, compress=compress)
     loaded = api.load(store, str(archive))
     assert {r.id for r in loaded} == {i.id for i in images}
+    assert {c.id for c in validate_store(store)} == {i.id for i in images}
     rows = api.images(store)
     assert {(r.repository, r.tag) for r in rows} == {("local/base", "1")} | {
         ("local/stack", str(i)) for i in range(1, 4)
@@ -57,6 +59,7 @@ def test_save_roundtrip_is_deterministic(store, tmp_path):
     assert len([n for n in names if n.startswith("blobs/sha256/")]) == len(set(names)) - 6
     other = api.open_store(tmp_path / "other")
     (tmp_path / "s.tar").write_bytes(out1.getvalue())
+    assert {c.id for c in validate_archive(tmp_path / "s.tar")} == {images[1].id, images[2].id}
     loaded = api.load(other, str(tmp_path / "s.tar"))
     assert {r.id for r in loaded} == {images[1].id, images[2].id}
 
@@ -101,3 +104,4 @@ def test_delta_archive_needs_base(store, tmp_path):
     api.load(store, str(docker_archive(images[:1], tmp_path / "b.tar")))
     loaded = api.load(store, str(delta))
     assert {r.id for r in loaded} == {images[1].id, images[2].id}
+    assert {c.id for c in validate_store(store)} == {i.id for i in images}

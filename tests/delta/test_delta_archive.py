@@ -13,6 +13,7 @@ from lamina.errors import MissingLayersError
 from lamina.image import Layer
 from tests.builders import store_files
 from tests.delta.conftest import STACK, members
+from tests.kit import Invalid, validate_archive, validate_store
 from tests.lamina_cli import run_lamina
 
 
@@ -46,6 +47,10 @@ def test_delta_holds_only_the_user_layers(seed, base_only, tmp_path, how):
     with tarfile.open(out) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())
     assert [len(m["Layers"]) for m in manifest] == [2, 3, 4]  # every layer still listed
+    checked = validate_archive(out, omitted=base.diff_ids)
+    assert [c.id for c in checked] == [i.id for i in saved.images]
+    with pytest.raises(Invalid, match="is missing"):
+        validate_archive(out)
 
 
 def _inventory_file(store: lamina.Store, tmp_path: Path) -> Path:
@@ -71,6 +76,7 @@ def test_base_only_store_loads_delta_with_same_ids_history_tags(
     rows = {(r.repository, r.tag, r.id) for r in lamina.images(base_only)}
     assert rows == {(*t.split(":"), expected[t].id) for t in ("local/base:1", *STACK)}
     assert lamina.inspect(base_only, ["local/stack:3"])[0]["Parent"] == expected["local/stack:2"].id
+    assert {c.id for c in validate_store(base_only)} == {i for _, _, i in rows}
 
 
 def test_store_without_base_refuses_and_stays_unchanged(seed, tmp_path, expected):
@@ -184,6 +190,7 @@ def test_expand_is_the_full_save(seed, base_only, fixtures, tmp_path):
         lamina.get_image(seed, "local/base:1").image.diff_ids
     )
     assert from_store.read_bytes() == full.read_bytes()
+    assert [c.id for c in validate_archive(from_store)] == [c.id for c in validate_archive(full)]
     # from an archive holding the base, into an empty store: the same bytes
     empty = lamina.open_store(tmp_path / "empty")
     from_archive = tmp_path / "x2.tar"
@@ -207,6 +214,7 @@ def test_expand_from_a_gzip_oci_base_and_refuses_a_corrupt_one(seed, fixtures, t
     lamina.api.delta.expand(
         store, str(delta), out, base_archive=str(fixtures["skopeo-oci-gzip"].path)
     )
+    assert [c.id for c in validate_archive(out)] == [lamina.get_image(seed, "local/stack:3").id]
     assert [r.id for r in lamina.load(store, str(out))] == [
         lamina.get_image(seed, "local/stack:3").id
     ]

@@ -21,6 +21,7 @@ from lamina.progress import Progress, Task
 from lamina.transports import pipe
 from tests.builders import FakeImage, docker_archive, layer_tar, store_files
 from tests.delta.conftest import STACK
+from tests.kit import validate_store
 from tests.lamina_cli import run_lamina
 
 
@@ -45,6 +46,7 @@ def test_send_moves_only_missing_layers_and_nothing_the_second_time(
         img = lamina.get_image(base_only, tag)
         assert img.id == expected[tag].id
         assert [h.created_by for h in img.image.history] == expected[tag].created_by
+    assert {c.id for c in validate_store(base_only)} >= {expected[t].id for t in STACK}
 
     again = transfer.send(seed, list(STACK), receive_cmd(base_only, wire))
     assert again.plan.carried == ()

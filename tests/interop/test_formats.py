@@ -13,6 +13,7 @@ import pytest
 import lamina
 from lamina import reference
 from tests.fixtures.build import NAMES, Fixture, FixtureSet
+from tests.kit import validate_archive, validate_store
 from tests.lamina_cli import run_lamina
 
 FIXTURE_NAMES = list(NAMES)
@@ -40,6 +41,22 @@ def test_real_tool_archives_load_identically(fixtures: FixtureSet, tmp_path: Pat
         assert set(img.names) == names
         for n in names:
             assert lamina.get_image(store, n).id == expected.id
+    assert {c.id for c in validate_store(store)} == {i.id for i in fx.images}
+
+
+@pytest.mark.parametrize("fmt", lamina.SAVE_FORMATS)
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_every_fixture_saves_valid_in_every_format(fixtures, tmp_path, name, fmt):
+    """Load what a real tool wrote, save it in each format: valid, and loads back the same."""
+    fx: Fixture = fixtures[name]
+    store = lamina.open_store(tmp_path / "store")
+    ids = sorted(r.id for r in lamina.load(store, str(fx.path)))
+    out = tmp_path / "out"
+    lamina.save(store, ids, out, fmt=fmt)
+    assert sorted(c.id for c in validate_archive(out)) == ids
+    again = lamina.open_store(tmp_path / "again")
+    assert sorted(r.id for r in lamina.load(again, str(out))) == ids
+    assert sorted(c.id for c in validate_store(again)) == ids
 
 
 def test_cli_prints_docker_load_lines(fixtures: FixtureSet, tmp_path: Path):
@@ -73,6 +90,7 @@ def expected_ids(fixtures: FixtureSet) -> dict[str, str]:
 def test_lamina_save_loads_in_docker(clean_docker, seed_store, fixtures, tmp_path):
     archive = tmp_path / "s.tar"
     lamina.save(seed_store, ["local/stack:3", "local/stack:2", "local/base:1"], archive)
+    assert len(validate_archive(archive)) == 3
     out = clean_docker.run("load", "-i", str(archive)).stdout
     assert sorted(out.split("\n")[:-1]) == sorted(
         ["Loaded image: local/stack:3", "Loaded image: local/stack:2", "Loaded image: local/base:1"]
@@ -95,6 +113,7 @@ def test_docker_roundtrip_through_lamina(clean_docker, fixtures, tmp_path):
     lamina.load(store, str(fixtures["docker-legacy-del"].path))
     archive = tmp_path / "out.tar"
     lamina.save(store, ["local/del:1"], archive)
+    assert [c.id for c in validate_archive(archive)] == [fixtures["docker-legacy-del"].image.id]
     clean_docker.run("load", "-i", str(archive))
     got = clean_docker.run("image", "inspect", "--format", "{{.Id}}", "local/del:1").stdout.strip()
     assert got == fixtures["docker-legacy-del"].image.id
@@ -146,8 +165,10 @@ def test_oci_archive_and_dir_formats(podman, seed_store, fixtures, tmp_path):
     assert (
         index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "local/stack:1"
     )
+    assert [c.id for c in validate_archive(oci_tar)] == [ids["local/stack:1"]]
     oci_dir = tmp_path / "od"
     lamina.save(seed_store, ["local/stack:1"], oci_dir, fmt="oci-dir")
+    assert [c.id for c in validate_archive(oci_dir)] == [ids["local/stack:1"]]
     for src in (f"oci-archive:{oci_tar}:local/stack:1", f"oci:{oci_dir}:local/stack:1"):
         out = tmp_path / "x.tar"
         out.unlink(missing_ok=True)
@@ -163,5 +184,6 @@ def test_save_by_id_carries_no_name_like_docker(clean_docker, seed_store, fixtur
     with tarfile.open(archive) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())
     assert manifest[0]["RepoTags"] is None
+    assert [c.id for c in validate_archive(archive)] == [image_id]
     out = clean_docker.run("load", "-i", str(archive)).stdout
     assert out.strip() == f"Loaded image ID: {image_id}"

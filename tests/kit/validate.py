@@ -236,7 +236,7 @@ def _blob_bytes(blobs: Blobs, digest: str) -> bytes | None:
 
 
 # -- lamina's values ------------------------------------------------------------------
-def validate_image(image: Any, omitted: Collection[str] = ()) -> Checked:
+def validate_image(image: Any, omitted: Collection[str] = (), media_types: bool = True) -> Checked:
     """A lamina image value (Image, or a StoredImage holding one) against its bytes."""
     img = getattr(image, "image", image)
     raw: bytes = img.config.raw
@@ -255,7 +255,8 @@ def validate_image(image: Any, omitted: Collection[str] = ()) -> Checked:
         if not getattr(layer, "available", True) or diff_id in omitted:
             continue
         with layer.open_blob() as blob:
-            problems += check_layer(blob, layer.digest, layer.size, layer.media_type, diff_id)
+            kind = layer.media_type if media_types else None
+            problems += check_layer(blob, layer.digest, layer.size, kind, diff_id)
     if hasattr(img, "manifest_bytes"):
         problems += _manifest_claims(json.loads(img.manifest_bytes()), img, raw)
     if problems:

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import lamina
+from tests.kit import validate_archive, validate_store
 from tests.lamina_cli import run_lamina
 from tests.lifecycle.helpers import fs_of_tar, out
 
@@ -88,6 +89,9 @@ def test_committed_layers_give_the_same_filesystem_in_docker(clean_docker, fixtu
 
     archive = tmp_path / "upper.tar"
     out(store, "save", "-o", str(archive), "local/upper:1")
+    upper = lamina.get_image(lamina.open_store(store), "local/upper:1").id
+    assert [c.id for c in validate_archive(archive)] == [upper]
+    assert upper in {c.id for c in validate_store(lamina.open_store(store))}
     clean_docker.run("load", "-i", str(archive))
     clean_docker.run("create", "--name", "check", "local/upper:1")
     theirs = fs_of_tar(clean_docker.run("export", "check", text=False).stdout)

@@ -16,6 +16,7 @@ import zstandard
 
 import lamina
 from tests.builders import docker_archive, stack
+from tests.kit import validate_store
 from tests.lamina_cli import run_lamina
 from tests.lifecycle.helpers import entry, fs_of_tar, out, raw_tar
 
@@ -79,6 +80,7 @@ def test_commit_cp_and_history(seeded, tmp_path):
     out(store, "create", "--name", "idle", "local/stack:3")
     same = json.loads(out(store, "inspect", out(store, "commit", "idle").strip()))[0]
     assert same["RootFS"]["Layers"] == doc["RootFS"]["Layers"]
+    assert images[2].id in {c.id for c in validate_store(s)}
 
 
 def test_deletions_become_whiteouts(seeded, tmp_path):
@@ -94,6 +96,7 @@ def test_deletions_become_whiteouts(seeded, tmp_path):
     got = lamina.get_container(lamina.open_store(store), "check").rootfs
     assert not (got / "file1").exists() and (got / "file2").exists()
     assert (got / "etc" / "os" / "inside").read_text() == "x"
+    assert image_id in {c.id for c in validate_store(lamina.open_store(store))}
 
 
 def test_rmi_rules_with_containers(seeded):
@@ -173,6 +176,7 @@ def test_export_then_import(seeded, tmp_path):
     image_id = out(store, "import", "-m", "from Bob", "-c", "CMD sh", "-", input=exported).strip()
     doc = json.loads(out(store, "inspect", image_id))[0]
     assert doc["Comment"] == "from Bob" and doc["Config"]["Cmd"] == ["/bin/sh", "-c", "sh"]
+    assert image_id in {c.id for c in validate_store(lamina.open_store(store))}
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from lamina.errors import LaminaError, NotFoundError, RegistryError
 from lamina.spec import Platform
 from tests.builders import docker_archive, stack, store_files
 from tests.fixtures.build import FixtureSet
+from tests.kit import validate_store
 from tests.peers import Podman, Registry, free_port
 from tests.registry.conftest import created_by, load_stack, remote_config, sha256, skopeo
 
@@ -56,6 +57,7 @@ def test_pull_of_skopeo_pushed_image_keeps_id_and_history(
     assert history == list(reversed(created_by(config)))
     raw = skopeo(podman, "inspect", "--tls-verify=false", "--raw", f"docker://{ref}")
     assert pulled.digest == sha256(raw.encode())
+    assert [c.id for c in validate_store(store)] == [pulled.id]
 
 
 def test_pull_multi_platform_index_made_by_skopeo(
@@ -78,6 +80,7 @@ def test_pull_multi_platform_index_made_by_skopeo(
     amd = api.registry.pull(store, ref, platform=Platform.parse("linux/amd64"))
     assert amd.id == sha256(_config_in(layout, "top")) == sha256(arm_config)
     assert api.get_image(store, ref).id == amd.id  # the tag moved to the amd64 image
+    assert {c.id for c in validate_store(store)} == {arm.id, amd.id}
     with pytest.raises(NotFoundError, match="linux/s390x"):
         api.registry.pull(store, ref, platform=Platform.parse("linux/s390x"))
 
@@ -237,3 +240,4 @@ def test_lamina_round_trip_any_compression(store, tmp_path, registry: Registry, 
     assert pulled.digest == pushed.digest and pulled.new_layers == 3
     stored = api.get_image(store, ref).image
     assert stored.diff_ids == api.get_image(sender, "local/stack:2").image.diff_ids
+    assert [c.id for c in validate_store(store)] == [pulled.id]

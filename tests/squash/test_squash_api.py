@@ -11,6 +11,7 @@ import lamina
 from lamina.errors import UsageError
 from lamina.ops.squash import Range, parse_range
 from tests.builders import FakeImage, docker_archive, layer_tar, stack
+from tests.kit import validate_archive, validate_store
 from tests.lamina_cli import run_lamina
 
 
@@ -56,6 +57,7 @@ def test_default_squashes_above_the_base(store):
     # deterministic: the same squash again gives the same ID
     again = lamina.squash(store, "local/stack:3", tag="local/stack:sq2")
     assert again.id == result.id
+    assert result.id in {c.id for c in validate_store(store)}
 
 
 def test_base_must_be_a_prefix(store, tmp_path):
@@ -67,6 +69,7 @@ def test_base_must_be_a_prefix(store, tmp_path):
         lamina.squash(store, "local/stack:3", base="local/stack:3")
     result = lamina.squash(store, "local/stack:3", base="local/stack:1")
     assert result.squashed == Range(2, 4)
+    assert result.id in {c.id for c in validate_store(store)}
 
 
 def test_no_base_known_is_a_clear_error(tmp_path):
@@ -94,6 +97,7 @@ def test_flatten_and_rebase(store, tmp_path):
     assert len(newbase_id) == 1 and moved.layers_after == 4
     changes = {str(c) for c in lamina.diff(store, "local/stack:3", "moved:1")}
     assert changes == {"C /bin/sh  (size: 13 -> 10)", "D /etc", "D /etc/os"}
+    assert {flat.id, moved.id} <= {c.id for c in validate_store(store)}
 
 
 def test_cli_squash_diff_and_archive_mode(store, tmp_path):
@@ -114,6 +118,8 @@ def test_cli_squash_diff_and_archive_mode(store, tmp_path):
         tmp_path / "unused", "squash", "-i", str(archive), "-o", str(out), "--layers", "1..-1"
     )
     assert cp.returncode == 0, cp.stderr
+    assert len(validate_archive(out)[0].diff_ids) == 2
+    assert validate_store(store)
     other = lamina.open_store(tmp_path / "o")
     loaded = lamina.load(other, str(out))
     assert loaded[0].names == ("local/stack:3",)

@@ -15,6 +15,7 @@ import pytest
 
 import lamina
 from tests.builders import sha
+from tests.kit import validate_archive, validate_store
 from tests.layer.stacks import disk_view, layer_bytes, ranges
 from tests.layer.test_squash import STACKS
 from tests.peers import PeerError
@@ -150,7 +151,9 @@ def squashed_stack(name: str, tmp_path: Path) -> tuple[lamina.Store, str, int, l
     archive, tag, n = stack_archive(name, tmp_path)
     store = lamina.open_store(tmp_path / "s")
     lamina.load(store, str(archive))
-    return store, tag, n, squash_every_range(store, tag, n)
+    tags = squash_every_range(store, tag, n)
+    assert len({c.id for c in validate_store(store)}) == len(tags) + 1
+    return store, tag, n, tags
 
 
 def differing(expected: Facts, got: Facts) -> dict[str, tuple[Any, Any]]:
@@ -227,6 +230,7 @@ def test_squashed_stack_runs_in_docker_and_podman(clean_docker, clean_podman, fi
     assert lamina.diff(store, "local/del:1", "local/del:squashed") == []
     out = tmp_path / "sq.tar"
     lamina.save(store, ["local/del:squashed"], out)
+    assert [c.id for c in validate_archive(out)] == [result.id]
     script = "cat /file2 /file3 /srv/dir/new; ls /file1 /srv/dir/old 2>&1 | wc -l"
     clean_docker.run("load", "-i", str(out))
     assert (
@@ -258,6 +262,7 @@ def test_real_tool_images_squash_in_every_range(clean_docker, fixtures, tmp_path
     lamina.tag(store, ref, "sq/real:orig")
     out = tmp_path / "all.tar"
     lamina.save(store, ["sq/real:orig", *tags], out)
+    assert {c.id for c in validate_archive(out)} == {c.id for c in validate_store(store)}
     clean_docker.run("load", "-i", str(out))
 
     expected = docker_facts(clean_docker, "sq/real:orig")
