@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ from tests.kit.validate import (
     chain_ids,
     check_config,
     check_layer,
+    read_all,
     sha,
     validate_image,
     validate_manifest,
@@ -45,14 +47,6 @@ INDEX_TYPES = (
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-def _read(files: Files, name: str) -> bytes | None:
-    stream = files(name)
-    if stream is None:
-        return None
-    with stream:
-        return stream.read()
-
-
 def _blobs(files: Files) -> Callable[[str], BinaryIO | None]:
     return lambda digest: files("blobs/" + digest.replace(":", "/", 1))
 
@@ -60,10 +54,10 @@ def _blobs(files: Files) -> Callable[[str], BinaryIO | None]:
 def layout_images(
     files: Files, what: str, omitted: Collection[str] = (), media_types: bool = True
 ) -> list[Checked]:
-    layout = _read(files, "oci-layout")
+    layout = read_all(files, "oci-layout")
     if layout is None or "imageLayoutVersion" not in json.loads(layout):
         raise Invalid(what, ["no oci-layout file naming imageLayoutVersion"])
-    index = _read(files, "index.json")
+    index = read_all(files, "index.json")
     if index is None:
         raise Invalid(what, ["no index.json"])
     return _walk_index(json.loads(index), files, omitted, media_types)
@@ -76,7 +70,7 @@ def _walk_index(
         raise Invalid("index", [f"schemaVersion is {doc.get('schemaVersion')!r}"])
     out = []
     for desc in doc.get("manifests", []):
-        raw = _read(files, "blobs/" + desc["digest"].replace(":", "/", 1))
+        raw = read_all(files, "blobs/" + desc["digest"].replace(":", "/", 1))
         if raw is None:
             raise Invalid("index", [f"manifest {desc['digest'][:19]} is missing"])
         if desc.get("mediaType") in INDEX_TYPES:
@@ -89,14 +83,14 @@ def _walk_index(
 
 
 def docker_images(files: Files, omitted: Collection[str] = ()) -> list[Checked]:
-    manifest = json.loads(_read(files, "manifest.json") or b"null")
+    manifest = json.loads(read_all(files, "manifest.json") or b"null")
     if not isinstance(manifest, list):
         raise Invalid("docker-archive", ["manifest.json is not a list"])
     return [_docker_image(entry, files, omitted) for entry in manifest]
 
 
 def _docker_image(entry: dict[str, Any], files: Files, omitted: Collection[str]) -> Checked:
-    config = _read(files, entry["Config"])
+    config = read_all(files, entry["Config"])
     if config is None:
         raise Invalid("docker-archive", [f"config {entry['Config']} is missing"])
     image_id = sha(config)
@@ -118,7 +112,7 @@ def _docker_image(entry: dict[str, Any], files: Files, omitted: Collection[str])
             problems += check_layer(stream, None, None, None, diff_id)
     if problems:
         raise Invalid(f"docker-archive image {image_id[:19]}", problems)
-    return Checked(image_id, diff_ids, chain_ids(diff_ids))
+    return Checked(image_id, diff_ids, chain_ids(diff_ids), None, tuple(tags or ()))
 
 
 @contextmanager
@@ -154,16 +148,34 @@ def validate_archive(
     if docker is None and oci is None:
         raise Invalid(str(path), ["neither manifest.json nor index.json: not an image archive"])
     if docker is not None and oci is not None:
-        views = {c.id: c.diff_ids for c in docker}, {c.id: c.diff_ids for c in oci}
+        views = _by_id(docker), _by_id(oci)
         if views[0] != views[1]:
             raise Invalid(str(path), [f"manifest.json says {views[0]}, index.json {views[1]}"])
     return docker if docker is not None else oci  # type: ignore[return-value]
 
 
+def _by_id(checked: list[Checked]) -> dict[str, tuple[tuple[str, ...], set[str]]]:
+    """image ID -> (diff_ids, every name it has): what two views must agree on."""
+    out: dict[str, tuple[tuple[str, ...], set[str]]] = {}
+    for c in checked:
+        out.setdefault(c.id, (c.diff_ids, set()))[1].update(c.names)
+    return out
+
+
 def validate_store(store: Any) -> list[Checked]:
-    """A store (lamina.Store, or the path of one): its OCI layout and lamina's values."""
+    """A store (lamina.Store, or the path of one): its OCI layout, lamina's values, and
+    the store's own rules: one manifest per image ID, each name given once."""
     root = Path(getattr(store, "root", store))
     checked = validate_layout(root)
+    manifests: dict[str, set[str | None]] = {}
+    for c in checked:
+        manifests.setdefault(c.id, set()).add(c.manifest)
+    names = Counter(n for c in checked for n in c.names)
+    problems = [f"image {i[:19]} has manifests {sorted(m)}" for i, m in manifests.items()
+                if len(m) > 1]  # fmt: skip
+    problems += [f"name {n} is given {k} times" for n, k in names.items() if k > 1]
+    if problems:
+        raise Invalid(f"store {root}", problems)
     if hasattr(store, "images"):
         values = [validate_image(img) for img in store.images()]
         if {c.id for c in values} != {c.id for c in checked}:

@@ -60,6 +60,7 @@ class Checked:
     diff_ids: tuple[str, ...]
     chain_ids: tuple[str, ...]
     manifest: str | None = None  # digest of the manifest, when there was one
+    names: tuple[str, ...] = ()  # RepoTags, or the ref.name that listed it in an index
 
 
 def sha(data: bytes) -> str:
@@ -205,7 +206,7 @@ def validate_manifest(
     kind = doc.get("mediaType")
     if kind is not None and descriptor is not None and kind != descriptor.get("mediaType"):
         problems.append(f"manifest says it is {kind}, its descriptor {descriptor.get('mediaType')}")
-    config = _blob_bytes(blobs, doc["config"]["digest"])
+    config = read_all(blobs, doc["config"]["digest"])
     if config is None:
         raise Invalid("manifest " + sha(raw)[:19], ["its config blob is missing"])
     if sha(config) != doc["config"]["digest"] or len(config) != doc["config"]["size"]:
@@ -224,11 +225,13 @@ def validate_manifest(
             problems += check_layer(stream, desc["digest"], desc["size"], kind, diff_id)
     if problems:
         raise Invalid(f"image {sha(config)[:19]} (manifest {sha(raw)[:19]})", problems)
-    return Checked(sha(config), diff_ids, chain_ids(diff_ids), sha(raw))
+    name = (named.get("annotations") or {}).get("org.opencontainers.image.ref.name")
+    return Checked(sha(config), diff_ids, chain_ids(diff_ids), sha(raw), (name,) if name else ())
 
 
-def _blob_bytes(blobs: Blobs, digest: str) -> bytes | None:
-    stream = blobs(digest)
+def read_all(blobs: Blobs, key: str) -> bytes | None:
+    """The whole of a (small) blob or file, None when absent."""
+    stream = blobs(key)
     if stream is None:
         return None
     with stream:
