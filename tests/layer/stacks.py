@@ -26,24 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.kit.layers import (  # noqa: F401  (the builder, re-exported for the layer tests)
-    CAP_NET_BIND,
-    MTIME,
-    TAR_TYPES,
-    E,
-    blockdev,
-    chardev,
-    dir_,
-    fifo,
-    file,
-    hardlink,
-    layer_bytes,
-    layer_file,
-    opaque,
-    symlink,
-    whiteout,
-    write_layer,
-)
+from tests.kit.layers import TAR_TYPES, E
 
 
 # -- the reference model -------------------------------------------------------------

@@ -13,22 +13,8 @@ import pytest
 
 from lamina.errors import InvalidInputError, UnsafePathError
 from lamina.layer.apply import apply_layers
-from tests.layer.stacks import (
-    E,
-    Pipe,
-    dir_,
-    disk_view,
-    file,
-    hardlink,
-    layer_bytes,
-    model_of,
-    opaque,
-    same,
-    squash_bytes,
-    symlink,
-    view,
-    whiteout,
-)
+from tests.kit.layers import E, dir_, file, hardlink, layer_bytes, opaque, symlink, whiteout
+from tests.layer.stacks import Pipe, disk_view, model_of, same, squash_bytes, view
 from tests.layer.test_squash import STACKS
 
 # stacks whose symlinks a host would follow out of the root when used as parents
@@ -157,7 +143,7 @@ def test_dangling_hardlink_is_invalid_input(tmp_path: Path) -> None:
 def test_without_root_owners_and_devices_are_skipped_and_reported(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to drop to another user")
-    from tests.layer.stacks import chardev
+    from tests.kit.layers import chardev
 
     layer = layer_bytes([file("f", b"x", uid=0, gid=0), chardev("null", 1, 3), dir_("d")])
     base = Path(tempfile.mkdtemp())  # pytest's tmp_path is private to root

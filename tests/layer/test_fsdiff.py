@@ -18,18 +18,8 @@ import pytest
 from lamina.layer.apply import apply_layers
 from lamina.layer.fsdiff import diff_to_layer, export_tree
 from lamina.layer.snapshot import Snapshot, snapshot
-from tests.layer.stacks import (
-    CAP_NET_BIND,
-    chardev,
-    dir_,
-    disk_view,
-    fifo,
-    file,
-    hardlink,
-    layer_bytes,
-    same,
-    symlink,
-)
+from tests.kit.layers import CAP_NET_BIND, chardev, dir_, fifo, file, hardlink, layer_bytes, symlink
+from tests.layer.stacks import disk_view, same
 
 BASE = layer_bytes(
     [

@@ -19,12 +19,11 @@ from lamina.errors import InvalidInputError, UnsafePathError
 from lamina.layer.compression import auto_decompressed
 from lamina.layer.squash import Below, squash_layers
 from lamina.layer.tarformat import END_OF_ARCHIVE
-from tests.layer.stacks import (
+from tests.kit.layers import (
     CAP_NET_BIND,
     E,
     blockdev,
     chardev,
-    check_all_ranges,
     dir_,
     fifo,
     file,
@@ -32,10 +31,10 @@ from tests.layer.stacks import (
     layer_bytes,
     layer_file,
     opaque,
-    squash_bytes,
     symlink,
     whiteout,
 )
+from tests.layer.stacks import check_all_ranges, squash_bytes
 
 BASE = [dir_("etc"), file("etc/passwd", b"root"), dir_("d"), file("d/a", b"a"), file("d/b", b"b")]
 

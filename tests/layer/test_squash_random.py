@@ -16,27 +16,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lamina.layer.apply import apply_layers
-from tests.layer.stacks import (
+from tests.kit.layers import (
     CAP_NET_BIND,
-    Dir,
     E,
-    Inode,
-    Model,
     chardev,
-    check_all_ranges,
     dir_,
-    disk_view,
     fifo,
     file,
     hardlink,
     layer_bytes,
+    opaque,
+    symlink,
+    whiteout,
+)
+from tests.layer.stacks import (
+    Dir,
+    Inode,
+    Model,
+    check_all_ranges,
+    disk_view,
     model_of,
     norm,
-    opaque,
     same,
-    symlink,
     view,
-    whiteout,
 )
 
 NAMES = ["a", "b", "c"]

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from lamina.errors import InvalidInputError
 from lamina.layer import tarformat as tf
 from lamina.layer.tarstream import Member, TarReader, members
-from tests.layer.stacks import (
+from tests.kit.layers import (
     CAP_NET_BIND,
-    Pipe,
     blockdev,
     chardev,
     dir_,
@@ -25,6 +24,7 @@ from tests.layer.stacks import (
     layer_bytes,
     symlink,
 )
+from tests.layer.stacks import Pipe
 
 ENTRIES = [
     dir_("d"),

@@ -16,7 +16,8 @@ import pytest
 import lamina
 from tests.builders import sha
 from tests.kit import validate_archive, validate_store
-from tests.layer.stacks import disk_view, layer_bytes, ranges
+from tests.kit.layers import layer_bytes
+from tests.layer.stacks import disk_view, ranges
 from tests.layer.test_squash import STACKS
 from tests.peers import PeerError
 
