@@ -1,11 +1,11 @@
 """Random images from a seed: real tar content, deterministic, in memory.
 
-`random_image(seed)` is a stack of `layers` random layers (each of about `entries`
-entries: directories, files of random bytes, symlinks, hardlinks to a file earlier in
-the same layer, and with `special`, whiteouts and opaque markers of what lower layers
-made), history with `empty` extra `empty_layer` entries, and the tags given. The same
-arguments give the same bytes, hence the same image ID; `images()` is the hypothesis
-strategy over the same knobs.
+`random_image(seed)` is a stack of `layers` random layers (each of up to `entries`
+entries: files of random bytes, and of the `kinds` "dlh", directories, symlinks and
+hardlinks to a file earlier in the same layer; with `special`, whiteouts and opaque
+markers of what lower layers made), history with `empty` extra `empty_layer` entries,
+and the tags given. The same arguments give the same bytes, hence the same image ID;
+`images()` is the hypothesis strategy over the same knobs.
 
     img = random_image(7, layers=3, empty=1, tags=["kit/r:1"])
 """
@@ -21,14 +21,16 @@ from tests.kit.image import FakeImage
 from tests.kit.layers import E, dir_, file, hardlink, layer_bytes, opaque, symlink, whiteout
 
 
-def random_entries(rng: _random.Random, count: int, lower: Sequence[str], special: bool) -> list[E]:
+def random_entries(
+    rng: _random.Random, count: int, lower: Sequence[str], special: bool, kinds: str = "dlh"
+) -> list[E]:
     """One layer's entries; `lower`: paths earlier layers made (whiteout candidates)."""
     top = f"d{rng.randrange(4)}"
     out: list[E] = [dir_(top, mode=rng.choice([0o755, 0o700, 0o1777]))]
     files: list[str] = []
     for i in range(count):
         name = f"{top}/{rng.choice('abcdefgh')}{i}"
-        move = rng.choice("fffdlh" + ("wo" if special and lower else ""))
+        move = rng.choice("fff" + kinds + ("wo" if special and lower else ""))
         if move == "f" or (move == "h" and not files):
             data = rng.randbytes(rng.choice([0, 1, 511, 512, 513, rng.randrange(4096)]))
             mode = rng.choice([0o644, 0o755, 0o600])
@@ -49,13 +51,13 @@ def random_entries(rng: _random.Random, count: int, lower: Sequence[str], specia
 
 
 def random_layers(
-    seed: int, layers: int = 3, entries: int = 8, special: bool = True
+    seed: int, layers: int = 3, entries: int = 8, special: bool = True, kinds: str = "dlh"
 ) -> list[bytes]:
     rng = _random.Random(seed)
     made: list[str] = []
     out = []
     for _ in range(layers):
-        es = random_entries(rng, rng.randrange(1, entries + 1), made, special)
+        es = random_entries(rng, rng.randrange(1, entries + 1), made, special, kinds)
         made += [e.name for e in es if ".wh." not in e.name]
         out.append(layer_bytes(es))
     return out
@@ -68,8 +70,9 @@ def random_image(
     empty: int = 1,
     tags: Sequence[str] = (),
     special: bool = True,
+    kinds: str = "dlh",
 ) -> FakeImage:
-    stack = random_layers(seed, layers, entries, special)
+    stack = random_layers(seed, layers, entries, special, kinds)
     rng = _random.Random(seed ^ 0x5EED)
     positions = sorted(rng.sample(range(layers + empty), empty))
     created_by = [f"RUN random {seed}/{i}" for i in range(layers)]
@@ -88,4 +91,5 @@ def images(
         empty=draw(st.integers(0, 2)),
         tags=tags,
         special=draw(st.booleans()),
+        kinds=draw(st.sampled_from(["dlh", "d", "l", "h", ""])),
     )

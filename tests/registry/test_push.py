@@ -11,6 +11,7 @@ import zstandard
 
 import lamina.api as api
 from lamina.errors import InvalidInputError
+from tests.kit import validate_manifest
 from tests.peers import Podman, Registry
 from tests.registry.conftest import (
     big_image,
@@ -68,6 +69,12 @@ def test_pushed_image_reads_back_identical_with_skopeo(
     config, layers = _copy_back(podman, target, tmp_path / "back")
     assert sha256(config) == top.id
     assert [sha256(_decompress(b)) for b in layers] == [sha256(x) for x in top.layers]
+    # the registry holds exactly what the manifest pushed says (the kit's validator)
+    back = tmp_path / "back"
+    raw = (back / "manifest.json").read_bytes()
+    named = {"digest": pushed.digest, "size": len(raw), "mediaType": manifest["mediaType"]}
+    checked = validate_manifest(raw, lambda d: (back / d.split(":")[1]).open("rb"), named)
+    assert checked.id == top.id
 
 
 def test_skopeo_docker_archive_of_a_push_loads_back_with_same_id(
