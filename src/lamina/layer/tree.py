@@ -22,6 +22,7 @@ Rules (those of the OCI layer spec, applied the way overlayfs sees a stack):
 
 The tree also tracks what the layers hide of the filesystem BELOW them (`hide`), so
 the range can be written out as a diff against that lower filesystem (see squash).
+A `Watcher` may observe every change as it is applied (layer/costs.py counts with it).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from lamina.layer import paths
 from lamina.layer import tarformat as tf
 from lamina.layer.tarstream import Member, TarReader
-from lamina.layer.whiteout import Kind, sort_layer
+from lamina.layer.whiteout import Deletion, Kind, sort_layer
 
 DIR, LEAF, GONE = 0, 1, 2
 # What a directory hides of the same path in the filesystem below the layers:
@@ -90,6 +91,23 @@ class Node:
         self.children: dict[str, Node] | None = {} if kind == DIR else None
 
 
+class Watcher(Protocol):
+    """Told of each change as a layer applies (`added` after the change, the others
+    before it). A node handed over as `old` leaves the filesystem with its whole
+    subtree; it may be GONE or a holder (`is_holder`), which held nothing."""
+
+    def opaque(self, index: int, dir_parts: list[str], directory: Node) -> None: ...
+    def whiteout(self, index: int, dir_parts: list[str], target: str, old: Node | None) -> None: ...
+    def replaced(self, index: int, old: Node) -> None:
+        """`old` gives way to an implicit directory made for an entry below it."""
+
+    def added(
+        self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
+    ) -> None:
+        """`member` is now `new` at `parts`; `old` was there (`old is new`: a directory's
+        metadata changed and its children stay)."""
+
+
 def _dir_children(node: Node) -> dict[str, Node]:
     assert node.children is not None
     return node.children
@@ -98,17 +116,26 @@ def _dir_children(node: Node) -> dict[str, Node]:
 class Tree:
     """Layers applied bottom-up; `root` is the directory "" (never deleted)."""
 
-    def __init__(self, below_identity: Callable[[str], object] = str) -> None:
+    def __init__(
+        self, below_identity: Callable[[str], object] = str, watcher: Watcher | None = None
+    ) -> None:
         """`below_identity(path)` names the inode a lower path holds, so that hardlinks
         to two names of one lower file share one BELOW inode (default: the path)."""
         self.root = Node(DIR, None, -1)
         self._below_identity = below_identity
         self._below_inodes: dict[object, Inode] = {}
+        self._watcher = watcher
 
     # -- building ------------------------------------------------------------------------
     def add_layer(self, index: int, stream: BinaryIO, what: str = "layer") -> None:
         """Apply the headers of one layer (`index` is recorded in every node it makes)."""
         deletions, entries = sort_layer(TarReader(stream, what))
+        self.apply(index, deletions, entries)
+
+    def apply(
+        self, index: int, deletions: list[Deletion], entries: list[tuple[Member, list[str]]]
+    ) -> None:
+        """Apply one layer already split by `whiteout.sort_layer` (kept for reuse)."""
         for kind, dir_parts, target in deletions:
             self._delete(kind, dir_parts, target, index)
         for member, parts in entries:
@@ -119,10 +146,15 @@ class Tree:
         if directory is None:
             return  # below a non-directory: nothing there to hide
         if kind is Kind.OPAQUE:
+            if self._watcher is not None:
+                self._watcher.opaque(index, dir_parts, directory)
             directory.children = {}
             directory.hide = max(directory.hide, OPAQUE)
         else:
-            _dir_children(directory)[target] = Node(GONE, None, index)
+            children = _dir_children(directory)
+            if self._watcher is not None:
+                self._watcher.whiteout(index, dir_parts, target, children.get(target))
+            children[target] = Node(GONE, None, index)
 
     def _existing_dir(self, parts: list[str]) -> Node | None:
         """The directory at `parts`, made implicit where the tree knows nothing yet."""
@@ -144,6 +176,8 @@ class Tree:
             children = _dir_children(node)
             child = children.get(name)
             if child is None or child.kind != DIR:
+                if child is not None and self._watcher is not None:
+                    self._watcher.replaced(index, child)
                 hide = KEEP if child is None else RECREATED
                 child = children[name] = Node(DIR, None, index, hide=hide)
             elif child.entry is None and child.layer < 0:
@@ -162,13 +196,16 @@ class Tree:
         if member.type == tf.DIRECTORY:
             if existing is not None and existing.kind == DIR:
                 existing.entry, existing.layer = member, index
+                new = existing
             else:
                 hide = KEEP if existing is None else RECREATED
-                children[name] = Node(DIR, member, index, hide=hide)
+                new = children[name] = Node(DIR, member, index, hide=hide)
         elif member.type == tf.HARDLINK:
-            children[name] = Node(LEAF, member, index, self._resolve(member.linkname))
+            new = children[name] = Node(LEAF, member, index, self._resolve(member.linkname))
         else:
-            children[name] = Node(LEAF, member, index, Inode(index, member, None))
+            new = children[name] = Node(LEAF, member, index, Inode(index, member, None))
+        if self._watcher is not None:
+            self._watcher.added(index, member, parts, existing, new)
 
     def _resolve(self, linkname: str) -> Inode:
         """The inode a hardlink to `linkname` gets now."""
@@ -197,6 +234,14 @@ class Tree:
                     yield paths.join(path, name), child
                 elif child.kind == DIR:
                     stack.append((paths.join(path, name), child))
+
+    def clear_marks(self) -> None:
+        """Forget what a writer noted on the inodes, so the tree can be written again."""
+        for _, leaf in self.leaves():
+            if leaf.inode is not None:
+                leaf.inode.emitted = leaf.inode.deferred = None
+        for inode in self._below_inodes.values():
+            inode.emitted = inode.deferred = None
 
     # -- queries -------------------------------------------------------------------------
     def find(self, path: str) -> tuple[Node | None, bool]:

@@ -1,0 +1,220 @@
+"""What each layer of a stack costs and what of it the layers above throw away, counted
+from tar headers while a `tree.Tree` applies the stack (a `tree.Watcher`).
+
+    costs = Costs(len(layers)); t = Tree(watcher=costs)
+    for i, (deletions, entries) in enumerate(sorted_layers): t.apply(i, deletions, entries)
+    costs.end_layer(i)  # after each layer
+
+Sizes are **file bytes**, as Docker counts a layer (`docker history`, `docker images`):
+a regular file's size, a symlink's target length; directories, devices and hardlinks
+count 0 (a hardlink shares bytes counted once). Per layer:
+- `added` / `modified`: entries other than directories at a path the filesystem below
+  did not / did have (a whiteout plus a same-named entry in one layer is a change);
+- `removed`: files (not directories) its whiteouts and opaque markers hide, with bytes;
+- `wasted`: bytes of its content that are not in the final filesystem: overwritten,
+  deleted or hidden by an opaque directory above, or by its own later entries. Content
+  lives as long as one of its hardlinked names does. `dead[i][j]`: of layer i, by j.
+
+dive's efficiency (wagoodman/dive, filetree/efficiency.go) is kept beside it, with dive's
+rules: every path a layer's own tree has as a leaf is one sighting at the tar header's
+size (symlinks and hardlinks 0); a whiteout is a sighting of the path it names, at 0 for
+a file and at the sum of the sizes under it in the filesystem below for a directory;
+opaque markers add nothing but make their directory a (size 0) leaf of that layer.
+Score = sum over paths of the smallest sighting / sum of all sightings (1.0 if 0).
+(Where a lower opaque directory hid files, dive's own stacking still counts them under
+a later whiteout; lamina counts what the whiteout really hides.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lamina.layer import tarformat as tf
+from lamina.layer.tarstream import Member
+from lamina.layer.tree import DIR, GONE, LEAF, Inode, Node, is_holder
+
+
+def file_bytes(member: Member) -> int:
+    """A tar entry's size as Docker counts it (see the module docstring)."""
+    if member.type == tf.REGULAR:
+        return member.size
+    if member.type == tf.SYMLINK:
+        return len(member.linkname.encode("utf-8", "surrogateescape"))
+    return 0
+
+
+@dataclass
+class LayerCount:
+    entries: int = 0  # tar entries, whiteouts included (set by the reader)
+    size: int = 0  # file bytes
+    added: int = 0
+    added_bytes: int = 0
+    modified: int = 0
+    modified_bytes: int = 0
+    removed: int = 0
+    removed_bytes: int = 0
+    wasted: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change a layer makes, for the per-file view: A (added), M (modified) or
+    D (removed: `size` is what the deletion hides, `files` how many files)."""
+
+    kind: str
+    path: str
+    size: int
+    type: str  # tar type flag ("0" file, "5" directory, "2" symlink, ...), "" for D
+    files: int = 1
+
+
+@dataclass
+class Sighting:
+    """dive's record of a path: smallest size seen, sum of sizes seen, times seen."""
+
+    least: int
+    total: int
+    count: int = 1
+
+
+@dataclass
+class _Hidden:
+    dive: int = 0  # header sizes under the node (dive's whiteout size)
+    files: int = 0
+    size: int = 0  # file bytes
+
+
+@dataclass
+class Costs:
+    """A `tree.Watcher` counting per-layer costs, waste and dive's sightings."""
+
+    layer_count: int
+    focus: int | None = None  # the layer whose changes are listed one by one
+    layers: list[LayerCount] = field(init=False)
+    dead: list[list[int]] = field(init=False)
+    sightings: dict[str, Sighting] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    _links: dict[Inode, int] = field(default_factory=dict)  # inodes with several names
+    _dirs: list[str] = field(default_factory=list)  # this layer's directory sightings
+    _parents: set[str] = field(default_factory=set)  # paths with entries below them
+
+    def __post_init__(self) -> None:
+        self.layers = [LayerCount() for _ in range(self.layer_count)]
+        self.dead = [[0] * self.layer_count for _ in range(self.layer_count)]
+
+    # -- the watcher ---------------------------------------------------------------------
+    def opaque(self, index: int, dir_parts: list[str], directory: Node) -> None:
+        path = "/".join(dir_parts)
+        if path:
+            self._dirs.append(path)
+        for name, child in (directory.children or {}).items():
+            hidden = self._gone(index, child)
+            self._removed(index, f"{path}/{name}" if path else name, hidden)
+
+    def whiteout(self, index: int, dir_parts: list[str], target: str, old: Node | None) -> None:
+        directory = "/".join(dir_parts)
+        path = f"{directory}/{target}" if directory else target
+        self._mark_parents(path)
+        if old is None or old.kind == GONE or is_holder(old):
+            return  # hides nothing (dive cannot place it either)
+        hidden = self._gone(index, old)
+        self._sight(path, hidden.dive if old.kind == DIR else 0)
+        self._removed(index, path, hidden)
+
+    def replaced(self, index: int, old: Node) -> None:
+        self._gone(index, old)
+
+    def added(
+        self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
+    ) -> None:
+        count = self.layers[index]
+        size = file_bytes(member)
+        count.size += size
+        path = "/".join(parts)
+        self._mark_parents(path)
+        if member.type == tf.DIRECTORY:
+            self._dirs.append(path)
+        else:
+            self._sight(path, member.data_size)
+            existed = old is not None and (
+                (old.kind == GONE and old.layer == index)  # a whiteout and a new entry
+                or (old.kind != GONE and not is_holder(old))
+            )
+            if existed:
+                count.modified += 1
+                count.modified_bytes += size
+            else:
+                count.added += 1
+                count.added_bytes += size
+            if self.focus == index:
+                self.changes.append(Change("M" if existed else "A", path, size, member.type))
+        if old is not None and old is not new:
+            self._gone(index, old)
+        inode = new.inode
+        if member.type == tf.HARDLINK and inode is not None and inode.layer >= 0:
+            self._links[inode] = self._links.get(inode, 1) + 1
+
+    def end_layer(self, index: int) -> None:
+        """Call after each layer: its directories that are leaves of its own tree count."""
+        for path in self._dirs:
+            if path not in self._parents:
+                self._sight(path, 0)
+        self._dirs.clear()
+        self._parents.clear()
+
+    # -- results -------------------------------------------------------------------------
+    def efficiency(self) -> float:
+        least = sum(s.least for s in self.sightings.values())
+        total = sum(s.total for s in self.sightings.values())
+        return 1.0 if total == 0 else least / total
+
+    # -- helpers -------------------------------------------------------------------------
+    def _sight(self, path: str, size: int) -> None:
+        seen = self.sightings.get(path)
+        if seen is None:
+            self.sightings[path] = Sighting(size, size)
+        else:
+            seen.least = min(seen.least, size)
+            seen.total += size
+            seen.count += 1
+
+    def _mark_parents(self, path: str) -> None:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in self._parents:
+            self._parents.add(parent)
+            parent = parent.rpartition("/")[0]
+
+    def _removed(self, index: int, path: str, hidden: _Hidden) -> None:
+        count = self.layers[index]
+        count.removed += hidden.files
+        count.removed_bytes += hidden.size
+        if self.focus == index and (hidden.files or hidden.dive or hidden.size):
+            self.changes.append(Change("D", path, hidden.size, "", hidden.files))
+
+    def _gone(self, index: int, node: Node) -> _Hidden:
+        """`node` and its subtree leave the filesystem at layer `index`."""
+        hidden = _Hidden()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.kind == DIR:
+                stack.extend((n.children or {}).values())
+            elif n.kind == LEAF and n.entry is not None:
+                hidden.dive += n.entry.data_size
+                hidden.files += 1
+                hidden.size += file_bytes(n.entry)
+                self._unlink(index, n.inode)
+        return hidden
+
+    def _unlink(self, index: int, inode: Inode | None) -> None:
+        if inode is None or inode.layer < 0 or inode.member is None:
+            return  # no content in the stack: a dangling hardlink
+        names = self._links.get(inode)
+        if names is not None:
+            if names > 1:
+                self._links[inode] = names - 1
+                return
+            del self._links[inode]
+        size = file_bytes(inode.member)
+        self.layers[inode.layer].wasted += size
+        self.dead[inode.layer][index] += size

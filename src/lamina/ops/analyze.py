@@ -1,0 +1,210 @@
+"""Layer analysis of an image: what each layer costs, what the layers above throw away,
+dive's efficiency score, the biggest directories, and the squash advisor (ops/advise.py).
+
+    report = analyze(image, open_tar, base_layers=1)
+
+Every layer's tar headers are read once (data is seeked over, never read, on a seekable
+file; a compressed layer is decompressed as it streams); nothing is extracted. One
+`tree.Tree` applies the stack bottom-up while `layer/costs.py` counts; before layer A is
+applied, that tree is the filesystem below A, which the advisor sizes each range A..B
+against, exactly as `squash --layers A..B` would. What the numbers mean is in
+layer/costs.py (file bytes, as Docker counts them) and ops/advise.py (tar bytes).
+
+Layers are not verified against their digests here (that would read all their data);
+`squash` verifies the layers it squashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from lamina.image import Image, Layer
+from lamina.layer.costs import Change, Costs, LayerCount, file_bytes
+from lamina.layer.tarstream import TarReader
+from lamina.layer.tree import DIR, LEAF, Node, Tree, gc_paused
+from lamina.layer.whiteout import sort_layer
+from lamina.ops.advise import Advice, SortedLayer, pick, sizes_from
+from lamina.spec import HistoryEntry
+
+# Opens a layer as its uncompressed tar stream, from its start.
+OpenTar = Callable[[Layer], AbstractContextManager[BinaryIO]]
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    index: int
+    diff_id: str
+    tar_size: int  # bytes of the uncompressed layer tar
+    base: bool  # one of the base image's layers
+    history: HistoryEntry | None
+    count: LayerCount
+
+
+@dataclass(frozen=True)
+class WastedPath:
+    """A path dive counts against the score: seen `seen` times, `total` bytes in all,
+    `wasted` = total - the smallest size it was seen at."""
+
+    path: str
+    seen: int
+    total: int
+    wasted: int
+
+
+@dataclass(frozen=True)
+class DirSize:
+    """A directory of the final filesystem: file bytes and files below it."""
+
+    path: str
+    size: int
+    files: int
+    children: tuple[DirSize, ...] = ()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    layers: tuple[LayerReport, ...]
+    size: int  # file bytes of all layers (Docker's image size)
+    final_size: int  # file bytes of the final filesystem
+    wasted: int  # file bytes in layers that the final filesystem does not show
+    efficiency: float  # dive's score
+    dive_wasted: int  # dive's "wasted bytes": total bytes of the paths seen more than once
+    wasted_paths: tuple[WastedPath, ...]
+    directories: DirSize
+    advice: tuple[Advice, ...]
+    base_layers: int
+    focus: int | None = None
+    changes: tuple[Change, ...] = ()
+
+
+def analyze(
+    image: Image,
+    open_tar: OpenTar,
+    *,
+    base_layers: int = 0,
+    focus: int | None = None,
+    top: int = 10,
+    advise: int = 3,
+) -> Analysis:
+    """Analyse `image`; `base_layers` bottom layers are its base (the advisor keeps them);
+    `focus` lists one layer's changes; `advise` ranges at most (0: no advice)."""
+    n = len(image.layers)
+    sorted_layers: list[SortedLayer] = []
+    tar_sizes: list[int] = []
+    costs = Costs(n, focus)
+    tree = Tree(watcher=costs)
+    found: list[Advice] = []
+    with gc_paused():
+        for index, layer in enumerate(image.layers):
+            (deletions, entries), tar_size = read_layer(open_tar, layer, f"layer {index}")
+            sorted_layers.append((deletions, entries))
+            tar_sizes.append(tar_size)
+            costs.layers[index].entries = len(deletions) + len(entries)
+        for index, (deletions, entries) in enumerate(sorted_layers):
+            if advise and base_layers <= index < n - 1:
+                found += sizes_from(index, tree, sorted_layers, tar_sizes)
+            tree.apply(index, deletions, entries)
+            costs.end_layer(index)
+        directories = directory_sizes(tree.root)
+    history = image.config.layer_history()
+    reports = tuple(
+        LayerReport(i, layer.diff_id, tar_sizes[i], i < base_layers, history[i], costs.layers[i])
+        for i, layer in enumerate(image.layers)
+    )
+    seen_twice = [(p, s) for p, s in costs.sightings.items() if s.count > 1]
+    wasted_paths = sorted(
+        (WastedPath(p, s.count, s.total, s.total - s.least) for p, s in seen_twice),
+        key=lambda w: (-w.wasted, -w.total, w.path),
+    )
+    return Analysis(
+        layers=reports,
+        size=sum(c.size for c in costs.layers),
+        final_size=directories.size,
+        wasted=sum(c.wasted for c in costs.layers),
+        efficiency=costs.efficiency(),
+        dive_wasted=sum(s.total for _, s in seen_twice),
+        wasted_paths=tuple(w for w in wasted_paths[:top] if w.wasted),
+        directories=directories,
+        advice=tuple(pick(found, advise)),
+        base_layers=base_layers,
+        focus=focus,
+        changes=tuple(sorted(costs.changes, key=lambda c: c.path)),
+    )
+
+
+class _Counting:
+    """Counts the bytes read from a stream that cannot seek (a decompressor)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self.count += len(data)
+        return data
+
+
+def read_layer(open_tar: OpenTar, layer: Layer, what: str) -> tuple[SortedLayer, int]:
+    """One layer's headers, sorted as the tree applies them, and its tar size."""
+    with open_tar(layer) as stream:
+        if _seekable(stream):
+            return sort_layer(TarReader(stream, what)), stream.seek(0, 2)
+        counting = _Counting(stream)
+        found = sort_layer(TarReader(counting, what))  # type: ignore[arg-type]
+        while counting.read(1 << 20):
+            pass
+        return found, counting.count
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def directory_sizes(root: Node, depth: int = 3, width: int = 6) -> DirSize:
+    """The final filesystem's directories by size: `width` biggest children per
+    directory, `depth` levels down. Linear in the tree."""
+    order: list[tuple[str, Node]] = []
+    stack: list[tuple[str, Node]] = [("", root)]
+    while stack:
+        path, node = stack.pop()
+        order.append((path, node))
+        for name, child in (node.children or {}).items():
+            if child.kind == DIR:
+                stack.append((f"{path}/{name}" if path else name, child))
+    totals: dict[int, tuple[int, int]] = {}
+    for _, node in reversed(order):
+        size = files = 0
+        for child in (node.children or {}).values():
+            if child.kind == LEAF and child.entry is not None:
+                size += file_bytes(child.entry)
+                files += 1
+            elif child.kind == DIR:
+                sub_size, sub_files = totals[id(child)]
+                size, files = size + sub_size, files + sub_files
+        totals[id(node)] = (size, files)
+
+    def shape(path: str, node: Node, level: int) -> DirSize:
+        size, files = totals[id(node)]
+        if level >= depth:
+            return DirSize(path or "/", size, files)
+        dirs = [
+            (f"{path}/{name}" if path else name, child)
+            for name, child in (node.children or {}).items()
+            if child.kind == DIR and totals[id(child)][0] > 0
+        ]
+        dirs.sort(key=lambda d: (-totals[id(d[1])][0], d[0]))
+        kids = tuple(shape(p, c, level + 1) for p, c in dirs[:width])
+        return DirSize(path or "/", size, files, kids)
+
+    return shape("", root, 0)
+
