@@ -6,6 +6,7 @@ prints. Errors are LaminaError subclasses with a one-line message and an exit co
 
 from lamina.api import delta, transfer  # noqa: F401  (delta save, expand, send, receive)
 from lamina.api import registry as registry  # push, pull, login, logout
+from lamina.api.analyze import Report, analyze, analyze_archive
 from lamina.api.base import get_image, graph, open_store
 from lamina.api.images import (
     SAVE_FORMATS,
@@ -29,9 +30,12 @@ from lamina.store.local import Store, StoredImage
 __all__ = [
     "SAVE_FORMATS",
     "Loaded",
+    "Report",
     "Reshaped",
     "Store",
     "StoredImage",
+    "analyze",
+    "analyze_archive",
     "diff",
     "flatten",
     "get_image",

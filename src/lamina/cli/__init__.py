@@ -1,5 +1,6 @@
 """The `lamina` command. Each module registers its commands on the one group."""
 
+from lamina.cli import analyze as _analyze  # noqa: F401  (analyze)
 from lamina.cli import containers as _containers  # noqa: F401  (create, run, ..., demo)
 from lamina.cli import delta as _delta  # noqa: F401  (inventory, expand, send, receive)
 from lamina.cli import images  # noqa: F401  (registers commands)

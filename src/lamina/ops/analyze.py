@@ -207,4 +207,3 @@ def directory_sizes(root: Node, depth: int = 3, width: int = 6) -> DirSize:
         return DirSize(path or "/", size, files, kids)
 
     return shape("", root, 0)
-

@@ -1,0 +1,229 @@
+"""The terminal view of `lamina analyze`: rich tables, a bar per layer, trees of paths.
+
+Colours and box lines on a terminal; plain text when piped (rich decides).
+"""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from lamina.api.analyze import Report
+from lamina.humanize import size as human
+from lamina.layer.costs import Change
+from lamina.ops.analyze import DirSize, LayerReport
+
+BAR = 12
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+_COLOURS = {"A": "green", "M": "yellow", "D": "red"}
+_TYPES = {"0": "", "2": " (symlink)", "1": " (hardlink)", "5": "/", "3": " (char)", "4": " (block)"}
+
+
+def bar(value: int, largest: int, width: int = BAR) -> str:
+    """A bar `width` cells long at `largest`, in eighths of a cell."""
+    if largest <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(value * width * 8 / largest))
+    return "█" * (eighths // 8) + _EIGHTHS[eighths % 8].strip()
+
+
+def _created_by(layer: LayerReport) -> str:
+    h = layer.history
+    if h is None:
+        return ""
+    text = " ".join((h.created_by or h.comment).split())
+    return text.removeprefix("/bin/sh -c #(nop) ").removeprefix("/bin/sh -c ")
+
+
+def render(console: Console, report: Report) -> None:
+    a = report.analysis
+    title = Text.assemble(("Image ", "bold"), (report.ref, "bold cyan"), f"  {report.id[7:19]}")
+    if report.base:
+        title.append(
+            f"   base: {report.base} ({report.base_source}; layers 0..{a.base_layers - 1}, dim)"
+        )
+    else:
+        title.append("   base: none known (all layers are the user's)", style="dim")
+    console.print(title)
+    console.print(_layers_table(a.layers))
+    total_tar = sum(x.tar_size for x in a.layers)
+    share = a.wasted / a.size if a.size else 0.0
+    console.print(
+        Text.assemble(
+            ("Size ", "bold"),
+            f"{human(a.size)} of files in {len(a.layers)} layers ({human(total_tar)} of tar)",
+            "  ·  final filesystem ",
+            human(a.final_size),
+            "  ·  ",
+            ("wasted ", "bold"),
+            (f"{human(a.wasted)} ({share:.1%})", "red" if a.wasted else "green"),
+            "  ·  ",
+            ("efficiency ", "bold"),
+            (f"{a.efficiency:.2%}", "green" if a.efficiency >= 0.9 else "yellow"),
+            " (dive's score)",
+        )
+    )
+    if a.wasted_paths:
+        console.print(_wasted_table(report))
+    console.print(_dir_tree(a.directories))
+    _advice(console, report)
+
+
+def _layers_table(layers: tuple[LayerReport, ...]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    for name, width in (
+        ("#", 2),
+        ("Size", 7),
+        ("", BAR),
+        ("Added", 5),
+        ("Changed", 7),
+        ("Removed", 7),
+        ("Wasted", 7),
+    ):
+        table.add_column(name, justify="left" if width == BAR else "right", min_width=width)
+    table.add_column("Created by", overflow="ellipsis", no_wrap=True, max_width=60)
+    largest = max((x.count.size for x in layers), default=0)
+    for x in layers:
+        c = x.count
+        table.add_row(
+            str(x.index),
+            human(c.size),
+            Text(bar(c.size, largest), "dim blue" if x.base else "blue"),
+            f"{c.added:,}",
+            f"{c.modified:,}",
+            f"{c.removed:,}",
+            Text(human(c.wasted), "red") if c.wasted else Text("-", "dim"),
+            Text(_created_by(x), overflow="ellipsis", no_wrap=True),
+            style="dim" if x.base else None,
+        )
+    return table
+
+
+def _wasted_table(report: Report) -> Table:
+    table = Table(
+        title="Paths seen in several layers (what lowers dive's score)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("Wasted", justify="right")
+    table.add_column("Total", justify="right")
+    table.add_column("Seen", justify="right")
+    table.add_column("Path")
+    for w in report.analysis.wasted_paths:
+        table.add_row(human(w.wasted), human(w.total), str(w.seen), "/" + w.path)
+    return table
+
+
+def _dir_tree(root: DirSize) -> Tree:
+    def label(d: DirSize, parent: int) -> Text:
+        share = f" {d.size / parent:.0%}" if parent else ""
+        name = "/" if d.path == "/" else d.path.rpartition("/")[2] + "/"
+        return Text.assemble((name, "bold"), f"  {human(d.size)}", (share, "dim"))
+
+    tree = Tree(Text("Biggest directories of the final filesystem", "bold"))
+    stack = [(tree.add(label(root, 0)), root)]
+    while stack:
+        branch, d = stack.pop()
+        for child in d.children:
+            stack.append((branch.add(label(child, d.size)), child))
+    return tree
+
+
+def _advice(console: Console, report: Report) -> None:
+    a = report.analysis
+    if not a.advice:
+        if len(a.layers) - a.base_layers < 2:
+            console.print(Text("Squash advice: fewer than two user layers", "dim"))
+        else:
+            console.print(Text("Squash advice: no range of user layers saves bytes", "dim"))
+        return
+    table = Table(
+        title="Squash advice (exact: uncompressed tar bytes the image loses)",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+        pad_edge=False,
+    )
+    table.add_column("", justify="right")
+    table.add_column("Layers")
+    table.add_column("Saves", justify="right")
+    table.add_column("Of those layers", justify="right")
+    table.add_column("New layer", justify="right")
+    for number, advice in enumerate(a.advice, 1):
+        before = advice.saves + advice.size
+        table.add_row(
+            f"{number}.",
+            f"{advice.span} ({advice.span.count} layers)",
+            Text(human(advice.saves), "green"),
+            f"{advice.saves / before:.0%}" if before else "",
+            human(advice.size),
+        )
+    console.print(table)
+    for number, command in enumerate(report.commands, 1):
+        console.print(Text.assemble(f"{number}. ", (command, "bold")), soft_wrap=True)
+
+
+def render_layer(console: Console, report: Report) -> None:
+    """The per-file view of one layer: its changes as a tree, with sizes."""
+    a = report.analysis
+    assert a.focus is not None
+    x = a.layers[a.focus]
+    c = x.count
+    console.print(
+        Text.assemble(
+            (f"Layer {x.index} ", "bold"),
+            ("base" if x.base else "user", "dim" if x.base else "cyan"),
+            f" of {report.ref}  {x.diff_id[7:19]}  {human(c.size)}",
+            f"  {_created_by(x)}",
+        )
+    )
+    console.print(
+        Text.assemble(
+            (f"{c.added:,} added ({human(c.added_bytes)})", "green"),
+            "  ",
+            (f"{c.modified:,} changed ({human(c.modified_bytes)})", "yellow"),
+            "  ",
+            (f"{c.removed:,} removed ({human(c.removed_bytes)})", "red"),
+            "  ",
+            (f"{human(c.wasted)} of it wasted by layers above", "red" if c.wasted else "dim"),
+        )
+    )
+    console.print(change_tree(a.changes))
+
+
+def change_tree(changes: tuple[Change, ...]) -> Tree:
+    """Changes under their directories; a directory shows the bytes changed below it."""
+    root = Tree(Text("/", "bold"))
+    branches: dict[str, Tree] = {"": root}
+    totals: dict[str, int] = {}
+    for ch in changes:  # sorted by path: a parent directory comes first
+        parent = ch.path.rpartition("/")[0]
+        while True:
+            totals[parent] = totals.get(parent, 0) + ch.size
+            if not parent:
+                break
+            parent = parent.rpartition("/")[0]
+    for ch in changes:
+        branch = _branch(branches, ch.path.rpartition("/")[0])
+        colour = _COLOURS[ch.kind]
+        name = ch.path.rpartition("/")[2] + _TYPES.get(ch.type, "")
+        extra = f", {ch.files:,} files" if ch.kind == "D" and ch.files > 1 else ""
+        branch.add(
+            Text.assemble((f"{ch.kind} ", colour), name, (f"  {human(ch.size)}{extra}", "dim"))
+        )
+    for path, node in branches.items():
+        if path:
+            node.label = Text.assemble(
+                (path.rpartition("/")[2] + "/", "bold"), (f"  {human(totals.get(path, 0))}", "dim")
+            )
+    return root
+
+
+def _branch(branches: dict[str, Tree], path: str) -> Tree:
+    found = branches.get(path)
+    if found is None:
+        found = branches[path] = _branch(branches, path.rpartition("/")[0]).add("")
+    return found
