@@ -186,6 +186,7 @@ def report_json(report: Report) -> dict[str, Any]:
                 "Count": x.span.count,
                 "Saves": x.saves,
                 "NewLayerSize": x.size,
+                "WastedFilesReclaimed": x.reclaimed,
                 "Command": command,
             }
             for x, command in zip(a.advice, report.commands, strict=True)

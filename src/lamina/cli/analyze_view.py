@@ -151,6 +151,7 @@ def _advice(console: Console, report: Report) -> None:
     table.add_column("Layers")
     table.add_column("Saves", justify="right")
     table.add_column("Of those layers", justify="right")
+    table.add_column("Wasted files in them", justify="right")
     table.add_column("New layer", justify="right")
     for number, advice in enumerate(a.advice, 1):
         before = advice.saves + advice.size
@@ -159,6 +160,7 @@ def _advice(console: Console, report: Report) -> None:
             f"{advice.span} ({advice.span.count} layers)",
             Text(human(advice.saves), "green"),
             f"{advice.saves / before:.0%}" if before else "",
+            human(advice.reclaimed),
             human(advice.size),
         )
     console.print(table)

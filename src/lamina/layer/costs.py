@@ -18,7 +18,8 @@ count 0 (a hardlink shares bytes counted once). Per layer:
 dive's efficiency (wagoodman/dive, filetree/efficiency.go) is kept beside it, with dive's
 rules: every path a layer's own tree has as a leaf is one sighting at the tar header's
 size (symlinks and hardlinks 0); a whiteout is a sighting of the path it names, at 0 for
-a file and at the sum of the sizes under it in the filesystem below for a directory;
+a file and at the sum of the sizes under it in the filesystem below for a directory
+that a directory entry made (0 for one only implied by entries below it, as in dive);
 opaque markers add nothing but make their directory a (size 0) leaf of that layer.
 Score = sum over paths of the smallest sighting / sum of all sightings (1.0 if 0).
 (Where a lower opaque directory hid files, dive's own stacking still counts them under
@@ -118,7 +119,8 @@ class Costs:
         if old is None or old.kind == GONE or is_holder(old):
             return  # hides nothing (dive cannot place it either)
         hidden = self._gone(index, old)
-        self._sight(path, hidden.dive if old.kind == DIR else 0)
+        # dive sizes a directory only if an entry made it one (its implicit ones are not)
+        self._sight(path, hidden.dive if old.kind == DIR and old.entry is not None else 0)
         self._removed(index, path, hidden)
 
     def replaced(self, index: int, old: Node) -> None:

@@ -14,7 +14,7 @@ so every range starting at one layer costs one walk of the range, not one build 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lamina.layer.squash import Below, squashed_size
 from lamina.layer.tarstream import Member
@@ -31,6 +31,7 @@ class Advice:
     span: Range
     saves: int  # uncompressed tar bytes the image loses (sum of the range - size)
     size: int  # the squashed layer's size
+    reclaimed: int = 0  # file bytes of the range that the range itself hides (costs.dead)
 
 
 def sizes_from(
@@ -49,6 +50,15 @@ def sizes_from(
             size = squashed_size(merged, below)
             found.append(Advice(Range(start, start + offset + 1), total - size, size))
     return found
+
+
+def with_reclaimed(found: Sequence[Advice], dead: Sequence[Sequence[int]]) -> list[Advice]:
+    """`found` with `reclaimed` filled in from `Costs.dead` (of layer i, hidden by j)."""
+    out = []
+    for a in found:
+        lo, hi = a.span.start, a.span.stop
+        out.append(replace(a, reclaimed=sum(sum(dead[i][i:hi]) for i in range(lo, hi))))
+    return out
 
 
 def pick(found: Sequence[Advice], top: int) -> list[Advice]:

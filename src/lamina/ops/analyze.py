@@ -26,7 +26,7 @@ from lamina.layer.costs import Change, Costs, LayerCount, file_bytes
 from lamina.layer.tarstream import TarReader
 from lamina.layer.tree import DIR, LEAF, Node, Tree, gc_paused
 from lamina.layer.whiteout import sort_layer
-from lamina.ops.advise import Advice, SortedLayer, pick, sizes_from
+from lamina.ops.advise import Advice, SortedLayer, pick, sizes_from, with_reclaimed
 from lamina.spec import HistoryEntry
 
 # Opens a layer as its uncompressed tar stream, from its start.
@@ -74,7 +74,8 @@ class Analysis:
     dive_wasted: int  # dive's "wasted bytes": total bytes of the paths seen more than once
     wasted_paths: tuple[WastedPath, ...]
     directories: DirSize
-    advice: tuple[Advice, ...]
+    advice: tuple[Advice, ...]  # the best ranges (ops/advise.pick)
+    candidates: tuple[Advice, ...]  # every range of two or more layers above the base
     base_layers: int
     focus: int | None = None
     changes: tuple[Change, ...] = ()
@@ -109,6 +110,7 @@ def analyze(
             tree.apply(index, deletions, entries)
             costs.end_layer(index)
         directories = directory_sizes(tree.root)
+    found = with_reclaimed(found, costs.dead)
     history = image.config.layer_history()
     reports = tuple(
         LayerReport(i, layer.diff_id, tar_sizes[i], i < base_layers, history[i], costs.layers[i])
@@ -129,6 +131,7 @@ def analyze(
         wasted_paths=tuple(w for w in wasted_paths[:top] if w.wasted),
         directories=directories,
         advice=tuple(pick(found, advise)),
+        candidates=tuple(found),
         base_layers=base_layers,
         focus=focus,
         changes=tuple(sorted(costs.changes, key=lambda c: c.path)),
