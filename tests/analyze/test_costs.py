@@ -103,9 +103,9 @@ def test_whiteout_and_new_entry_in_one_layer_is_a_change():
     assert counts(r, "wasted") == [10, 0]
 
 
-def test_symlinks_count_their_target_length():
-    r = analyse([[symlink("l", "target"), dir_("d"), file("f", b"")]])
-    assert r.size == 6 and r.final_size == 6
+def test_only_regular_files_have_a_size():
+    r = analyse([[symlink("l", "target"), dir_("d"), file("f", b"12"), hardlink("h", "f")]])
+    assert r.size == 2 and r.final_size == 2
     assert r.efficiency == 1.0
 
 

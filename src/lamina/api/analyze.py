@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from lamina import digest, mediatype
 from lamina.api.base import graph
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image, Layer
+from lamina.layer import compression
 from lamina.ops.analyze import Analysis, OpenTar
 from lamina.ops.analyze import analyze as analyze_op
 from lamina.spec import Descriptor
@@ -91,8 +92,16 @@ def analyze_archive(
                     f"{source} leaves out layer {x.diff_id[7:19]} (a delta archive)",
                     "expand it first: lamina expand",
                 )
-            with x.open_tar() as stream:
-                yield stream
+            blob = x.open_blob()
+            try:
+                kind, stream = compression.auto_decompressed(blob)
+                if not kind and blob.seekable():
+                    blob.seek(0)
+                    yield blob  # plain: file data is seeked over, never read
+                else:
+                    yield cast(BinaryIO, _ReadThrough(stream))
+            finally:
+                blob.close()
 
         report = _analyze(Graph.build(stored), picked, ref, open_tar, layer, top, advise)
     out = Path(source).stem + "-squashed.tar" if source != "-" else "squashed.tar"
@@ -128,6 +137,16 @@ def _analyze(
 
 def _with_commands(report: Report, commands: tuple[str, ...], source: str | None = None) -> Report:
     return replace(report, commands=commands, source=source)
+
+
+class _ReadThrough:
+    """A decompressing stream, read straight through (gzip readers claim to seek)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.read = stream.read
+
+    def seekable(self) -> bool:
+        return False
 
 
 def _layer_index(layer: int, count: int) -> int:

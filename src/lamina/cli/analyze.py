@@ -72,8 +72,8 @@ def analyze(
     Reads tar headers only: nothing is extracted, file data is never read.
 
     \b
-    Per layer: SIZE, the bytes of its files as Docker counts them (`docker history`:
-    regular files, plus a symlink's target length); ADDED and CHANGED, its files at
+    Per layer: SIZE, the bytes of its regular files, as `docker history` and dive
+    count them (links and directories count 0); ADDED and CHANGED, its files at
     new and at existing paths; REMOVED, the files its whiteouts hide; WASTED, the
     bytes of its files that the final filesystem does not show (overwritten, deleted
     or hidden later; a hardlinked file lives while one of its names does).

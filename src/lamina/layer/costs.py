@@ -5,9 +5,10 @@ from tar headers while a `tree.Tree` applies the stack (a `tree.Watcher`).
     for i, (deletions, entries) in enumerate(sorted_layers): t.apply(i, deletions, entries)
     costs.end_layer(i)  # after each layer
 
-Sizes are **file bytes**, as Docker counts a layer (`docker history`, `docker images`):
-a regular file's size, a symlink's target length; directories, devices and hardlinks
-count 0 (a hardlink shares bytes counted once). Per layer:
+Sizes are **file bytes**: the sizes of regular files (tar header sizes; directories,
+symlinks, hardlinks and devices count 0, so a hardlinked file counts once). That is what
+`docker history` shows for a layer (checked with Docker 20.10 on vfs; overlay2 adds each
+symlink's target length) and what dive counts. Per layer:
 - `added` / `modified`: entries other than directories at a path the filesystem below
   did not / did have (a whiteout plus a same-named entry in one layer is a change);
 - `removed`: files (not directories) its whiteouts and opaque markers hide, with bytes;
@@ -16,10 +17,10 @@ count 0 (a hardlink shares bytes counted once). Per layer:
   lives as long as one of its hardlinked names does. `dead[i][j]`: of layer i, by j.
 
 dive's efficiency (wagoodman/dive, filetree/efficiency.go) is kept beside it, with dive's
-rules: every path a layer's own tree has as a leaf is one sighting at the tar header's
-size (symlinks and hardlinks 0); a whiteout is a sighting of the path it names, at 0 for
-a file and at the sum of the sizes under it in the filesystem below for a directory
-that a directory entry made (0 for one only implied by entries below it, as in dive);
+rules: every path a layer's own tree has as a leaf is one sighting at its size; a
+whiteout is a sighting of the path it names, at 0 for a file and at the sum of the
+sizes under it in the filesystem below for a directory that a directory entry made (0
+for one only implied by entries below it, as in dive);
 opaque markers add nothing but make their directory a (size 0) leaf of that layer.
 Score = sum over paths of the smallest sighting / sum of all sightings (1.0 if 0).
 (Where a lower opaque directory hid files, dive's own stacking still counts them under
@@ -33,15 +34,6 @@ from dataclasses import dataclass, field
 from lamina.layer import tarformat as tf
 from lamina.layer.tarstream import Member
 from lamina.layer.tree import DIR, GONE, LEAF, Inode, Node, is_holder
-
-
-def file_bytes(member: Member) -> int:
-    """A tar entry's size as Docker counts it (see the module docstring)."""
-    if member.type == tf.REGULAR:
-        return member.size
-    if member.type == tf.SYMLINK:
-        return len(member.linkname.encode("utf-8", "surrogateescape"))
-    return 0
 
 
 @dataclass
@@ -80,9 +72,8 @@ class Sighting:
 
 @dataclass
 class _Hidden:
-    dive: int = 0  # header sizes under the node (dive's whiteout size)
     files: int = 0
-    size: int = 0  # file bytes
+    size: int = 0
 
 
 @dataclass
@@ -120,7 +111,7 @@ class Costs:
             return  # hides nothing (dive cannot place it either)
         hidden = self._gone(index, old)
         # dive sizes a directory only if an entry made it one (its implicit ones are not)
-        self._sight(path, hidden.dive if old.kind == DIR and old.entry is not None else 0)
+        self._sight(path, hidden.size if old.kind == DIR and old.entry is not None else 0)
         self._removed(index, path, hidden)
 
     def replaced(self, index: int, old: Node) -> None:
@@ -130,14 +121,14 @@ class Costs:
         self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
     ) -> None:
         count = self.layers[index]
-        size = file_bytes(member)
+        size = member.data_size
         count.size += size
         path = "/".join(parts)
         self._mark_parents(path)
         if member.type == tf.DIRECTORY:
             self._dirs.append(path)
         else:
-            self._sight(path, member.data_size)
+            self._sight(path, size)
             existed = old is not None and (
                 (old.kind == GONE and old.layer == index)  # a whiteout and a new entry
                 or (old.kind != GONE and not is_holder(old))
@@ -190,7 +181,7 @@ class Costs:
         count = self.layers[index]
         count.removed += hidden.files
         count.removed_bytes += hidden.size
-        if self.focus == index and (hidden.files or hidden.dive or hidden.size):
+        if self.focus == index and hidden.files:
             self.changes.append(Change("D", path, hidden.size, "", hidden.files))
 
     def _gone(self, index: int, node: Node) -> _Hidden:
@@ -202,9 +193,8 @@ class Costs:
             if n.kind == DIR:
                 stack.extend((n.children or {}).values())
             elif n.kind == LEAF and n.entry is not None:
-                hidden.dive += n.entry.data_size
                 hidden.files += 1
-                hidden.size += file_bytes(n.entry)
+                hidden.size += n.entry.data_size
                 self._unlink(index, n.inode)
         return hidden
 
@@ -217,6 +207,6 @@ class Costs:
                 self._links[inode] = names - 1
                 return
             del self._links[inode]
-        size = file_bytes(inode.member)
+        size = inode.member.data_size
         self.layers[inode.layer].wasted += size
         self.dead[inode.layer][index] += size

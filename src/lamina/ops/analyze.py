@@ -8,7 +8,7 @@ file; a compressed layer is decompressed as it streams); nothing is extracted. O
 `tree.Tree` applies the stack bottom-up while `layer/costs.py` counts; before layer A is
 applied, that tree is the filesystem below A, which the advisor sizes each range A..B
 against, exactly as `squash --layers A..B` would. What the numbers mean is in
-layer/costs.py (file bytes, as Docker counts them) and ops/advise.py (tar bytes).
+layer/costs.py (file bytes, as `docker history` counts them) and ops/advise.py (tar bytes).
 
 Layers are not verified against their digests here (that would read all their data);
 `squash` verifies the layers it squashes.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from lamina.image import Image, Layer
-from lamina.layer.costs import Change, Costs, LayerCount, file_bytes
+from lamina.layer.costs import Change, Costs, LayerCount
 from lamina.layer.tarstream import TarReader
 from lamina.layer.tree import DIR, LEAF, Node, Tree, gc_paused
 from lamina.layer.whiteout import sort_layer
@@ -189,7 +189,7 @@ def directory_sizes(root: Node, depth: int = 3, width: int = 6) -> DirSize:
         size = files = 0
         for child in (node.children or {}).values():
             if child.kind == LEAF and child.entry is not None:
-                size += file_bytes(child.entry)
+                size += child.entry.data_size
                 files += 1
             elif child.kind == DIR:
                 sub_size, sub_files = totals[id(child)]
