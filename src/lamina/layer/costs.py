@@ -7,8 +7,8 @@ from tar headers while a `tree.Tree` applies the stack (a `tree.Watcher`).
 
 Sizes are **file bytes**: the sizes of regular files (tar header sizes; directories,
 symlinks, hardlinks and devices count 0, so a hardlinked file counts once). That is what
-`docker history` shows for a layer (checked with Docker 20.10 on vfs; overlay2 adds each
-symlink's target length) and what dive counts. Per layer:
+`docker history` shows for a layer (checked with Docker 20.10 on vfs; a driver that
+sizes its diff directory may add symlink lengths) and what dive counts. Per layer:
 - `added` / `modified`: entries other than directories at a path the filesystem below
   did not / did have (a whiteout plus a same-named entry in one layer is a change);
 - `removed`: files (not directories) its whiteouts and opaque markers hide, with bytes;
@@ -61,7 +61,7 @@ class Change:
     files: int = 1
 
 
-@dataclass
+@dataclass(slots=True)
 class Sighting:
     """dive's record of a path: smallest size seen, sum of sizes seen, times seen."""
 
@@ -120,15 +120,24 @@ class Costs:
     def added(
         self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
     ) -> None:
+        # the hot path of an analysis: one call per tar entry
         count = self.layers[index]
         size = member.data_size
         count.size += size
         path = "/".join(parts)
-        self._mark_parents(path)
+        parent = path.rpartition("/")[0]
+        if parent and parent not in self._parents:
+            self._mark_parents(path)
         if member.type == tf.DIRECTORY:
             self._dirs.append(path)
         else:
-            self._sight(path, size)
+            seen = self.sightings.get(path)
+            if seen is None:
+                self.sightings[path] = Sighting(size, size)
+            else:
+                seen.least = min(seen.least, size)
+                seen.total += size
+                seen.count += 1
             existed = old is not None and (
                 (old.kind == GONE and old.layer == index)  # a whiteout and a new entry
                 or (old.kind != GONE and not is_holder(old))

@@ -98,7 +98,7 @@ def analyze(
     costs = Costs(n, focus)
     tree = Tree(watcher=costs)
     found: list[Advice] = []
-    with gc_paused():
+    with gc_paused():  # (docs: tree.gc_paused) until the tree is freed
         for index, layer in enumerate(image.layers):
             (deletions, entries), tar_size = read_layer(open_tar, layer, f"layer {index}")
             sorted_layers.append((deletions, entries))
@@ -110,6 +110,20 @@ def analyze(
             tree.apply(index, deletions, entries)
             costs.end_layer(index)
         directories = directory_sizes(tree.root)
+        del tree, sorted_layers
+        return _result(image, costs, tar_sizes, directories, found, base_layers, top, advise)
+
+
+def _result(
+    image: Image,
+    costs: Costs,
+    tar_sizes: list[int],
+    directories: DirSize,
+    found: list[Advice],
+    base_layers: int,
+    top: int,
+    advise: int,
+) -> Analysis:
     found = with_reclaimed(found, costs.dead)
     history = image.config.layer_history()
     reports = tuple(
@@ -133,7 +147,7 @@ def analyze(
         advice=tuple(pick(found, advise)),
         candidates=tuple(found),
         base_layers=base_layers,
-        focus=focus,
+        focus=costs.focus,
         changes=tuple(sorted(costs.changes, key=lambda c: c.path)),
     )
 
