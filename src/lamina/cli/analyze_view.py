@@ -102,13 +102,12 @@ def _layers_table(layers: tuple[LayerReport, ...]) -> Table:
     return table
 
 
+def _titled(title: str) -> Table:
+    return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+
+
 def _wasted_table(report: Report) -> Table:
-    table = Table(
-        title="Paths seen in several layers (what lowers dive's score)",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-        pad_edge=False,
-    )
+    table = _titled("Paths seen in several layers (what lowers dive's score)")
     table.add_column("Wasted", justify="right")
     table.add_column("Total", justify="right")
     table.add_column("Seen", justify="right")
@@ -141,12 +140,7 @@ def _advice(console: Console, report: Report) -> None:
         else:
             console.print(Text("Squash advice: no range of user layers saves bytes", "dim"))
         return
-    table = Table(
-        title="Squash advice (exact: uncompressed tar bytes the image loses)",
-        box=box.SIMPLE_HEAD,
-        title_justify="left",
-        pad_edge=False,
-    )
+    table = _titled("Squash advice (exact: uncompressed tar bytes the image loses)")
     table.add_column("", justify="right")
     table.add_column("Layers")
     table.add_column("Saves", justify="right")

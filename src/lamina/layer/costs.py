@@ -131,13 +131,7 @@ class Costs:
         if member.type == tf.DIRECTORY:
             self._dirs.append(path)
         else:
-            seen = self.sightings.get(path)
-            if seen is None:
-                self.sightings[path] = Sighting(size, size)
-            else:
-                seen.least = min(seen.least, size)
-                seen.total += size
-                seen.count += 1
+            self._sight(path, size)
             existed = old is not None and (
                 (old.kind == GONE and old.layer == index)  # a whiteout and a new entry
                 or (old.kind != GONE and not is_holder(old))
