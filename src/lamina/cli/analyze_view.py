@@ -63,11 +63,11 @@ def render(console: Console, report: Report) -> None:
             "  ·  ",
             ("efficiency ", "bold"),
             (f"{a.efficiency:.2%}", "green" if a.efficiency >= 0.9 else "yellow"),
-            " (dive's score)",
+            " (dive's score: deleting a directory, or hiding it opaque, does not lower it)",
         )
     )
     if a.wasted_paths:
-        console.print(_wasted_table(report))
+        console.print(_wasted_table(console, report))
     console.print(_dir_tree(a.directories))
     _advice(console, report)
 
@@ -102,12 +102,14 @@ def _layers_table(layers: tuple[LayerReport, ...]) -> Table:
     return table
 
 
-def _titled(title: str) -> Table:
-    return Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+def _titled(console: Console, title: str) -> Table:
+    """A table under a bold title line (a table's own title wraps to its width)."""
+    console.print(Text(title, "bold"))
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False)
 
 
-def _wasted_table(report: Report) -> Table:
-    table = _titled("Paths seen in several layers (what lowers dive's score)")
+def _wasted_table(console: Console, report: Report) -> Table:
+    table = _titled(console, "Paths seen in several layers (what lowers dive's score)")
     table.add_column("Wasted", justify="right")
     table.add_column("Total", justify="right")
     table.add_column("Seen", justify="right")
@@ -123,7 +125,7 @@ def _dir_tree(root: DirSize) -> Tree:
         name = "/" if d.path == "/" else d.path.rpartition("/")[2] + "/"
         return Text.assemble((name, "bold"), f"  {human(d.size)}", (share, "dim"))
 
-    tree = Tree(Text("Biggest directories of the final filesystem", "bold"))
+    tree = Tree(Text("Biggest directories of the final filesystem (1% or more)", "bold"))
     stack = [(tree.add(label(root, 0)), root)]
     while stack:
         branch, d = stack.pop()
@@ -140,11 +142,11 @@ def _advice(console: Console, report: Report) -> None:
         else:
             console.print(Text("Squash advice: no range of user layers saves bytes", "dim"))
         return
-    table = _titled("Squash advice (exact: uncompressed tar bytes the image loses)")
+    table = _titled(console, "Squash advice (exact: the uncompressed tar bytes the image loses)")
     table.add_column("", justify="right")
     table.add_column("Layers")
     table.add_column("Saves", justify="right")
-    table.add_column("Of those layers", justify="right")
+    table.add_column("Share", justify="right")
     table.add_column("Wasted files in them", justify="right")
     table.add_column("New layer", justify="right")
     for number, advice in enumerate(a.advice, 1):

@@ -67,7 +67,7 @@ def cli(ctx: click.Context, store_path: str | None, quiet: bool) -> None:
     Images:      load, save, images, tag, rmi, image prune, history, inspect, tree
     Containers:  create, run, cp, commit, export, import, ps, rm, container prune
     Delta:       save --exclude/--exclude-base/--have, inventory, expand, send, receive
-    Reshape:     squash, flatten, rebase, diff
+    Reshape:     analyze, squash, flatten, rebase, diff
     Registries:  push, pull, login, logout
     Walkthrough: demo
 

@@ -187,9 +187,9 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def directory_sizes(root: Node, depth: int = 3, width: int = 6) -> DirSize:
+def directory_sizes(root: Node, depth: int = 3, width: int = 5, least: float = 0.01) -> DirSize:
     """The final filesystem's directories by size: `width` biggest children per
-    directory, `depth` levels down. Linear in the tree."""
+    directory, `depth` levels down, none under `least` of the whole. Linear in the tree."""
     order: list[tuple[str, Node]] = []
     stack: list[tuple[str, Node]] = [("", root)]
     while stack:
@@ -217,7 +217,7 @@ def directory_sizes(root: Node, depth: int = 3, width: int = 6) -> DirSize:
         dirs = [
             (f"{path}/{name}" if path else name, child)
             for name, child in (node.children or {}).items()
-            if child.kind == DIR and totals[id(child)][0] > 0
+            if child.kind == DIR and totals[id(child)][0] > max(0, least * totals[id(root)][0])
         ]
         dirs.sort(key=lambda d: (-totals[id(d[1])][0], d[0]))
         kids = tuple(shape(p, c, level + 1) for p, c in dirs[:width])
