@@ -133,12 +133,13 @@ def test_directory_trees_are_sized():
     r = analyse(
         [
             [dir_("usr"), dir_("usr/lib"), file("usr/lib/big", b"1" * 900)],
-            [file("usr/bin/x", b"2" * 90), file("etc/c", b"3" * 9)],
+            [file("usr/bin/x", b"2" * 90), file("etc/c", b"3" * 20), file("tmp/t", b"4")],
         ]
     )
     root = r.directories
-    assert (root.path, root.size, root.files) == ("/", 999, 3)
-    assert [(d.path, d.size) for d in root.children] == [("usr", 990), ("etc", 9)]
+    assert (root.path, root.size, root.files) == ("/", 1011, 4)
+    # directories under 1% of the whole (tmp: 1 byte) are left out
+    assert [(d.path, d.size) for d in root.children] == [("usr", 990), ("etc", 20)]
     assert [(d.path, d.size) for d in root.children[0].children] == [
         ("usr/lib", 900),
         ("usr/bin", 90),
