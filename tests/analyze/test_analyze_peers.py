@@ -45,7 +45,11 @@ def test_docker_made_deletions(fixtures):
     a = _analysis(fixtures, "docker-legacy-del").analysis
     assert [x.count.wasted for x in a.layers] == [0, 2, 0, 0, 4, 0]
     assert a.layers[-1].count.removed == 2 and a.layers[-1].count.removed_bytes == 6
-    assert [w.path for w in a.wasted_paths] == ["srv/dir/old", "file1"]
+    assert [w.path for w in a.repeated_paths] == ["srv/dir/old", "file1"]
+    assert [(w.path, w.by, w.size, w.made) for w in a.wasted_paths] == [
+        ("srv/dir/old", 5, 4, (4,)),
+        ("file1", 5, 2, (1,)),
+    ]
 
 
 def test_podman_opaque_directory(fixtures):

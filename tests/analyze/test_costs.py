@@ -29,8 +29,10 @@ def test_overwrite():
     assert counts(r, "wasted") == [100, 0]
     assert (r.size, r.final_size, r.wasted) == (400, 300, 100)
     assert r.efficiency == pytest.approx(100 / 400)
-    [w] = r.wasted_paths
+    [w] = r.repeated_paths
     assert (w.path, w.seen, w.total, w.wasted) == ("a", 2, 400, 300)
+    [loss] = r.wasted_paths
+    assert (loss.path, loss.by, loss.size, loss.files, loss.made) == ("a", 1, 100, 1, (0,))
     assert r.dive_wasted == 400  # dive's own figure: all bytes of paths seen twice
 
 
@@ -47,7 +49,12 @@ def test_delete_file_and_directory():
     # dive: deleting file a costs its 100 bytes; deleting directory d is one more
     # sighting of "d" (80 bytes) that nothing else saw: it costs nothing
     assert r.efficiency == pytest.approx((0 + 50 + 30 + 80) / (100 + 50 + 30 + 80))
-    assert [w.path for w in r.wasted_paths] == ["a"]
+    assert [w.path for w in r.repeated_paths] == ["a"]
+    # where the bytes went: the directory is one loss, biggest first
+    assert [(w.path, w.by, w.size, w.files) for w in r.wasted_paths] == [
+        ("d", 1, 80, 2),
+        ("a", 1, 100, 1),
+    ][::-1]
 
 
 def test_opaque_directory_hides_lower_files():
@@ -62,6 +69,7 @@ def test_opaque_directory_hides_lower_files():
     assert counts(r, "removed") == [0, 2] and counts(r, "removed_bytes") == [0, 70]
     assert (r.final_size, r.wasted) == (10, 70)
     assert r.efficiency == 1.0  # dive does not see opaque directories at all
+    assert [(w.path, w.by, w.size, w.files) for w in r.wasted_paths] == [("d", 1, 70, 2)]
     assert r.changes == (
         Change("D", "d/keep", 20, "", 1),
         Change("D", "d/x", 50, "", 1),
@@ -80,6 +88,7 @@ def test_hardlink_keeps_content_alive_until_its_last_name_goes():
     assert r.wasted == 0 and r.final_size == 0  # b still holds the bytes (as a link)
     r = analyse(stack)
     assert counts(r, "wasted") == [100, 0, 0]
+    assert [(w.path, w.by, w.made) for w in r.wasted_paths] == [("b", 2, (0,))]
     assert [x.count.removed for x in r.layers] == [0, 1, 1]
 
 
@@ -120,7 +129,7 @@ def test_dives_own_expectation():
         ]
     )
     assert r.efficiency == 0.75
-    [w] = r.wasted_paths
+    [w] = r.repeated_paths
     assert (w.path, w.total) == ("etc/nginx/nginx.conf", 7 * K)
 
 
@@ -151,3 +160,9 @@ def test_history_and_base_flags():
     assert [x.base for x in r.layers] == [True, False]
     assert [x.history.created_by for x in r.layers if x.history] == ["step 0", "step 1"]
     assert r.candidates == () and r.advice == ()  # one user layer: nothing to squash
+
+
+def test_file_replaced_by_a_directory_made_for_an_entry_below_it():
+    r = analyse([[file("a", b"1" * 10)], [file("a/b", b"2")]])
+    assert counts(r, "wasted") == [10, 0] and r.final_size == 1
+    assert [(w.path, w.by, w.size) for w in r.wasted_paths] == [("a", 1, 10)]

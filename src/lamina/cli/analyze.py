@@ -176,8 +176,12 @@ def report_json(report: Report) -> dict[str, Any]:
         "DiveWasted": a.dive_wasted,
         "Layers": [_layer_json(x) for x in a.layers],
         "WastedPaths": [
-            {"Path": "/" + w.path, "Seen": w.seen, "Total": w.total, "Wasted": w.wasted}
+            {"Path": "/" + w.path, "By": w.by, "Wasted": w.size, "Files": w.files, "MadeIn": w.made}
             for w in a.wasted_paths
+        ],
+        "RepeatedPaths": [
+            {"Path": "/" + w.path, "Seen": w.seen, "Total": w.total, "Wasted": w.wasted}
+            for w in a.repeated_paths
         ],
         "Directories": _dir_json(a.directories),
         "Advice": [

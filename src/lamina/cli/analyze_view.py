@@ -68,6 +68,14 @@ def render(console: Console, report: Report) -> None:
     )
     if a.wasted_paths:
         console.print(_wasted_table(console, report))
+    if a.repeated_paths:
+        console.print(
+            Text(
+                f"dive also counts {len(a.repeated_paths)} paths seen in several layers "
+                "against its score (--json: RepeatedPaths)",
+                "dim",
+            )
+        )
     console.print(_dir_tree(a.directories))
     _advice(console, report)
 
@@ -109,13 +117,15 @@ def _titled(console: Console, title: str) -> Table:
 
 
 def _wasted_table(console: Console, report: Report) -> Table:
-    table = _titled(console, "Paths seen in several layers (what lowers dive's score)")
+    table = _titled(console, "Largest wasted paths (deleted, replaced or hidden by a layer)")
     table.add_column("Wasted", justify="right")
-    table.add_column("Total", justify="right")
-    table.add_column("Seen", justify="right")
+    table.add_column("Files", justify="right")
+    table.add_column("Made in", justify="right")
+    table.add_column("Thrown away by", justify="right")
     table.add_column("Path")
     for w in report.analysis.wasted_paths:
-        table.add_row(human(w.wasted), human(w.total), str(w.seen), "/" + w.path)
+        made = ", ".join(map(str, w.made))
+        table.add_row(human(w.size), f"{w.files:,}", made, str(w.by), "/" + w.path)
     return table
 
 

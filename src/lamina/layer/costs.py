@@ -15,6 +15,9 @@ sizes its diff directory may add symlink lengths) and what dive counts. Per laye
 - `wasted`: bytes of its content that are not in the final filesystem: overwritten,
   deleted or hidden by an opaque directory above, or by its own later entries. Content
   lives as long as one of its hardlinked names does. `dead[i][j]`: of layer i, by j.
+  `losses` says where: the path a layer deleted, replaced or hid (a whole directory,
+  or everything an opaque directory hides, is one loss), with the bytes that died there (a file replaced by a directory's entry
+  below it is booked under that entry's directory).
 
 dive's efficiency (wagoodman/dive, filetree/efficiency.go) is kept beside it, with dive's
 rules: every path a layer's own tree has as a leaf is one sighting at its size; a
@@ -71,6 +74,18 @@ class Sighting:
 
 
 @dataclass
+class Loss:
+    """Bytes thrown away at one path by one layer (`by`): `files` files whose content
+    the layers in `made` had stored."""
+
+    path: str
+    by: int
+    size: int = 0
+    files: int = 0
+    made: set[int] = field(default_factory=set)
+
+
+@dataclass
 class _Hidden:
     files: int = 0
     size: int = 0
@@ -86,6 +101,7 @@ class Costs:
     dead: list[list[int]] = field(init=False)
     sightings: dict[str, Sighting] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
+    losses: dict[tuple[str, int], Loss] = field(default_factory=dict)
     _links: dict[Inode, int] = field(default_factory=dict)  # inodes with several names
     _dirs: list[str] = field(default_factory=list)  # this layer's directory sightings
     _parents: set[str] = field(default_factory=set)  # paths with entries below them
@@ -100,8 +116,9 @@ class Costs:
         if path:
             self._dirs.append(path)
         for name, child in (directory.children or {}).items():
-            hidden = self._gone(index, child)
-            self._removed(index, f"{path}/{name}" if path else name, hidden)
+            child_path = f"{path}/{name}" if path else name
+            # one loss for the directory; one change per child it hides
+            self._removed(index, child_path, self._gone(index, child, path))
 
     def whiteout(self, index: int, dir_parts: list[str], target: str, old: Node | None) -> None:
         directory = "/".join(dir_parts)
@@ -109,13 +126,13 @@ class Costs:
         self._mark_parents(path)
         if old is None or old.kind == GONE or is_holder(old):
             return  # hides nothing (dive cannot place it either)
-        hidden = self._gone(index, old)
+        hidden = self._gone(index, old, path)
         # dive sizes a directory only if an entry made it one (its implicit ones are not)
         self._sight(path, hidden.size if old.kind == DIR and old.entry is not None else 0)
         self._removed(index, path, hidden)
 
-    def replaced(self, index: int, old: Node) -> None:
-        self._gone(index, old)
+    def replaced(self, index: int, old: Node, parts: list[str]) -> None:
+        self._gone(index, old, "/".join(parts[:-1]))
 
     def added(
         self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
@@ -145,7 +162,7 @@ class Costs:
             if self.focus == index:
                 self.changes.append(Change("M" if existed else "A", path, size, member.type))
         if old is not None and old is not new:
-            self._gone(index, old)
+            self._gone(index, old, path)
         inode = new.inode
         if member.type == tf.HARDLINK and inode is not None and inode.layer >= 0:
             self._links[inode] = self._links.get(inode, 1) + 1
@@ -187,8 +204,8 @@ class Costs:
         if self.focus == index and hidden.files:
             self.changes.append(Change("D", path, hidden.size, "", hidden.files))
 
-    def _gone(self, index: int, node: Node) -> _Hidden:
-        """`node` and its subtree leave the filesystem at layer `index`."""
+    def _gone(self, index: int, node: Node, path: str) -> _Hidden:
+        """`node` (at `path`) and its subtree leave the filesystem at layer `index`."""
         hidden = _Hidden()
         stack = [node]
         while stack:
@@ -198,10 +215,10 @@ class Costs:
             elif n.kind == LEAF and n.entry is not None:
                 hidden.files += 1
                 hidden.size += n.entry.data_size
-                self._unlink(index, n.inode)
+                self._unlink(index, n.inode, path)
         return hidden
 
-    def _unlink(self, index: int, inode: Inode | None) -> None:
+    def _unlink(self, index: int, inode: Inode | None, path: str) -> None:
         if inode is None or inode.layer < 0 or inode.member is None:
             return  # no content in the stack: a dangling hardlink
         names = self._links.get(inode)
@@ -213,3 +230,10 @@ class Costs:
         size = inode.member.data_size
         self.layers[inode.layer].wasted += size
         self.dead[inode.layer][index] += size
+        if size:
+            loss = self.losses.get((path, index))
+            if loss is None:
+                loss = self.losses[(path, index)] = Loss(path, index)
+            loss.size += size
+            loss.files += 1
+            loss.made.add(inode.layer)

@@ -98,8 +98,8 @@ class Watcher(Protocol):
 
     def opaque(self, index: int, dir_parts: list[str], directory: Node) -> None: ...
     def whiteout(self, index: int, dir_parts: list[str], target: str, old: Node | None) -> None: ...
-    def replaced(self, index: int, old: Node) -> None:
-        """`old` gives way to an implicit directory made for an entry below it."""
+    def replaced(self, index: int, old: Node, parts: list[str]) -> None:
+        """`old` gives way to an implicit directory made for the entry at `parts`."""
 
     def added(
         self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
@@ -177,7 +177,7 @@ class Tree:
             child = children.get(name)
             if child is None or child.kind != DIR:
                 if child is not None and self._watcher is not None:
-                    self._watcher.replaced(index, child)
+                    self._watcher.replaced(index, child, parts)
                 hide = KEEP if child is None else RECREATED
                 child = children[name] = Node(DIR, None, index, hide=hide)
             elif child.entry is None and child.layer < 0:

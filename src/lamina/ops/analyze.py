@@ -45,6 +45,19 @@ class LayerReport:
 
 @dataclass(frozen=True)
 class WastedPath:
+    """Where bytes were thrown away: layer `by` deleted, replaced or hid `path` (a
+    directory counts as one path), and with it `size` bytes of `files` files that the
+    layers `made` had stored."""
+
+    path: str
+    by: int
+    size: int
+    files: int
+    made: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RepeatedPath:
     """A path dive counts against the score: seen `seen` times, `total` bytes in all,
     `wasted` = total - the smallest size it was seen at."""
 
@@ -72,7 +85,8 @@ class Analysis:
     wasted: int  # file bytes in layers that the final filesystem does not show
     efficiency: float  # dive's score
     dive_wasted: int  # dive's "wasted bytes": total bytes of the paths seen more than once
-    wasted_paths: tuple[WastedPath, ...]
+    wasted_paths: tuple[WastedPath, ...]  # the largest, by size
+    repeated_paths: tuple[RepeatedPath, ...]  # dive's, by its wasted bytes
     directories: DirSize
     advice: tuple[Advice, ...]  # the best ranges (ops/advise.pick)
     candidates: tuple[Advice, ...]  # every range of two or more layers above the base
@@ -131,10 +145,11 @@ def _result(
         for i, layer in enumerate(image.layers)
     )
     seen_twice = [(p, s) for p, s in costs.sightings.items() if s.count > 1]
-    wasted_paths = sorted(
-        (WastedPath(p, s.count, s.total, s.total - s.least) for p, s in seen_twice),
+    repeated = sorted(
+        (RepeatedPath(p, s.count, s.total, s.total - s.least) for p, s in seen_twice),
         key=lambda w: (-w.wasted, -w.total, w.path),
     )
+    losses = sorted(costs.losses.values(), key=lambda x: (-x.size, x.path, x.by))[:top]
     return Analysis(
         layers=reports,
         size=sum(c.size for c in costs.layers),
@@ -142,7 +157,10 @@ def _result(
         wasted=sum(c.wasted for c in costs.layers),
         efficiency=costs.efficiency(),
         dive_wasted=sum(s.total for _, s in seen_twice),
-        wasted_paths=tuple(w for w in wasted_paths[:top] if w.wasted),
+        wasted_paths=tuple(
+            WastedPath(x.path, x.by, x.size, x.files, tuple(sorted(x.made))) for x in losses
+        ),
+        repeated_paths=tuple(w for w in repeated[:top] if w.wasted),
         directories=directories,
         advice=tuple(pick(found, advise)),
         candidates=tuple(found),
