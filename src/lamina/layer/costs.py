@@ -16,8 +16,9 @@ sizes its diff directory may add symlink lengths) and what dive counts. Per laye
   deleted or hidden by an opaque directory above, or by its own later entries. Content
   lives as long as one of its hardlinked names does. `dead[i][j]`: of layer i, by j.
   `losses` says where: the path a layer deleted, replaced or hid (a whole directory,
-  or everything an opaque directory hides, is one loss), with the bytes that died there (a file replaced by a directory's entry
-  below it is booked under that entry's directory).
+  or everything an opaque directory hides, is one loss), with the bytes that died
+  there (a file replaced by a directory made for an entry below it is booked under
+  that entry's directory).
 
 dive's efficiency (wagoodman/dive, filetree/efficiency.go) is kept beside it, with dive's
 rules: every path a layer's own tree has as a leaf is one sighting at its size; a
