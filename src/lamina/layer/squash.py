@@ -31,11 +31,12 @@ comes after the entry holding its content. Same input bytes, same output bytes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from lamina.errors import InvalidInputError
 from lamina.layer import paths, tree, whiteout
 from lamina.layer import tarformat as tf
+from lamina.layer.sizing import CountingSink, Unread
 from lamina.layer.tarstream import Member
 from lamina.layer.tarwriter import TarSink
 from lamina.layer.tree import DIR, GONE, KEEP, RECREATED, Inode, Node, Tree
@@ -67,7 +68,7 @@ class Below:
     def sizing(cls, lower: Tree) -> Below:
         """The filesystem of a tree already built, for `squashed_size` (reads nothing).
         The tree must not change while this is in use."""
-        return cls(lower, _Unread(), True)
+        return cls(lower, Unread(), True)
 
     def exists(self, path: str) -> bool:
         if self._tree is None:
@@ -140,42 +141,10 @@ def squashed_size(merged: Tree, below: Below) -> int:
     sink that only counts: no layer byte is read. The tree can be sized again after
     more layers are applied to it."""
     merged.clear_marks()
-    sink = _SizingSink()
-    _Writer(merged, _Unread(), below, sink).write_all()
+    sink = CountingSink()
+    _Writer(merged, Unread(), below, sink).write_all()
     sink.finish()
     return sink.size
-
-
-class _Unread(Sequence[BinaryIO]):
-    """Stands for the range's layer files when nothing is to be read from them."""
-
-    def __getitem__(self, index: Any) -> Any:
-        return None
-
-    def __len__(self) -> int:
-        return 0
-
-
-class _SizingSink(TarSink):
-    """A TarSink that counts the bytes it would write."""
-
-    def __init__(self) -> None:  # no buffer, no hasher: nothing is written
-        self.size = 0
-
-    def write(self, data: bytes | memoryview) -> None:
-        self.size += len(data)
-
-    def copy_range(self, src: BinaryIO, start: int, end: int) -> None:
-        self.size += end - start
-
-    def add_payload_range(self, header: tf.Header, src: BinaryIO, start: int) -> None:
-        self.size += len(tf.encode(header))
-        if header.type not in tf.HEADER_ONLY and header.size:
-            self.size += tf.padded(header.size)
-
-    def finish(self) -> tuple[str, int]:
-        self.size += len(tf.END_OF_ARCHIVE)
-        return "", self.size
 
 
 class _Writer:
