@@ -7,7 +7,16 @@ from hypothesis import HealthCheck, given, settings
 
 from lamina.ops.analyze import analyze
 from tests.analyze.memory import image_of, open_tar
-from tests.layer.stacks import E, file, layer_bytes, ranges, squash_bytes, whiteout
+from tests.layer.stacks import (
+    E,
+    Inode,
+    file,
+    layer_bytes,
+    model_of,
+    ranges,
+    squash_bytes,
+    whiteout,
+)
 from tests.layer.test_squash_random import stacks
 
 
@@ -30,6 +39,22 @@ def check_every_range(layers: list[bytes]) -> int:
 @given(stacks())
 def test_predicted_saving_is_the_squash_size_change(stack: list[list[E]]) -> None:
     check_every_range([layer_bytes(entries) for entries in stack])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks())
+def test_every_byte_is_either_in_the_final_filesystem_or_wasted(stack: list[list[E]]) -> None:
+    layers = [layer_bytes(entries) for entries in stack]
+    a = analyze(image_of(layers), open_tar, advise=0, top=1000)
+    assert a.size == a.final_size + a.wasted
+    assert a.wasted == sum(w.size for w in a.wasted_paths)  # every loss has its place
+    assert a.final_size == _final_bytes(layers)
+
+
+def _final_bytes(layers: list[bytes]) -> int:
+    """The reference model's final filesystem: bytes of each file once (tests/layer)."""
+    inodes = {id(n): n for n in model_of(layers).fs.values() if isinstance(n, Inode)}
+    return sum(len(n.data) for n in inodes.values() if n.kind == "f")
 
 
 def test_a_stack_with_something_to_save() -> None:

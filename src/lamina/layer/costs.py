@@ -162,11 +162,14 @@ class Costs:
                 count.added_bytes += size
             if self.focus == index:
                 self.changes.append(Change("M" if existed else "A", path, size, member.type))
+        inode = new.inode
+        if old is not None and old.kind == LEAF and old.inode is inode:
+            return  # a name linked again to the file it already holds: nothing changes
+        if member.type == tf.HARDLINK and inode is not None and inode.layer >= 0:
+            # counted first: the link may replace a directory holding its own target
+            self._links[inode] = self._links.get(inode, 1) + 1
         if old is not None and old is not new:
             self._gone(index, old, path)
-        inode = new.inode
-        if member.type == tf.HARDLINK and inode is not None and inode.layer >= 0:
-            self._links[inode] = self._links.get(inode, 1) + 1
 
     def end_layer(self, index: int) -> None:
         """Call after each layer: its directories that are leaves of its own tree count."""

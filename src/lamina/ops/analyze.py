@@ -207,7 +207,8 @@ def _seekable(stream: BinaryIO) -> bool:
 
 def directory_sizes(root: Node, depth: int = 3, width: int = 5, least: float = 0.01) -> DirSize:
     """The final filesystem's directories by size: `width` biggest children per
-    directory, `depth` levels down, none under `least` of the whole. Linear in the tree."""
+    directory, `depth` levels down, none under `least` of the whole. A file with several
+    names counts once, under the first name met. Linear in the tree."""
     order: list[tuple[str, Node]] = []
     stack: list[tuple[str, Node]] = [("", root)]
     while stack:
@@ -217,12 +218,16 @@ def directory_sizes(root: Node, depth: int = 3, width: int = 5, least: float = 0
             if child.kind == DIR:
                 stack.append((f"{path}/{name}" if path else name, child))
     totals: dict[int, tuple[int, int]] = {}
+    counted: set[int] = set()  # inodes (by id) whose content is counted
     for _, node in reversed(order):
         size = files = 0
         for child in (node.children or {}).values():
-            if child.kind == LEAF and child.entry is not None:
-                size += child.entry.data_size
+            if child.kind == LEAF and child.inode is not None:
                 files += 1
+                inode = child.inode
+                if inode.member is not None and inode.layer >= 0 and id(inode) not in counted:
+                    counted.add(id(inode))
+                    size += inode.member.data_size
             elif child.kind == DIR:
                 sub_size, sub_files = totals[id(child)]
                 size, files = size + sub_size, files + sub_files
