@@ -8,7 +8,9 @@ Cases:
               stdlib, a change layer with whiteouts and an opaque directory)
   files-100k  four layers: 100,000 small files, a layer that rewrites 10%, deletes 1%
               and adds 5% of them (bench/squash_engine.py), and two small layers
-Modes, each in a fresh process (median of --runs; peak RSS is that process's own):
+Modes, each in a fresh process, the modes taking turns run after run (median of
+--runs; CPU is user+sys of the work, steadier than wall time on a shared machine;
+"x headers" compares CPU; peak RSS is that process's own):
   headers     read every layer's tar headers once (lamina's TarReader; data is seeked
               over), the floor the analysis is measured against
   analysis    the analysis without the advisor (--advise 0)
@@ -66,7 +68,7 @@ def measure(mode: str, paths: list[Path]) -> dict[str, float]:
     from lamina.ops.analyze import analyze
     from lamina.spec import Config
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     entries = 0
     if mode == "headers":
         for path in paths:
@@ -88,9 +90,14 @@ def measure(mode: str, paths: list[Path]) -> dict[str, float]:
         base, advise = {"analysis": (0, 0), "base 1": (1, 3), "no base": (0, 3)}[mode]
         result = analyze(Image(config, layers), open_tar, base_layers=base, advise=advise)
         entries = sum(x.count.entries for x in result.layers)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu() - cpu
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "rss_mb": rss_mb, "entries": entries}
+    return {"seconds": seconds, "cpu": cpu, "rss_mb": rss_mb, "entries": entries}
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_child(mode: str, paths: list[Path]) -> dict[str, float]:
@@ -114,23 +121,27 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         cases = {"realistic": realistic(), "files-100k": small_stack(Path(tmp), args.small)}
-        print("| case | layers | MB | entries | mode | seconds | x headers | peak RSS MB |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| case | layers | MB | entries | mode | wall s | CPU s | x headers | peak RSS MB |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, paths in cases.items():
             mb = sum(p.stat().st_size for p in paths) / 1e6
             run_child("headers", paths)  # warm the page cache
-            floor = 0.0
+            runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
+            for _ in range(args.runs):
+                for mode in MODES:
+                    runs[mode].append(run_child(mode, paths))
+            floor = _median(runs["headers"], "cpu")["cpu"]
             for mode in MODES:
-                runs = sorted(
-                    (run_child(mode, paths) for _ in range(args.runs)), key=lambda r: r["seconds"]
-                )
-                r = runs[len(runs) // 2]
-                floor = floor or r["seconds"]
+                r, cpu = _median(runs[mode], "seconds"), _median(runs[mode], "cpu")["cpu"]
                 print(
                     f"| {name} | {len(paths)} | {mb:.0f} | {r['entries']:.0f} | {mode} | "
-                    f"{r['seconds']:.2f} | {r['seconds'] / floor:.2f} | {r['rss_mb']:.0f} |",
+                    f"{r['seconds']:.2f} | {cpu:.2f} | {cpu / floor:.2f} | {r['rss_mb']:.0f} |",
                     flush=True,
                 )
+
+
+def _median(runs: list[dict[str, float]], key: str) -> dict[str, float]:
+    return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
 
 
 if __name__ == "__main__":

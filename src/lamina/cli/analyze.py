@@ -10,7 +10,7 @@ from rich.console import Console
 
 from lamina import api
 from lamina.api.analyze import Report
-from lamina.cli.analyze_view import render, render_layer
+from lamina.cli.analyze_view import TYPE_NAMES, render, render_layer
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import LaminaError, UsageError
 from lamina.humanize import size as human
@@ -209,7 +209,7 @@ def layer_json(report: Report) -> dict[str, Any]:
                 "Kind": ch.kind,
                 "Path": "/" + ch.path,
                 "Size": ch.size,
-                "Type": ch.type,
+                "Type": TYPE_NAMES.get(ch.type, "") if ch.type else None,
                 "Files": ch.files,
             }
             for ch in a.changes

@@ -19,7 +19,15 @@ from lamina.ops.analyze import DirSize, LayerReport
 BAR = 12
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _COLOURS = {"A": "green", "M": "yellow", "D": "red"}
-_TYPES = {"0": "", "2": " (symlink)", "1": " (hardlink)", "5": "/", "3": " (char)", "4": " (block)"}
+TYPE_NAMES = {
+    "0": "file",
+    "1": "hardlink",
+    "2": "symlink",
+    "3": "char",
+    "4": "block",
+    "5": "dir",
+    "6": "fifo",
+}
 
 
 def bar(value: int, largest: int, width: int = BAR) -> str:
@@ -217,7 +225,8 @@ def change_tree(changes: tuple[Change, ...]) -> Tree:
     for ch in changes:
         branch = _branch(branches, ch.path.rpartition("/")[0])
         colour = _COLOURS[ch.kind]
-        name = ch.path.rpartition("/")[2] + _TYPES.get(ch.type, "")
+        kind = TYPE_NAMES.get(ch.type, "file")
+        name = ch.path.rpartition("/")[2] + ("" if kind == "file" else f" ({kind})")
         extra = f", {ch.files:,} files" if ch.kind == "D" and ch.files > 1 else ""
         branch.add(
             Text.assemble((f"{ch.kind} ", colour), name, (f"  {human(ch.size)}{extra}", "dim"))
