@@ -154,6 +154,8 @@ def _dir_tree(root: DirSize) -> Tree:
 
 def _advice(console: Console, report: Report) -> None:
     a = report.analysis
+    if not a.candidates and len(a.layers) - a.base_layers >= 2:
+        return  # --advise 0
     if not a.advice:
         if len(a.layers) - a.base_layers < 2:
             console.print(Text("Squash advice: fewer than two user layers", "dim"))
