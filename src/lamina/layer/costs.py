@@ -71,7 +71,7 @@ class Sighting:
 
     least: int
     total: int
-    count: int = 1
+    count: int
 
 
 @dataclass
@@ -100,7 +100,8 @@ class Costs:
     focus: int | None = None  # the layer whose changes are listed one by one
     layers: list[LayerCount] = field(init=False)
     dead: list[list[int]] = field(init=False)
-    sightings: dict[str, Sighting] = field(default_factory=dict)
+    # a path seen once is just its size (most are): a Sighting from the second time on
+    sightings: dict[str, int | Sighting] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     losses: dict[tuple[str, int], Loss] = field(default_factory=dict)
     _links: dict[Inode, int] = field(default_factory=dict)  # inodes with several names
@@ -181,15 +182,25 @@ class Costs:
 
     # -- results -------------------------------------------------------------------------
     def efficiency(self) -> float:
-        least = sum(s.least for s in self.sightings.values())
-        total = sum(s.total for s in self.sightings.values())
+        least = total = 0
+        for s in self.sightings.values():
+            if isinstance(s, int):
+                least, total = least + s, total + s
+            else:
+                least, total = least + s.least, total + s.total
         return 1.0 if total == 0 else least / total
+
+    def repeated(self) -> list[tuple[str, Sighting]]:
+        """The paths seen more than once."""
+        return [(p, s) for p, s in self.sightings.items() if not isinstance(s, int)]
 
     # -- helpers -------------------------------------------------------------------------
     def _sight(self, path: str, size: int) -> None:
         seen = self.sightings.get(path)
         if seen is None:
-            self.sightings[path] = Sighting(size, size)
+            self.sightings[path] = size
+        elif isinstance(seen, int):
+            self.sightings[path] = Sighting(min(seen, size), seen + size, 2)
         else:
             seen.least = min(seen.least, size)
             seen.total += size

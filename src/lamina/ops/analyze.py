@@ -144,7 +144,7 @@ def _result(
         LayerReport(i, layer.diff_id, tar_sizes[i], i < base_layers, history[i], costs.layers[i])
         for i, layer in enumerate(image.layers)
     )
-    seen_twice = [(p, s) for p, s in costs.sightings.items() if s.count > 1]
+    seen_twice = costs.repeated()
     repeated = sorted(
         (RepeatedPath(p, s.count, s.total, s.total - s.least) for p, s in seen_twice),
         key=lambda w: (-w.wasted, -w.total, w.path),
