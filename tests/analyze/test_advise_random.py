@@ -7,16 +7,8 @@ from hypothesis import HealthCheck, given, settings
 
 from lamina.ops.analyze import analyze
 from tests.analyze.memory import image_of, open_tar
-from tests.layer.stacks import (
-    E,
-    Inode,
-    file,
-    layer_bytes,
-    model_of,
-    ranges,
-    squash_bytes,
-    whiteout,
-)
+from tests.kit.layers import E, file, layer_bytes, whiteout
+from tests.layer.stacks import Inode, model_of, ranges, squash_bytes
 from tests.layer.test_squash_random import stacks
 
 

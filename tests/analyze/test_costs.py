@@ -12,7 +12,7 @@ import pytest
 
 from lamina.layer.costs import Change
 from tests.analyze.memory import analyse
-from tests.layer.stacks import dir_, file, hardlink, opaque, symlink, whiteout
+from tests.kit.layers import dir_, file, hardlink, opaque, symlink, whiteout
 
 K = 1000
 
