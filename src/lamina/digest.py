@@ -31,6 +31,16 @@ def hex_of(digest: str) -> str:
     return validate(digest).split(":", 1)[1]
 
 
+def short(value: str, n: int = 12, *, algorithm: bool = False) -> str:
+    """An ID or digest as people read it: Docker's `stringid.TruncateID` (the first `n` hex
+    digits after the `sha256:`), or with `algorithm=True` the form errors name blobs by
+    (`sha256:` and 12 hex digits). `short("sha256:0123456789abcdef...")` -> `0123456789ab`."""
+    head, sep, tail = value.partition(":")
+    if not sep:
+        return value[:n]
+    return f"{head}{sep}{tail[:n]}" if algorithm else tail[:n]
+
+
 def of_bytes(data: bytes) -> str:
     return f"{ALGORITHM}:{hashlib.sha256(data).hexdigest()}"
 
@@ -159,7 +169,9 @@ class BackgroundCheck:
                 while chunk := os.pread(fd, CHUNK, hasher.size):
                     hasher.update(chunk)
                 try:
-                    check(expected, hasher.digest, f"{self._what} {expected[:19]}")
+                    check(
+                        expected, hasher.digest, f"{self._what} {short(expected, algorithm=True)}"
+                    )
                 except LaminaError as exc:
                     self._error = exc
                     return

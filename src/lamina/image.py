@@ -90,7 +90,8 @@ class Image:
         """Config diff_ids and layers must agree, or the image cannot be rebuilt anywhere."""
         if self.config.diff_ids != self.diff_ids:
             raise InvalidInputError(
-                f"image {self.id[:19]} lists {len(self.config.diff_ids)} layers in its config "
+                f"image {digest.short(self.id, algorithm=True)} lists {len(self.config.diff_ids)} "
+                "layers in its config "
                 f"but carries {len(self.layers)} that do not match them",
                 "the archive or manifest is corrupt",
             )

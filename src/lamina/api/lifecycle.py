@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina import mediatype, reference
+from lamina import digest, mediatype, reference
 
 # the container verbs are re-exported here, so lamina.api takes the lifecycle in one import
 from lamina.api.containers import (
@@ -74,7 +74,9 @@ def _store_image(tx: Transaction, config_raw: bytes, name: str | None) -> str:
     layers = []
     for diff_id in config.diff_ids:
         if not tx.has_blob(diff_id):
-            raise NotFoundError(f"layer {diff_id[:19]} of the image is not in the store")
+            raise NotFoundError(
+                f"layer {digest.short(diff_id, algorithm=True)} of the image is not in the store"
+            )
         size = tx.blob_size(diff_id)
         layers.append(Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, _opener(tx, diff_id)))
     manifest = Image(config, tuple(layers)).manifest_bytes()
@@ -109,7 +111,7 @@ def commit(
         parent = Config.parse(store.blobs.read_bytes(c.image_id))
     except NotFoundError:
         raise NotFoundError(
-            f"the image of container {c.name} ({c.image_id[7:19]}) is gone from the store"
+            f"the image of container {c.name} ({digest.short(c.image_id)}) is gone from the store"
         ) from None
     tmp, diff_id = _diff_to_temp(store, c)
     try:
@@ -134,7 +136,7 @@ def commit(
 def _diff_to_temp(store: Store, c: Container) -> tuple[Path, str]:
     """The container's changes as a layer tar in the store's temp dir, and its diff_id."""
     snap = Snapshot.read(c.snapshot)
-    tmp = store.tmp / f".commit-{c.id[:12]}-{os.getpid()}"
+    tmp = store.tmp / f".commit-{digest.short(c.id)}-{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
             diff_id, _ = fsdiff.diff_to_layer(c.rootfs, snap, f)

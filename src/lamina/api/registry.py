@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import zstandard
 from isal.isal_zlib import error as IsalError
 
-from lamina import reference
+from lamina import digest, reference
 from lamina.api.base import get_image
 from lamina.errors import InvalidInputError, LaminaError, UsageError
 from lamina.image import Image
@@ -214,8 +214,9 @@ def _import(image: Image, tx: Transaction) -> Descriptor:
         _, manifest = import_image(image, tx, Progress.null())  # layers draw their own bars
     except _DECODE_ERRORS as exc:
         raise InvalidInputError(
-            f"a layer of {image.names[0] if image.names else image.id[:19]} does not decompress "
-            f"({exc})",
+            "a layer of "
+            f"{image.names[0] if image.names else digest.short(image.id, algorithm=True)}"
+            f" does not decompress ({exc})",
             "the registry holds a damaged blob; push the image again",
         ) from None
     return manifest

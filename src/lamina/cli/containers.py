@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from lamina import api, humanize
+from lamina import api, digest, humanize
 from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.containers.records import CREATED, EXITED, Container
@@ -104,7 +104,7 @@ def _image_column(c: Ctx, ctr: Container) -> str:
             return ctr.image_name
     except LaminaError:
         pass
-    return ctr.image_id[7:19]
+    return digest.short(ctr.image_id)
 
 
 def _ellipsis(text: str, width: int) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from lamina import humanize
+from lamina import digest, humanize
 from lamina.api import delta, transfer
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import UsageError
@@ -117,7 +117,7 @@ def _count(layers: Sequence[Layer]) -> str:
 
 
 def _ids(layers: Sequence[Layer], most: int = 6) -> str:
-    shown = ", ".join(x.diff_id[7:19] for x in layers[:most])
+    shown = ", ".join(digest.short(x.diff_id) for x in layers[:most])
     return shown + (f" and {len(layers) - most} more" if len(layers) > most else "")
 
 

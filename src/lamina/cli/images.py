@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from lamina import api, humanize
+from lamina import api, digest, humanize
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.cli.delta import delta_options, is_delta, save_delta
 from lamina.errors import LaminaError
@@ -139,7 +139,7 @@ def images(
         return
 
     def short(image_id: str) -> str:
-        return image_id if no_trunc else image_id[7:19]
+        return image_id if no_trunc else digest.short(image_id)
 
     if ids_only:
         for ident in dict.fromkeys(short(r.id) for r in rows):
@@ -222,7 +222,7 @@ def history(c: Ctx, image: str, no_trunc: bool, human: bool, as_json: bool) -> N
         return
     table = [("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT")]
     for r in rows:
-        ident = r.image if no_trunc or r.image == "<missing>" else r.image[7:19]
+        ident = r.image if no_trunc or r.image == "<missing>" else digest.short(r.image)
         by = (
             r.entry.created_by
             if no_trunc or len(r.entry.created_by) <= 45
@@ -272,8 +272,8 @@ def print_tree(n: TreeNode, indent: str) -> None:
         parts = []
         for img in n.images:
             tags = ", ".join(img.names) if img.names else "<none>"
-            parts.append(f"{img.id[7:19]} Tags: {tags}")
+            parts.append(f"{digest.short(img.id)} Tags: {tags}")
         label = "  " + "; ".join(parts)
-    click.echo(f"{indent}└─{n.diff_id[7:19]} Size: {humanize.size(n.size)}{label}")
+    click.echo(f"{indent}└─{digest.short(n.diff_id)} Size: {humanize.size(n.size)}{label}")
     for k in n.children:
         print_tree(k, indent + "  ")

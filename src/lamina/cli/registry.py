@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lamina import api
+from lamina import api, digest
 from lamina.cli.app import CONTEXT, Ctx, cli, pass_ctx
 from lamina.errors import UsageError
 from lamina.progress import Progress
@@ -88,7 +88,7 @@ def push(
         click.echo(f"The push refers to repository [{ref.familiar_repository}]")
         for layer in reversed(pushed.layers):
             how = HOW[layer.how] + (f" {layer.source}" if layer.source else "")
-            click.echo(f"{layer.uncompressed[7:19]}: {how}")
+            click.echo(f"{digest.short(layer.uncompressed)}: {how}")
     click.echo(f"{ref.tag}: digest: {pushed.digest} size: {pushed.size}")
 
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lamina import digest
 from lamina.atomic import write_atomic
 from lamina.errors import ConflictError, InvalidInputError, NotFoundError
 from lamina.store.local import Store
@@ -79,7 +80,7 @@ class Container:
 
     @property
     def short_id(self) -> str:
-        return self.id[:12]
+        return digest.short(self.id)
 
     @property
     def command(self) -> list[str]:
@@ -194,7 +195,7 @@ class Containers:
                     "remove (or rename) that container to be able to reuse that name",
                 )
             if record.image_id not in {i.id for i in self.store.images()}:
-                raise NotFoundError(f"image {record.image_id[7:19]} was removed meanwhile")
+                raise NotFoundError(f"image {digest.short(record.image_id)} was removed meanwhile")
             final = self.dir / record.id
             write_atomic(staging / RECORD, record.to_json(), self.store.tmp)
             os.rename(staging, final)

@@ -21,6 +21,7 @@ import platform
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lamina import digest
 from lamina.ops.changes import apply_changes
 from lamina.spec import Config, HistoryEntry, canonical_json
 
@@ -78,7 +79,7 @@ def container_config(
     """The config a container starts with: the image's, plus what `create`/`run` said."""
     doc = {**_ZERO_CONFIG, **copy.deepcopy(dict(image.container_config))}
     doc.update(
-        Hostname=container_id[:12],
+        Hostname=digest.short(container_id),
         Image=image_name,
         AttachStdout=attach,
         AttachStderr=attach,

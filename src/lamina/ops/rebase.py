@@ -7,6 +7,7 @@ as right as the user's claim that the upper layers still make sense on the new b
 
 from __future__ import annotations
 
+from lamina import digest
 from lamina.errors import UsageError
 from lamina.image import BlobSink, Image
 from lamina.ops.history import raw_history, with_layers
@@ -43,4 +44,4 @@ def rebase(image: Image, old_base: Image, new_base: Image, sink: BlobSink) -> Im
 
 
 def _name(image: Image) -> str:
-    return image.names[0] if image.names else image.id[7:19]
+    return image.names[0] if image.names else digest.short(image.id)

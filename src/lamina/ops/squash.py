@@ -118,7 +118,7 @@ def squashed_config(image: Image, span: Range, diff_id: str, message: str) -> Co
     entry: dict[str, object] = {
         "created_by": f"lamina squash --layers {span}",
         "comment": message
-        or f"squashed {span.count} layers: " + ", ".join(d[7:19] for d in squashed),
+        or f"squashed {span.count} layers: " + ", ".join(digest.short(d) for d in squashed),
     }
     if created or config.created:  # Docker refuses an empty timestamp: leave it out
         entry["created"] = created or config.created

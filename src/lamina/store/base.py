@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lamina import reference
+from lamina import digest, reference
 from lamina.errors import NotFoundError
 from lamina.spec import BASE_DIGEST, BASE_NAME
 from lamina.store.graph import Graph
@@ -89,4 +89,4 @@ def _is_layer_prefix(base: StoredImage, img: StoredImage) -> bool:
 
 
 def _label(img: StoredImage) -> str:
-    return img.names[0] if img.names else img.id[7:19]
+    return img.names[0] if img.names else digest.short(img.id)

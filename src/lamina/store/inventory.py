@@ -149,7 +149,8 @@ def _layer(item: Any, what: str) -> LayerEntry:
     expected = digest.of_bytes(f"{parent} {diff_id}".encode()) if parent else diff_id
     if chain != expected:
         raise InvalidInputError(
-            f"{what}: chain_id {chain[:19]} does not follow from its parent and diff_id",
+            f"{what}: chain_id {digest.short(chain, algorithm=True)} does not follow from its "
+            "parent and diff_id",
             "the file is corrupt or was edited; make it again with `lamina inventory`",
         )
     return LayerEntry(chain, diff_id, parent)

@@ -47,7 +47,9 @@ class _Conflict:
 
     def error(self, img: StoredImage) -> ConflictError:
         how = "cannot be forced" if self.hard else "must be forced"
-        return ConflictError(f"conflict: unable to delete {img.id[7:19]} ({how}) - {self.message}")
+        return ConflictError(
+            f"conflict: unable to delete {digest.short(img.id)} ({how}) - {self.message}"
+        )
 
 
 @dataclass
@@ -91,7 +93,8 @@ class Removal:
         if not force and len(self.names_of(img)) == 1 and users:
             raise ConflictError(
                 f'conflict: unable to remove repository reference "{name}" (must force) - '
-                f"container {users[0].id[:12]} is using its referenced image {img.id[7:19]}"
+                f"container {digest.short(users[0].id)} is using its referenced image "
+                f"{digest.short(img.id)}"
             )
         self.tx.remove_name(name, keep_untagged=True)
         self.lines.append(f"Untagged: {name}")
@@ -110,7 +113,7 @@ class Removal:
             return _Conflict("image has dependent child images", hard=True)
         running = [c for c in self.users(img.id) if c.running]
         if running:
-            why = f"image is being used by running container {running[0].id[:12]}"
+            why = f"image is being used by running container {digest.short(running[0].id)}"
             return _Conflict(why, hard=True, used=True)
         if force:
             return None
@@ -118,7 +121,7 @@ class Removal:
             return _Conflict("image is referenced in multiple repositories")
         stopped = [c for c in self.users(img.id) if not c.running]
         if stopped:
-            why = f"image is being used by stopped container {stopped[0].id[:12]}"
+            why = f"image is being used by stopped container {digest.short(stopped[0].id)}"
             return _Conflict(why, used=True)
         return None
 

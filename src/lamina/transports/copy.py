@@ -43,8 +43,8 @@ def find_missing(images: list[Image], has_layer: Callable[[str], bool]) -> list[
 def missing_error(missing: list[Missing]) -> MissingLayersError:
     parts = []
     for m in missing:
-        who = ", ".join(m.image.names) or m.image.id[:19]
-        ids = ", ".join(layer.diff_id[:19] for layer in m.layers)
+        who = ", ".join(m.image.names) or digest.short(m.image.id, algorithm=True)
+        ids = ", ".join(digest.short(layer.diff_id, algorithm=True) for layer in m.layers)
         parts.append(f"{who} needs {ids}")
     return MissingLayersError(
         f"the archive leaves out layers this store does not have ({'; '.join(parts)})",
@@ -78,7 +78,8 @@ def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
             sink.put_blob(plain, expected=layer.diff_id)
         except compression.DECOMPRESSION_ERRORS as exc:
             raise InvalidInputError(
-                f"layer {layer.diff_id[:19]} is truncated or corrupt ({exc})",
+                f"layer {digest.short(layer.diff_id, algorithm=True)} is truncated or corrupt "
+                f"({exc})",
                 "the archive is damaged; save or download it again",
             ) from None
         while counted.read(1 << 20):  # compressed trailers, so the blob digest covers all bytes
@@ -97,7 +98,8 @@ def import_image(
         raise missing_error(missing)
     todo = [x for x in image.layers if not sink.has_blob(x.diff_id)]
     task = (progress or Progress.null()).task(
-        f"Loading {image.names[0] if image.names else image.id[7:19]}", sum(x.size for x in todo)
+        f"Loading {image.names[0] if image.names else digest.short(image.id)}",
+        sum(x.size for x in todo),
     )
     for layer in todo:
         if not sink.has_blob(layer.diff_id):

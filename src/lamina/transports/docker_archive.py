@@ -88,7 +88,8 @@ def read_archive(fs: ArchiveFS) -> list[Image]:
         config = Config.parse(_config_bytes(fs, config_path))
         if len(paths) != len(config.diff_ids):
             raise InvalidInputError(
-                f"{fs.label}: image {config.id[:19]} lists {len(paths)} layer files "
+                f"{fs.label}: image {digest.short(config.id, algorithm=True)} lists {len(paths)} "
+                "layer files "
                 f"but its config has {len(config.diff_ids)} layers"
             )
         layers = tuple(_layer(fs, p, d) for p, d in zip(paths, config.diff_ids, strict=True))

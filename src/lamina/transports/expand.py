@@ -56,8 +56,8 @@ def _first(sources: Iterable[LayerSource], diff_id: str) -> Layer | None:
 def _missing(lacking: list[tuple[Image, Layer]]) -> MissingLayersError:
     by_image: dict[str, list[str]] = {}
     for image, layer in lacking:
-        who = ", ".join(image.names) or image.id[:19]
-        by_image.setdefault(who, []).append(layer.diff_id[:19])
+        who = ", ".join(image.names) or digest.short(image.id, algorithm=True)
+        by_image.setdefault(who, []).append(digest.short(layer.diff_id, algorithm=True))
     parts = "; ".join(f"{who} needs {', '.join(ids)}" for who, ids in by_image.items())
     return MissingLayersError(
         f"the delta leaves out layers that neither the store nor --from has ({parts})",
@@ -95,11 +95,13 @@ def _decompress(layer: Layer, scratch: Path) -> Path:
         with open(fd, "wb") as out, layer.open_tar() as tar:
             reader = digest.HashingReader(tar)
             shutil.copyfileobj(reader, out, 1 << 20)
-        digest.check(layer.diff_id, reader.digest, f"layer {layer.diff_id[:19]}")
+        digest.check(
+            layer.diff_id, reader.digest, f"layer {digest.short(layer.diff_id, algorithm=True)}"
+        )
     except (OSError, EOFError) as exc:
         path.unlink(missing_ok=True)
         raise InvalidInputError(
-            f"layer {layer.diff_id[:19]} is truncated or corrupt ({exc})",
+            f"layer {digest.short(layer.diff_id, algorithm=True)} is truncated or corrupt ({exc})",
             "the archive is damaged; save or download it again",
         ) from None
     except BaseException:
@@ -109,8 +111,6 @@ def _decompress(layer: Layer, scratch: Path) -> Path:
 
 
 def _verifying(opener: Callable[[], BinaryIO], diff_id: str) -> Callable[[], BinaryIO]:
-    return (
-        lambda: digest.VerifyingReader(  # type: ignore[return-value]
-            opener(), diff_id, f"layer {diff_id[:19]}"
-        )
+    return lambda: digest.VerifyingReader(  # type: ignore[return-value]
+        opener(), diff_id, f"layer {digest.short(diff_id, algorithm=True)}"
     )

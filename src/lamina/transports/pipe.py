@@ -168,8 +168,8 @@ def read_data(channel: Channel, out: BinaryIO) -> int:
         if doc.get("size") != hasher.size or doc.get("sha256") != hasher.digest:
             raise ProtocolError(
                 f"the archive stream from {channel.peer} arrived damaged "
-                f"({hasher.size} bytes, {hasher.digest[:19]}; expected "
-                f"{doc.get('size')} bytes, {str(doc.get('sha256'))[:19]})",
+                f"({hasher.size} bytes, {digest.short(hasher.digest, algorithm=True)}; expected "
+                f"{doc.get('size')} bytes, {digest.short(str(doc.get('sha256')), algorithm=True)})",
                 "send it again",
             )
         return hasher.size

@@ -97,7 +97,7 @@ def _image_entries(index: Index) -> tuple[Descriptor, ...]:
 
 def _opener(repo: Repository, desc: Descriptor, progress: Progress) -> Opener:
     def open_blob() -> BinaryIO:
-        task = progress.task(f"{desc.digest[7:19]} pulling", desc.size)
+        task = progress.task(f"{digest.short(desc.digest)} pulling", desc.size)
         return repo.open_blob(desc.digest, desc.size, task)
 
     return open_blob

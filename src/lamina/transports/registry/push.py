@@ -281,4 +281,4 @@ class _Closing:
 
 
 def _short(dig: str) -> str:
-    return dig.split(":", 1)[-1][:12]
+    return digest.short(dig)
