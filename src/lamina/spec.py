@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lamina import digest, mediatype
+from lamina import digest, mediatype, platforms
 from lamina.errors import InvalidInputError
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -55,7 +55,7 @@ class Platform:
             raise InvalidInputError(
                 f"bad platform {text!r}", "use OS/ARCH[/VARIANT], e.g. linux/amd64"
             )
-        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
+        return cls(parts[0], *platforms.normalize(parts[1], parts[2] if len(parts) == 3 else ""))
 
 
 @dataclass(frozen=True)

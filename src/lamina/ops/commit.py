@@ -17,12 +17,12 @@ the new image ID); writing blobs is the caller's job.
 from __future__ import annotations
 
 import copy
-import platform
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lamina import digest
 from lamina.ops.changes import apply_changes
+from lamina.platforms import host_architecture
 from lamina.spec import Config, HistoryEntry, canonical_json
 
 # sha256 of an empty tar (two zero blocks): Docker's layer.EmptyLayer digest
@@ -48,24 +48,6 @@ _ZERO_CONFIG: dict[str, Any] = {
     "OnBuild": None,
     "Labels": None,
 }
-
-_GOARCH = {
-    "x86_64": "amd64",
-    "aarch64": "arm64",
-    "armv7l": "arm",
-    "armv6l": "arm",
-    "i686": "386",
-    "i386": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-}
-
-
-def host_architecture() -> str:
-    """This machine's architecture as Go (and so Docker and OCI) names it."""
-    machine = platform.machine()
-    return _GOARCH.get(machine, machine.lower())
 
 
 def container_config(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina import digest, mediatype, reference
+from lamina import digest, mediatype, platforms, reference
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
 from lamina.spec import CONTAINERD_NAME, REF_NAME, Config, Descriptor, Index, Manifest, Platform
@@ -82,8 +82,8 @@ def choose_platform(
     for d in with_platform:
         p = d.platform
         assert p is not None
-        if (p.os, p.architecture) == (target.os, target.architecture) and (
-            not target.variant or p.variant == target.variant
+        if p.os == target.os and platforms.matches(
+            (p.architecture, p.variant), (target.architecture, target.variant)
         ):
             return (d,)
     offered = ", ".join(str(d.platform) for d in with_platform)
@@ -93,13 +93,7 @@ def choose_platform(
 
 
 def host_platform() -> Platform:
-    import platform as _platform
-
-    machine = _platform.machine().lower()
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(
-        machine, machine
-    )
-    return Platform("linux", arch)
+    return Platform("linux", *platforms.host())
 
 
 def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
