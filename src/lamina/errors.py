@@ -54,6 +54,32 @@ class UnsafePathError(InvalidInputError):
     """A tar entry would land outside the root it is extracted into."""
 
 
+class ProtocolError(InvalidInputError):
+    """The other side of a transfer did not speak the protocol (or another version of it)."""
+
+
+class PeerClosed(ProtocolError):
+    """The other side of a transfer closed its end before the conversation was over."""
+
+
+class SenderAborted(LaminaError):
+    """The sender of a transfer stopped half-way and said why."""
+
+
+class CommandFailedError(LaminaError):
+    """A command lamina ran failed (a demo step, the receiving end of a transfer).
+
+    Its exit code is passed on when it said one, else 1."""
+
+    def __init__(self, message: str, exit_code: int = 1, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.exit_code = exit_code
+
+
+class ReceiverError(CommandFailedError):
+    """The receiver could not load what was sent, or went away (its exit code is passed on)."""
+
+
 class MissingLayersError(LaminaError):
     """A delta needs layers that the store does not hold."""
 

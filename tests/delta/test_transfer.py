@@ -16,7 +16,7 @@ import pytest
 
 import lamina
 from lamina.api import transfer
-from lamina.errors import DigestMismatchError, LaminaError
+from lamina.errors import DigestMismatchError, LaminaError, ProtocolError, ReceiverError
 from lamina.progress import Progress, Task
 from lamina.transports import pipe
 from tests.builders import FakeImage, docker_archive, layer_tar, store_files
@@ -109,7 +109,7 @@ def test_receiver_that_lost_the_base_refuses_and_says_why(seed, base_only, tmp_p
         assert cp.returncode == 0, cp.stderr
 
     wire = tmp_path / "wire"
-    with pytest.raises(transfer.ReceiverError, match="local/stack:3 needs") as err:
+    with pytest.raises(ReceiverError, match="local/stack:3 needs") as err:
         transfer.send(
             seed, ["local/stack:3"], receive_cmd(base_only, wire), progress=_Meddler(remove_base)
         )
@@ -128,7 +128,7 @@ def test_sender_failure_aborts_and_leaves_the_receiver_unchanged(seed, base_only
 
 
 def test_a_command_that_is_not_lamina_receive(seed, tmp_path):
-    with pytest.raises(pipe.ProtocolError, match="hello"):
+    with pytest.raises(ProtocolError, match="hello"):
         transfer.send(seed, ["local/stack:3"], "echo hello; cat >/dev/null")
     with pytest.raises(LaminaError, match="exited with status 127"):
         transfer.send(seed, ["local/stack:3"], "no-such-command-here")
@@ -138,7 +138,7 @@ def test_a_command_that_is_not_lamina_receive(seed, tmp_path):
 
 def test_protocol_versions_are_checked():
     pipe.check_hello(pipe.hello(), "peer")
-    with pytest.raises(pipe.ProtocolError, match="version 2; this lamina speaks 1"):
+    with pytest.raises(ProtocolError, match="version 2; this lamina speaks 1"):
         pipe.check_hello({**pipe.hello(), "version": 2}, "the receiver")
-    with pytest.raises(pipe.ProtocolError, match="does not speak"):
+    with pytest.raises(ProtocolError, match="does not speak"):
         pipe.check_hello({"version": 1}, "the receiver")

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from lamina.api.images import Loaded, images_for, load
-from lamina.errors import LaminaError, UsageError
+from lamina.errors import (
+    LaminaError,
+    PeerClosed,
+    ProtocolError,
+    ReceiverError,
+    SenderAborted,
+    UsageError,
+)
 from lamina.image import Image
 from lamina.ops import delta
 from lamina.progress import Progress
@@ -26,14 +33,6 @@ from lamina.store.inventory import Inventory
 from lamina.store.local import Store
 from lamina.transports import pipe
 from lamina.transports.delta_archive import write_delta
-
-
-class ReceiverError(LaminaError):
-    """The receiver could not load what was sent (its exit code is passed on)."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -60,9 +59,9 @@ def send(
     channel = pipe.Channel(proc.stdout, proc.stdin, "the receiver")  # type: ignore[arg-type]
     try:
         return _converse(channel, images, progress)
-    except (pipe.ProtocolError, BrokenPipeError) as exc:
+    except (ProtocolError, BrokenPipeError) as exc:
         status = _finish(proc)
-        if isinstance(exc, pipe.PeerClosed | BrokenPipeError) and status:
+        if isinstance(exc, PeerClosed | BrokenPipeError) and status:
             raise LaminaError(
                 f"`{command}` exited with status {status} before the transfer was over",
                 "its own error is printed above; does it run `lamina receive`?",
@@ -139,11 +138,11 @@ def receive(store: Store, rx: BinaryIO, tx: BinaryIO) -> Received:
     try:
         kind, intro = channel.recv_json(pipe.HELLO, pipe.ABORT)
         if kind == pipe.ABORT:
-            raise pipe.SenderAborted(f"the sender stopped: {intro.get('error', 'no reason given')}")
+            raise SenderAborted(f"the sender stopped: {intro.get('error', 'no reason given')}")
         pipe.check_hello(intro, channel.peer)
         received = _take(store, channel)
     except LaminaError as exc:
-        if not isinstance(exc, (pipe.PeerClosed, pipe.SenderAborted)):
+        if not isinstance(exc, (PeerClosed, SenderAborted)):
             with contextlib.suppress(OSError):
                 channel.send_json(pipe.RESULT, _failure(exc))
         raise

@@ -27,7 +27,7 @@ import struct
 from typing import Any, BinaryIO
 
 from lamina import digest
-from lamina.errors import InvalidInputError, LaminaError
+from lamina.errors import PeerClosed, ProtocolError, SenderAborted
 
 PROTOCOL = "lamina-transfer"
 VERSION = 1
@@ -36,18 +36,6 @@ KINDS = frozenset({HELLO, DATA, END, ABORT, RESULT})
 DATA_CHUNK = 1 << 20
 MAX_FRAME = 64 << 20  # an inventory of a large store is a few MB at most
 _HEAD = struct.Struct(">cI")
-
-
-class ProtocolError(InvalidInputError):
-    """The other side did not speak the protocol (or another version of it)."""
-
-
-class PeerClosed(ProtocolError):
-    """The other side closed its end before the conversation was over."""
-
-
-class SenderAborted(LaminaError):
-    """The sender stopped half-way and said why."""
 
 
 class Channel:
