@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lamina import digest, mediatype, platforms
-from lamina.errors import InvalidInputError
+from lamina.errors import InvalidInputError, UsageError
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -52,7 +52,7 @@ class Platform:
     def parse(cls, text: str) -> Platform:
         parts = text.split("/")
         if len(parts) not in (2, 3) or not all(parts):
-            raise InvalidInputError(
+            raise UsageError(
                 f"bad platform {text!r}", "use OS/ARCH[/VARIANT], e.g. linux/amd64"
             )
         return cls(parts[0], *platforms.normalize(parts[1], parts[2] if len(parts) == 3 else ""))

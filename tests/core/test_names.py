@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from lamina import digest, mediatype, platforms
 from lamina.errors import NotFoundError
 from lamina.spec import Platform
 from tests.builders import layer_tar
+from tests.lamina_cli import run_lamina
 
 HEX = "0123456789abcdef" * 4
 
@@ -124,3 +129,45 @@ def test_import_and_load_agree_on_a_32_bit_intel_host(tmp_path, monkeypatch, mac
     monkeypatch.setattr(platform, "machine", lambda: "ppc64le")
     with pytest.raises(NotFoundError, match="has no image for linux/ppc64le"):
         api.load(store, str(layout))
+
+
+def _on_a_terminal(store: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`lamina ARGS` with its standard output on a pseudo-terminal."""
+    leader, follower = pty.openpty()
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "lamina", "--store", str(store), *args],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["save", "local/any:1"], "refusing to write an archive to a terminal"),
+        (["export", "any-container"], "refusing to write a tar to a terminal"),
+    ],
+)
+def test_refusing_a_terminal_is_a_usage_error(tmp_path, args, message):
+    cp = _on_a_terminal(tmp_path / "store", *args)
+    assert cp.returncode == 2, cp.stderr
+    assert cp.stderr.decode().strip().endswith(f"{message}: use -o FILE or a pipe")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["load", "--platform", "linux", "-i", "missing.tar"],
+        ["pull", "--platform", "linux/amd64/v8/x", "localhost:1/x:1"],
+    ],
+)
+def test_a_bad_platform_is_a_usage_error(tmp_path, args):
+    cp = run_lamina(tmp_path / "store", *args)
+    assert cp.returncode == 2, cp.stderr
+    assert b"bad platform" in cp.stderr

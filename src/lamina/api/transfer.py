@@ -62,12 +62,14 @@ def send(
     except (ProtocolError, BrokenPipeError) as exc:
         status = _finish(proc)
         if isinstance(exc, PeerClosed | BrokenPipeError) and status:
-            raise LaminaError(
+            raise ReceiverError(
                 f"`{command}` exited with status {status} before the transfer was over",
-                "its own error is printed above; does it run `lamina receive`?",
+                hint="its own error is printed above; does it run `lamina receive`?",
             ) from None
         if isinstance(exc, BrokenPipeError):
-            raise LaminaError(f"`{command}` stopped reading before the transfer was over") from None
+            raise ReceiverError(
+                f"`{command}` stopped reading before the transfer was over"
+            ) from None
         raise
     finally:
         _finish(proc)

@@ -12,7 +12,7 @@ from lamina import api, digest, humanize
 from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.containers.records import CREATED, EXITED, Container
-from lamina.errors import LaminaError
+from lamina.errors import LaminaError, UsageError
 
 # everything after IMAGE belongs to the container's command, options included
 COMMAND_CONTEXT = {**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False}
@@ -225,7 +225,7 @@ def commit(
 def export(c: Ctx, output: str | None, container_ref: str) -> None:
     """Export a container's filesystem as a tar archive."""
     if output is None and sys.stdout.isatty():
-        raise LaminaError("refusing to write a tar to a terminal", "use -o FILE or a pipe")
+        raise UsageError("refusing to write a tar to a terminal", "use -o FILE or a pipe")
     api.export(c.store, container_ref, output if output else sys.stdout.buffer)
 
 

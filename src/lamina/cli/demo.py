@@ -21,7 +21,7 @@ import click
 from lamina.cli import demo_base
 from lamina.cli.app import CONTEXT, cli
 from lamina.containers.records import remove_tree
-from lamina.errors import LaminaError
+from lamina.errors import CommandFailedError
 
 
 class Narrator:
@@ -51,7 +51,9 @@ class Narrator:
         code = main(list(args))
         sys.stdout.flush()
         if code != 0:
-            raise LaminaError(f"the demo step `lamina {shlex.join(args)}` failed (exit {code})")
+            raise CommandFailedError(
+                f"the demo step `lamina {shlex.join(args)}` failed (exit {code})"
+            )
 
     def write(self, name: str, text: str) -> None:
         self.shell(f"echo {text.strip()} > {name}", lambda: (self.work / name).write_text(text))

@@ -10,7 +10,7 @@ import click
 from lamina import api, digest, humanize
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.cli.delta import delta_options, is_delta, save_delta
-from lamina.errors import LaminaError
+from lamina.errors import UsageError
 from lamina.spec import Platform
 from lamina.store.views import TreeNode
 
@@ -88,7 +88,7 @@ def save(
     take it where the rest is present; `lamina expand` makes it whole for podman.
     """
     if output is None and sys.stdout.isatty():
-        raise LaminaError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
+        raise UsageError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
     if is_delta(exclude, exclude_base, have):
         save_delta(
             c,
