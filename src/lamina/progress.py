@@ -1,6 +1,7 @@
 """Progress reporting: a bar on a terminal, nothing when piped or asked to be quiet.
 
-Library code takes a Progress and calls `task(...)`; the CLI decides which kind.
+Library code takes a Progress and calls `task(...)`; the CLI decides which kind and
+holds it in a `with` block (`with c.progress() as progress: ...`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,22 @@ class _NullTask:
 
 
 class Progress:
-    """The quiet kind; `Progress.for_terminal()` gives bars when stderr is a TTY."""
+    """The quiet kind; `Progress.for_terminal()` gives bars when stderr is a TTY.
+
+    A context manager: leaving the `with` (also on an error) closes it, so a bar never
+    outlives the command that drew it."""
 
     def task(self, description: str, total: int | None) -> Task:
         return _NullTask()
 
     def close(self) -> None:
         pass
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @staticmethod
     def null() -> Progress:

@@ -52,9 +52,7 @@ class Platform:
     def parse(cls, text: str) -> Platform:
         parts = text.split("/")
         if len(parts) not in (2, 3) or not all(parts):
-            raise UsageError(
-                f"bad platform {text!r}", "use OS/ARCH[/VARIANT], e.g. linux/amd64"
-            )
+            raise UsageError(f"bad platform {text!r}", "use OS/ARCH[/VARIANT], e.g. linux/amd64")
         return cls(parts[0], *platforms.normalize(parts[1], parts[2] if len(parts) == 3 else ""))
 
 

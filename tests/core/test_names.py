@@ -16,6 +16,7 @@ import pytest
 import lamina.api as api
 from lamina import digest, mediatype, platforms
 from lamina.errors import NotFoundError
+from lamina.progress import Progress
 from lamina.spec import Platform
 from tests.builders import layer_tar
 from tests.lamina_cli import run_lamina
@@ -171,3 +172,16 @@ def test_a_bad_platform_is_a_usage_error(tmp_path, args):
     cp = run_lamina(tmp_path / "store", *args)
     assert cp.returncode == 2, cp.stderr
     assert b"bad platform" in cp.stderr
+
+
+def test_progress_closes_when_the_command_fails():
+    closed = []
+
+    class Recording(Progress):
+        def close(self) -> None:
+            closed.append(True)
+
+    with pytest.raises(NotFoundError), Recording() as progress:
+        progress.task("work", None).advance(1)
+        raise NotFoundError("gone")
+    assert closed == [True]

@@ -36,13 +36,10 @@ def create(c: Ctx, name: str | None, image: str, command: tuple[str, ...]) -> No
     Prints the new container's ID. Works without root (owners and device
     nodes are then left out, and said so).
     """
-    progress = c.progress()
-    task = progress.task(f"Creating a container of {image}", None)
-    try:
+    with c.progress() as progress:
+        task = progress.task(f"Creating a container of {image}", None)
         made = api.create(c.store, image, command, name=name)
         task.done()
-    finally:
-        progress.close()
     _notes(c, made.skipped)
     click.echo(made.container.id)
 

@@ -57,8 +57,7 @@ def save_delta(
     """`save` with delta options: write the archive, then say what was left out."""
     if fmt != "docker-archive":
         raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
-    progress = c.progress()
-    try:
+    with c.progress() as progress:
         saved = delta.save_delta(
             c.store,
             images,
@@ -68,8 +67,6 @@ def save_delta(
             have=have,
             progress=progress,
         )
-    finally:
-        progress.close()
     to_stdout = output is not None  # else stdout carries the archive: report on stderr
     if as_json:
         click.echo(json.dumps(saved_json(saved), indent=2), err=not to_stdout)
@@ -164,13 +161,10 @@ def expand(c: Ctx, delta_archive: str, output: str, base_archive: str | None) ->
     The layers the delta leaves out come from the store, or from --from ARCHIVE;
     each is checked against its diff_id. Image IDs, history and tags are unchanged.
     """
-    progress = c.progress()
-    try:
+    with c.progress() as progress:
         done = delta.expand(
             c.store, delta_archive, output, base_archive=base_archive, progress=progress
         )
-    finally:
-        progress.close()
     size = humanize.size(sum(x.size for x in done.filled))
     click.echo(
         f"Filled {_count(done.filled)} ({size}); wrote {humanize.size(done.bytes)}", err=True
@@ -201,11 +195,8 @@ def send(c: Ctx, images: tuple[str, ...], command: str, as_json: bool) -> None:
       lamina send local/app:2 --to 'ssh bob lamina receive'
       lamina send local/app:2 --to 'lamina --store /srv/other receive'
     """
-    progress = c.progress()
-    try:
+    with c.progress() as progress:
         sent = transfer.send(c.store, images, command, progress=progress)
-    finally:
-        progress.close()
     if as_json:
         emit_json(
             {

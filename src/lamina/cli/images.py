@@ -34,11 +34,8 @@ def load(c: Ctx, source: str | None, platform: str | None, as_json: bool) -> Non
     archive (see `save --exclude`) loads when the store has the layers it omits.
     """
     plat = Platform.parse(platform) if platform else None
-    progress = c.progress()
-    try:
+    with c.progress() as progress:
         results = api.load(c.store, source, platform=plat, progress=progress)
-    finally:
-        progress.close()
     if as_json:
         emit_json(
             [{"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers} for r in results]
@@ -101,13 +98,10 @@ def save(
             as_json=as_json,
         )
         return
-    progress = c.progress()
-    try:
+    with c.progress() as progress:
         api.save(
             c.store, images, output if output else sys.stdout.buffer, fmt=fmt, progress=progress
         )
-    finally:
-        progress.close()
 
 
 @cli.command(context_settings=CONTEXT)

@@ -70,8 +70,7 @@ def push(
       lamina push local/app:1 registry.example.com/team/app:1 --compress zstd
     """
     quiet = c.quiet or local_quiet
-    progress = Progress.for_terminal(quiet)
-    try:
+    with Progress.for_terminal(quiet) as progress:
         pushed = api.registry.push(
             c.store,
             image,
@@ -81,8 +80,6 @@ def push(
             tls_verify=tls_verify,
             progress=progress,
         )
-    finally:
-        progress.close()
     ref = api.registry.parse_remote(pushed.reference)
     if not quiet:
         click.echo(f"The push refers to repository [{ref.familiar_repository}]")
@@ -106,13 +103,10 @@ def pull(c: Ctx, name: str, platform: str | None, tls_verify: bool, local_quiet:
     """
     quiet = c.quiet or local_quiet
     plat = Platform.parse(platform) if platform else None
-    progress = Progress.for_terminal(quiet)
-    try:
+    with Progress.for_terminal(quiet) as progress:
         pulled = api.registry.pull(
             c.store, name, platform=plat, tls_verify=tls_verify, progress=progress
         )
-    finally:
-        progress.close()
     if not quiet:
         click.echo(f"Digest: {pulled.digest}")
         if pulled.up_to_date:

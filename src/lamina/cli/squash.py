@@ -83,8 +83,7 @@ def squash(
     else:
         if image is None:
             raise UsageError("squash needs an IMAGE (or -i ARCHIVE)")
-        progress = c.progress()
-        try:
+        with c.progress() as progress:
             result = api.squash(
                 c.store,
                 image,
@@ -94,8 +93,6 @@ def squash(
                 message=message,
                 progress=progress,
             )
-        finally:
-            progress.close()
     _report(result, as_json, "squashed")
 
 
