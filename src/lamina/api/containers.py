@@ -47,22 +47,22 @@ def get_container(store: Store, text: str) -> Container:
 
 def create(
     store: Store,
-    image: str,
+    ref: str,
     command: Sequence[str] = (),
     *,
     name: str | None = None,
 ) -> Created:
-    """Make a container from `image`: its filesystem under the store, and a snapshot."""
+    """Make a container from the image `ref`: its filesystem under the store, and a snapshot."""
     box = Containers(store)
     box.sweep()
-    stored = get_image(store, image)
+    stored = get_image(store, ref)
     wanted = names.check_name(name) if name else None
     taken = {c.name for c in box.all()}
     if wanted in taken:
         raise ConflictError(f'the container name "/{wanted}" is already in use')
     ident = new_id()
     conf = container_config(
-        stored.image.config, container_id=ident, image_name=image, command=command, attach=True
+        stored.image.config, container_id=ident, image_name=ref, command=command, attach=True
     )
     if not conf.get("Cmd") and not conf.get("Entrypoint"):
         raise UsageError("no command specified", "give one after the image, or set CMD")
@@ -70,7 +70,7 @@ def create(
         id=ident,
         name=wanted or names.random_name(taken),
         image_id=stored.id,
-        image_name=image,
+        image_name=ref,
         diff_ids=stored.image.diff_ids,
         created=rfc3339_now(),
         config=conf,
@@ -86,7 +86,7 @@ def create(
 
 def run(
     store: Store,
-    image: str,
+    ref: str,
     command: Sequence[str] = (),
     *,
     name: str | None = None,
@@ -95,7 +95,7 @@ def run(
     """`create` then run the command chrooted in new namespaces (root only); returns the
     container and the command's exit code. With `remove`, the container is deleted after."""
     sandbox.require_root("lamina run")
-    made = create(store, image, command, name=name)
+    made = create(store, ref, command, name=name)
     box = Containers(store)
     container, code = sandbox.start(box, made.container)
     if remove:

@@ -58,12 +58,13 @@ __all__ = [
 ]
 
 
-def _image_name(ref: str | None) -> str | None:
-    if not ref:
+def _image_name(name: str | None) -> str | None:
+    """The familiar form of the name to give a new image (None: leave it unnamed)."""
+    if not name:
         return None
-    parsed = reference.parse(ref)
+    parsed = reference.parse(name)
     if parsed.digest:
-        raise UsageError(f"cannot name an image with a digest reference {ref!r}")
+        raise UsageError(f"cannot name an image with a digest reference {name!r}")
     return parsed.familiar
 
 
@@ -98,14 +99,15 @@ def _opener(tx: Transaction, diff_id: str) -> Callable[[], BinaryIO]:
 def commit(
     store: Store,
     container: str,
-    ref: str | None = None,
+    name: str | None = None,
     *,
     message: str = "",
     author: str = "",
     changes: Sequence[str] = (),
 ) -> str:
-    """Record what changed in `container` as a new image; returns its ID (sha256:...)."""
-    name = _image_name(ref)
+    """Record what changed in `container` as a new image named `name` (or none); returns
+    its ID (sha256:...)."""
+    name = _image_name(name)
     c = Containers(store).find(container)
     try:
         parent = Config.parse(store.blobs.read_bytes(c.image_id))
@@ -174,14 +176,15 @@ def export(store: Store, container: str, out: BinaryIO | str | Path) -> None:
 def import_tar(
     store: Store,
     source: str | None = None,
-    ref: str | None = None,
+    name: str | None = None,
     *,
     message: str = "",
     changes: Sequence[str] = (),
     stdin: BinaryIO | None = None,
 ) -> str:
-    """A one-layer image from a tar (a path, or None/"-" for stdin); returns its ID."""
-    name = _image_name(ref)
+    """A one-layer image named `name` (or none) from a tar (a path, or None/"-" for stdin);
+    returns its ID."""
+    name = _image_name(name)
     label = "standard input" if source in (None, "-") else str(source)
     with _opened(source, stdin) as raw:
         _, plain = compression.auto_decompressed(raw)
