@@ -49,7 +49,7 @@ def new_id() -> str:
     so a short ID can never be mistaken for a number)."""
     while True:
         ident = secrets.token_hex(32)
-        if not ident[:12].isdigit():
+        if not digest.short(ident).isdigit():
             return ident
 
 
