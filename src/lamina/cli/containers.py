@@ -27,18 +27,18 @@ def _notes(c: Ctx, lines: tuple[str, ...]) -> None:
 
 @cli.command(context_settings=COMMAND_CONTEXT)
 @click.option("--name", metavar="NAME", help="Name the container (default: a random one).")
-@click.argument("image")
+@click.argument("ref", metavar="IMAGE")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @pass_ctx
-def create(c: Ctx, name: str | None, image: str, command: tuple[str, ...]) -> None:
+def create(c: Ctx, name: str | None, ref: str, command: tuple[str, ...]) -> None:
     """Create a container: IMAGE's filesystem, ready to change, run or commit.
 
     Prints the new container's ID. Works without root (owners and device
     nodes are then left out, and said so).
     """
     with c.progress() as progress:
-        task = progress.task(f"Creating a container of {image}", None)
-        made = api.create(c.store, image, command, name=name)
+        task = progress.task(f"Creating a container of {ref}", None)
+        made = api.create(c.store, ref, command, name=name)
         task.done()
     _notes(c, made.skipped)
     click.echo(made.container.id)
@@ -47,17 +47,17 @@ def create(c: Ctx, name: str | None, image: str, command: tuple[str, ...]) -> No
 @cli.command(context_settings=COMMAND_CONTEXT)
 @click.option("--name", metavar="NAME", help="Name the container (default: a random one).")
 @click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
-@click.argument("image")
+@click.argument("ref", metavar="IMAGE")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @pass_ctx
-def run(c: Ctx, name: str | None, remove: bool, image: str, command: tuple[str, ...]) -> None:
+def run(c: Ctx, name: str | None, remove: bool, ref: str, command: tuple[str, ...]) -> None:
     """Run COMMAND in a new container of IMAGE (root only), in the foreground.
 
     The command runs chrooted into the container in new mount and PID
     namespaces, with the image's environment, working directory and user.
     lamina exits with the command's exit code.
     """
-    _, code = api.run(c.store, image, command, name=name, remove=remove)
+    _, code = api.run(c.store, ref, command, name=name, remove=remove)
     if code:
         raise click.exceptions.Exit(code)
 
@@ -194,7 +194,7 @@ def container_prune(c: Ctx, force: bool) -> None:
 @click.option("-a", "--author", default="", help='Author, e.g. "Jane Doe <jane@example.com>".')
 @click.option("-c", "--change", "changes", multiple=True, metavar="INSTRUCTION", help=CHANGE_HELP)
 @click.argument("container_ref", metavar="CONTAINER")
-@click.argument("image", required=False, metavar="[REPOSITORY[:TAG]]")
+@click.argument("name", required=False, metavar="[REPOSITORY[:TAG]]")
 @pass_ctx
 def commit(
     c: Ctx,
@@ -202,7 +202,7 @@ def commit(
     author: str,
     changes: tuple[str, ...],
     container_ref: str,
-    image: str | None,
+    name: str | None,
 ) -> None:
     """Create a new image from a container's changes (one new layer).
 
@@ -211,7 +211,7 @@ def commit(
     new image ID.
     """
     click.echo(
-        api.commit(c.store, container_ref, image, message=message, author=author, changes=changes)
+        api.commit(c.store, container_ref, name, message=message, author=author, changes=changes)
     )
 
 
@@ -230,12 +230,12 @@ def export(c: Ctx, output: str | None, container_ref: str) -> None:
 @click.option("-m", "--message", default="", help='History comment (default "Imported from -").')
 @click.option("-c", "--change", "changes", multiple=True, metavar="INSTRUCTION", help=CHANGE_HELP)
 @click.argument("source", metavar="FILE|-")
-@click.argument("image", required=False, metavar="[REPOSITORY[:TAG]]")
+@click.argument("name", required=False, metavar="[REPOSITORY[:TAG]]")
 @pass_ctx
-def import_(c: Ctx, message: str, changes: tuple[str, ...], source: str, image: str | None) -> None:
+def import_(c: Ctx, message: str, changes: tuple[str, ...], source: str, name: str | None) -> None:
     """Import a tar (plain, gzip or zstd) as a one-layer image; prints its ID.
 
     The image's history starts afresh, as with `docker import`: use `load`
     to keep a stack of layers and its history.
     """
-    click.echo(api.import_tar(c.store, source, image, message=message, changes=changes))
+    click.echo(api.import_tar(c.store, source, name, message=message, changes=changes))

@@ -90,12 +90,12 @@ def push(
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("name", metavar="REGISTRY/REPO[:TAG|@DIGEST]")
+@click.argument("ref", metavar="REGISTRY/REPO[:TAG|@DIGEST]")
 @click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="For multi-platform images.")
 @tls_option
 @quiet_option
 @pass_ctx
-def pull(c: Ctx, name: str, platform: str | None, tls_verify: bool, local_quiet: bool) -> None:
+def pull(c: Ctx, ref: str, platform: str | None, tls_verify: bool, local_quiet: bool) -> None:
     """Pull an image from a registry into the store, tagged as pulled.
 
     Layers the store already has are not downloaded. A failed pull leaves the
@@ -105,7 +105,7 @@ def pull(c: Ctx, name: str, platform: str | None, tls_verify: bool, local_quiet:
     plat = Platform.parse(platform) if platform else None
     with Progress.for_terminal(quiet) as progress:
         pulled = api.registry.pull(
-            c.store, name, platform=plat, tls_verify=tls_verify, progress=progress
+            c.store, ref, platform=plat, tls_verify=tls_verify, progress=progress
         )
     if not quiet:
         click.echo(f"Digest: {pulled.digest}")
