@@ -80,6 +80,10 @@ class ReceiverError(CommandFailedError):
     """The receiver could not load what was sent, or went away (its exit code is passed on)."""
 
 
+class CheckFailedError(LaminaError):
+    """An image fails a check the user asked for (`analyze --fail-under`); exit 1, as dive."""
+
+
 class MissingLayersError(LaminaError):
     """A delta needs layers that the store does not hold."""
 

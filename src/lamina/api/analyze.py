@@ -83,13 +83,13 @@ def analyze_archive(
             picked = stored[0]
         else:
             picked = resolve(stored, image)
-        ref = image or (picked.names[0] if picked.names else picked.id[7:19])
+        ref = image or (picked.names[0] if picked.names else digest.short(picked.id))
 
         @contextmanager
         def open_tar(x: Layer) -> Iterator[BinaryIO]:
             if not x.available:
                 raise InvalidInputError(
-                    f"{source} leaves out layer {x.diff_id[7:19]} (a delta archive)",
+                    f"{source} leaves out layer {digest.short(x.diff_id)} (a delta archive)",
                     "expand it first: lamina expand",
                 )
             blob = x.open_blob()
@@ -131,7 +131,7 @@ def _analyze(
     )
     base_name = ""
     if base is not None:
-        base_name = base.image.names[0] if base.image.names else base.image.id[7:19]
+        base_name = base.image.names[0] if base.image.names else digest.short(base.image.id)
     return Report(ref, img.id, img.names, base_name, base.source if base else "", result, (), None)
 
 

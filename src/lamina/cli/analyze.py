@@ -12,7 +12,7 @@ from lamina import api
 from lamina.api.analyze import Report
 from lamina.cli.analyze_view import TYPE_NAMES, render, render_layer
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
-from lamina.errors import LaminaError, UsageError
+from lamina.errors import CheckFailedError, UsageError
 from lamina.humanize import size as human
 from lamina.ops.analyze import DirSize, LayerReport
 
@@ -112,11 +112,11 @@ def gate(report: Report, threshold: float | None, ceiling: int | None) -> None:
     """dive's CI rules: a one-line reason and exit 1 when the image fails one."""
     a = report.analysis
     if threshold is not None and a.efficiency < threshold:
-        raise LaminaError(
+        raise CheckFailedError(
             f"{report.ref}: efficiency {a.efficiency:.2%} is under --fail-under {threshold:.2%}"
         )
     if ceiling is not None and a.wasted > ceiling:
-        raise LaminaError(
+        raise CheckFailedError(
             f"{report.ref}: {human(a.wasted)} ({a.wasted} bytes) wasted, "
             f"over --max-wasted {human(ceiling)} ({ceiling} bytes)"
         )

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from lamina import digest
 from lamina.api.analyze import Report
 from lamina.humanize import size as human
 from lamina.layer.costs import Change
@@ -48,7 +49,9 @@ def _created_by(layer: LayerReport) -> str:
 
 def render(console: Console, report: Report) -> None:
     a = report.analysis
-    title = Text.assemble(("Image ", "bold"), (report.ref, "bold cyan"), f"  {report.id[7:19]}")
+    title = Text.assemble(
+        ("Image ", "bold"), (report.ref, "bold cyan"), f"  {digest.short(report.id)}"
+    )
     if report.base:
         title.append(
             f"   base: {report.base} ({report.base_source}; layers 0..{a.base_layers - 1}, dim)"
@@ -194,7 +197,7 @@ def render_layer(console: Console, report: Report) -> None:
         Text.assemble(
             (f"Layer {x.index} ", "bold"),
             ("base" if x.base else "user", "dim" if x.base else "cyan"),
-            f" of {report.ref}  {x.diff_id[7:19]}  {human(c.size)}",
+            f" of {report.ref}  {digest.short(x.diff_id)}  {human(c.size)}",
             f"  {_created_by(x)}",
         )
     )
