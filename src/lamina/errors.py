@@ -106,3 +106,9 @@ class PermissionRequiredError(LaminaError):
     """The operation needs privileges (root) that the process lacks."""
 
     exit_code = 9
+
+
+class DaemonError(LaminaError):
+    """A Docker Engine cannot be reached (socket, TCP, ssh), or refused or failed a request."""
+
+    exit_code = 10

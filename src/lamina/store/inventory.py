@@ -18,7 +18,7 @@ Readers accept unknown keys (later minor additions) and refuse a newer version.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,13 +61,18 @@ class Inventory:
 
     @classmethod
     def of_images(cls, images: Iterable[StoredImage]) -> Inventory:
+        return cls.of_stacks((img.id, img.names, img.image.diff_ids) for img in images)
+
+    @classmethod
+    def of_stacks(cls, stacks: Iterable[tuple[str, Sequence[str], Sequence[str]]]) -> Inventory:
+        """From (image ID, tags, diff_ids bottom first) of each image, wherever it lives."""
         layers: dict[str, LayerEntry] = {}
         entries = []
-        for img in images:
-            chains = img.image.chain_ids
-            for i, (chain, diff_id) in enumerate(zip(chains, img.image.diff_ids, strict=True)):
+        for image_id, tags, diff_ids in stacks:
+            chains = digest.chain_ids(diff_ids)
+            for i, (chain, diff_id) in enumerate(zip(chains, diff_ids, strict=True)):
                 layers[chain] = LayerEntry(chain, diff_id, chains[i - 1] if i else None)
-            entries.append(ImageEntry(img.id, img.names, chains[-1] if chains else None))
+            entries.append(ImageEntry(image_id, tuple(tags), chains[-1] if chains else None))
         return cls(layers, tuple(sorted(entries, key=lambda e: e.id)))
 
     def to_doc(self) -> dict[str, Any]:
