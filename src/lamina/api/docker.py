@@ -41,6 +41,7 @@ from lamina.errors import UsageError
 from lamina.image import Image
 from lamina.ops import delta
 from lamina.progress import Progress
+from lamina.spec import BASE_NAME
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store
 from lamina.transports import docker_archive
@@ -123,14 +124,39 @@ def load_from_docker(
             shutil.rmtree(scratch, ignore_errors=True)
 
 
+def ancestors(engine: Engine, names: Sequence[str]) -> list[str]:
+    """Tags of the daemon's images that `names` are built on: base candidates.
+
+    Those whose layers are a proper prefix of a named image's layers, and the base
+    an image's labels name (org.opencontainers.image.base.name) when it is there.
+    """
+    held = list_images(engine)
+    tagged = {t for i in held for t in i.tags}
+    out: list[str] = []
+    for target in (find(engine, n) for n in names):
+        for img in held:
+            n = len(img.diff_ids)
+            below = n < len(target.diff_ids) and target.diff_ids[:n] == img.diff_ids
+            if img.tags and img.id != target.id and below:
+                out.append(img.tags[0])
+        declared = target.labels.get(BASE_NAME)
+        if declared and declared in tagged:
+            out.append(declared)
+    return [n for n in dict.fromkeys(out) if n not in names]
+
+
 @contextmanager
 def staged(engine: Engine, names: Sequence[str]) -> Iterator[Store]:
-    """A throwaway store holding `names` exported from the daemon."""
+    """A throwaway store holding `names` exported from the daemon, and their ancestors.
+
+    The ancestors (see `ancestors`) cost only their configs in the export (their
+    layers are the named images' own) and let the store's base rules work as usual.
+    """
     work = Path(tempfile.mkdtemp(prefix="lamina-docker-"))
     try:
         store = Store.open(work / "store")
         path = work / "export.tar"
-        export_to(engine, names, path)
+        export_to(engine, [*dict.fromkeys(names), *ancestors(engine, names)], path)
         load(store, str(path))
         path.unlink()
         yield store

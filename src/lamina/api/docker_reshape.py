@@ -24,32 +24,16 @@ from lamina.api.images import images_for
 from lamina.api.squash import Reshaped
 from lamina.api.squash import rebase as rebase_store
 from lamina.api.squash import squash as squash_store
-from lamina.errors import NotFoundError
 from lamina.progress import Progress
-from lamina.spec import BASE_NAME
 from lamina.store.local import Store
 from lamina.transports.docker_engine.client import Engine
-from lamina.transports.docker_engine.images import DaemonImage, find, list_images
+from lamina.transports.docker_engine.images import DaemonImage, find
 
 
 @dataclass(frozen=True)
 class ReshapedInDocker:
     result: Reshaped
     sent: DockerSent
-
-
-def _ancestors(engine: Engine, target: DaemonImage) -> list[str]:
-    """Tags of the daemon's images whose layers are a proper prefix of the target's."""
-    names = []
-    for img in list_images(engine):
-        n = len(img.diff_ids)
-        below = n < len(target.diff_ids) and target.diff_ids[:n] == img.diff_ids
-        if img.tags and img.id != target.id and below:
-            names.append(img.tags[0])
-    declared = target.labels.get(BASE_NAME)
-    if declared and declared not in names:
-        names.append(declared)
-    return names
 
 
 def _default_tag(name: str, target: DaemonImage, tag: str | None) -> str | None:
@@ -72,21 +56,11 @@ def _in_docker(
     name = daemon_name(ref)
     with Engine.connect(host) as engine:
         target = find(engine, name)
-        extra = [n for n in [*_ancestors(engine, target), *also] if n != name]
-        extra = [n for n in dict.fromkeys(extra) if _exists(engine, n)]
-        with staged(engine, [name, *extra]) as store:
+        with staged(engine, [name, *also]) as store:
             result = work(store, _default_tag(name, target, tag))
             images = images_for(store, [result.name or result.id])
             sent = deliver(engine, images, progress)
     return ReshapedInDocker(result, sent)
-
-
-def _exists(engine: Engine, name: str) -> bool:
-    try:
-        find(engine, name)
-    except NotFoundError:
-        return False
-    return True
 
 
 def squash(

@@ -1,7 +1,8 @@
 """The `lamina` command: parse, call lamina.api, print. Nothing else lives here.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input,
-6 missing layers, 7 registry, 8 auth, 9 needs root; `diff` exits 1 when images differ.
+6 missing layers, 7 registry, 8 auth, 9 needs root, 10 Docker Engine; `diff` exits 1
+when images differ.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class Ctx:
-    def __init__(self, store_path: str | None, quiet: bool) -> None:
+    def __init__(self, store_path: str | None, quiet: bool, docker_host: str | None = None) -> None:
         self.store_path = store_path
         self.quiet = quiet
+        self.docker_host = docker_host
         self._store: Store | None = None
 
     @property
@@ -33,6 +35,10 @@ class Ctx:
         if self._store is None:
             self._store = api.open_store(self.store_path)
         return self._store
+
+    def use_store(self, store: Store) -> None:
+        """Work on `store` from here on (a throwaway store filled from a Docker Engine)."""
+        self._store = store
 
     def progress(self) -> Progress:
         return Progress.for_terminal(self.quiet)
@@ -57,10 +63,15 @@ def emit_json(value: Any) -> None:
     metavar="DIR",
     help="Store directory (default $LAMINA_STORE, else ~/.local/share/lamina).",
 )
+@click.option(
+    "--docker-host",
+    metavar="HOST",
+    help="Docker Engine for docker-daemon:NAME (default $DOCKER_HOST, else the docker context).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.version_option(package_name="lamina")
 @click.pass_context
-def cli(ctx: click.Context, store_path: str | None, quiet: bool) -> None:
+def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, quiet: bool) -> None:
     """lamina: Docker/OCI image layer stacks without a daemon.
 
     \b
@@ -69,6 +80,8 @@ def cli(ctx: click.Context, store_path: str | None, quiet: bool) -> None:
     Delta:       save --exclude/--exclude-base/--have, inventory, expand, send, receive
     Reshape:     analyze, squash, flatten, rebase, diff
     Registries:  push, pull, login, logout
+    Docker:      docker-daemon:NAME in load, save, send, squash, flatten, rebase;
+                 send --to-docker [HOST]; inventory --docker
     Walkthrough: demo
 
     The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
@@ -79,12 +92,15 @@ def cli(ctx: click.Context, store_path: str | None, quiet: bool) -> None:
       lamina save --exclude-base -o delta.tar local/app:3
       lamina squash local/app:3 -t local/app:squashed
       lamina images -a
+      lamina send docker-daemon:app:3 --to-docker ssh://bob@host   # only what Bob lacks
+      lamina squash docker-daemon:app:3                            # in Docker, base kept
 
     \b
     Exit codes: 0 ok, 1 failure (diff: images differ), 2 usage, 3 not found,
-    4 conflict, 5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root.
+    4 conflict, 5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root,
+    10 Docker Engine unreachable or refused.
     """
-    ctx.obj = Ctx(store_path, quiet)
+    ctx.obj = Ctx(store_path, quiet, docker_host)
 
 
 def echo_table(rows: Sequence[tuple[str, ...]]) -> None:

@@ -11,6 +11,7 @@ import click
 
 from lamina import digest, humanize
 from lamina.api import delta, transfer
+from lamina.api.docker import is_daemon_ref
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import UsageError
 from lamina.image import Image, Layer
@@ -131,13 +132,20 @@ def _image_json(image: Image) -> dict[str, Any]:
 
 @cli.command(context_settings=CONTEXT)
 @click.option("-o", "--output", metavar="FILE", help="Write here (default: stdout).")
+@click.option("--docker", "of_docker", is_flag=True, help="What a Docker Engine holds instead.")
 @pass_ctx
-def inventory(c: Ctx, output: str | None) -> None:
+def inventory(c: Ctx, output: str | None, of_docker: bool) -> None:
     """Write what this store holds (layers by chain ID, images, tags) as JSON.
 
     Give the file to the sender: `lamina save --have FILE ...` then leaves out
-    every layer this store already has.
+    every layer this store already has. With --docker: what the Docker Engine
+    (--docker-host, DOCKER_HOST or the docker context) holds, in the same format.
     """
+    if of_docker:
+        from lamina.cli import docker as docker_cli  # cli.docker builds on this module
+
+        docker_cli.inventory(c, output)
+        return
     data = delta.inventory(c.store).to_json()
     if output is None:
         sys.stdout.buffer.write(data)
@@ -179,24 +187,52 @@ def expand(c: Ctx, delta_archive: str, output: str, base_archive: str | None) ->
 @click.option(
     "--to",
     "command",
-    required=True,
     metavar="COMMAND",
     help="Runs `lamina receive` on the other side, e.g. 'ssh bob lamina receive'.",
 )
+@click.option(
+    "--to-docker",
+    "docker_host",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[HOST]",
+    help="Into a Docker Engine (unix://, tcp://, ssh://USER@HOST; default: --docker-host, "
+    "DOCKER_HOST, the docker context).",
+)
 @json_option
 @pass_ctx
-def send(c: Ctx, images: tuple[str, ...], command: str, as_json: bool) -> None:
-    """Send images to another store, moving only the layers it lacks.
+def send(
+    c: Ctx, images: tuple[str, ...], command: str | None, docker_host: str | None, as_json: bool
+) -> None:
+    """Send images to another store or a Docker Engine, moving only the layers it lacks.
 
     \b
     COMMAND's stdin/stdout carry the conversation: the receiver says what it
     has, this side streams a delta archive, the receiver loads it and answers.
+    With --to-docker the daemon's image list says what it has, and the delta
+    streams into its image load; images it holds already are only tagged. Over
+    ssh:// the other side needs Docker and sshd, nothing else. IMAGE may be
+    docker-daemon:NAME (an image of the local Docker Engine).
     Examples:
       lamina send local/app:2 --to 'ssh bob lamina receive'
       lamina send local/app:2 --to 'lamina --store /srv/other receive'
+      lamina send local/app:2 --to-docker ssh://bob@bobs-host
+      lamina send docker-daemon:local/app:2 --to-docker ssh://bob@bobs-host
     """
+    from lamina.cli import docker as docker_cli  # cli.docker builds on this module
+
+    if (command is None) == (docker_host is None):
+        raise UsageError("send needs one destination", "--to COMMAND or --to-docker [HOST]")
+    if docker_host is not None:
+        docker_cli.send_to_docker(c, images, docker_host or None, as_json)
+        return
+    assert command is not None
     with c.progress() as progress:
-        sent = transfer.send(c.store, images, command, progress=progress)
+        if any(is_daemon_ref(i) for i in images):
+            sent = docker_cli.send_from_docker(c, images, command, progress)
+        else:
+            sent = transfer.send(c.store, images, command, progress=progress)
     if as_json:
         emit_json(
             {

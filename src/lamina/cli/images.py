@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from lamina import api, digest, humanize
+from lamina.api.docker import daemon_name, is_daemon_ref
+from lamina.cli import docker as docker_cli
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.cli.delta import delta_options, is_delta, save_delta
 from lamina.errors import UsageError
@@ -16,6 +18,7 @@ from lamina.store.views import TreeNode
 
 
 @cli.command(context_settings=CONTEXT)
+@click.argument("daemon_images", nargs=-1, metavar="[docker-daemon:NAME]...")
 @click.option(
     "-i",
     "--input",
@@ -26,13 +29,28 @@ from lamina.store.views import TreeNode
 @click.option("--platform", metavar="OS/ARCH", help="Which image of a multi-platform index.")
 @json_option
 @pass_ctx
-def load(c: Ctx, source: str | None, platform: str | None, as_json: bool) -> None:
-    """Load images from an archive, with their layers, history and tags.
+def load(
+    c: Ctx, daemon_images: tuple[str, ...], source: str | None, platform: str | None, as_json: bool
+) -> None:
+    """Load images from an archive or a Docker Engine, with their layers, history and tags.
 
     Reads docker-archive (Docker legacy, Docker 25+, podman/skopeo layouts),
     oci-archive and OCI layout directories, any layer compression. A delta
     archive (see `save --exclude`) loads when the store has the layers it omits.
+    docker-daemon:NAME streams images out of a Docker Engine (--docker-host,
+    DOCKER_HOST or the docker context): same IDs; layers held are not written twice.
+
+    \b
+    Examples:
+      lamina load -i app.tar
+      lamina load docker-daemon:local/app:3 docker-daemon:debian:bookworm
+      lamina --docker-host ssh://bob@host load docker-daemon:app:2
     """
+    if daemon_images:
+        if source is not None or platform is not None:
+            raise UsageError("load reads either docker-daemon:NAME images or -i FILE")
+        docker_cli.load(c, daemon_images, as_json)
+        return
     plat = Platform.parse(platform) if platform else None
     with c.progress() as progress:
         results = api.load(c.store, source, platform=plat, progress=progress)
@@ -83,9 +101,29 @@ def save(
     listed but only those the recipient lacks are carried (what was left out is
     reported on stderr, or as JSON with --json). `docker load` and `lamina load`
     take it where the rest is present; `lamina expand` makes it whole for podman.
+    IMAGE may be docker-daemon:NAME: saved from a Docker Engine, delta options too.
     """
     if output is None and sys.stdout.isatty():
         raise UsageError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
+    if not any(is_daemon_ref(i) for i in images):
+        _save(c, list(images), output, fmt, exclude, exclude_base, have, as_json)
+        return
+    with docker_cli.source(c, images, also=exclude) as (store, refs):
+        c.use_store(store)
+        exclude = tuple(daemon_name(x) for x in exclude)
+        _save(c, refs, output, fmt, exclude, exclude_base, have, as_json)
+
+
+def _save(
+    c: Ctx,
+    images: list[str],
+    output: str | None,
+    fmt: str,
+    exclude: tuple[str, ...],
+    exclude_base: bool,
+    have: str | None,
+    as_json: bool,
+) -> None:
     if is_delta(exclude, exclude_base, have):
         save_delta(
             c,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from lamina import api
+from lamina.api.docker import is_daemon_ref
+from lamina.api.docker_reshape import ReshapedInDocker
 from lamina.api.squash import Reshaped
+from lamina.cli import docker as docker_cli
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import UsageError
 
@@ -32,6 +35,12 @@ def _report(result: Reshaped, as_json: bool, what: str) -> None:
     if result.name:
         click.echo(f"Tagged: {result.name}", err=True)
     click.echo(result.id)
+
+
+def _report_docker(done: ReshapedInDocker, as_json: bool, what: str) -> None:
+    _report(done.result, as_json, what)
+    if not as_json:
+        docker_cli.report_sent(done.sent, False, err=True)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -73,7 +82,20 @@ def squash(
       lamina squash local/app:3 --base debian:bookworm
       lamina squash local/app:3 --layers 2..-2
       lamina squash -i app.tar -o app-squashed.tar --layers 1..-1
+      lamina squash docker-daemon:local/app:3      # in Docker: only the new layer goes back
+
+    An image written docker-daemon:NAME is squashed in a Docker Engine (--docker-host,
+    DOCKER_HOST or the docker context): its base is the oldest tagged ancestor the
+    daemon holds, the result is loaded back tagged -t NAME, else NAME itself.
     """
+    if image is not None and is_daemon_ref(image):
+        if source is not None:
+            raise UsageError("squash works on docker-daemon:NAME or on -i ARCHIVE, not both")
+        done = docker_cli.reshape(
+            c, "squash", image, base=base, layers=layers, tag=tag, message=message
+        )
+        _report_docker(done, as_json, "squashed")
+        return
     if source is not None:
         if output is None:
             raise UsageError("-i needs -o ARCHIVE for the result")
@@ -103,7 +125,14 @@ def squash(
 @json_option
 @pass_ctx
 def flatten(c: Ctx, image: str, tag: str | None, message: str, as_json: bool) -> None:
-    """Squash all layers of IMAGE into one; its config (env, cmd, ...) is kept."""
+    """Squash all layers of IMAGE into one; its config (env, cmd, ...) is kept.
+
+    IMAGE may be docker-daemon:NAME: flattened in that Docker Engine.
+    """
+    if is_daemon_ref(image):
+        done = docker_cli.reshape(c, "flatten", image, tag=tag, message=message)
+        _report_docker(done, as_json, "flattened")
+        return
     _report(api.flatten(c.store, image, tag=tag, message=message), as_json, "flattened")
 
 
@@ -118,7 +147,13 @@ def rebase(c: Ctx, image: str, onto: str, base: str | None, tag: str | None, as_
     """Put the layers IMAGE has above OLDBASE on top of NEWBASE instead.
 
     No layer is rewritten; config diff_ids and history are recomputed.
+    IMAGE may be docker-daemon:NAME (NEWBASE and OLDBASE then name daemon images too):
+    rebased in that Docker Engine.
     """
+    if is_daemon_ref(image):
+        done = docker_cli.reshape(c, "rebase", image, onto=onto, base=base, tag=tag)
+        _report_docker(done, as_json, "rebased")
+        return
     _report(api.rebase(c.store, image, onto, base=base, tag=tag), as_json, "rebased")
 
 

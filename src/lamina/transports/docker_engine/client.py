@@ -140,7 +140,7 @@ class Engine:
         except (ValueError, AttributeError):
             message = raw.decode(errors="replace").strip()
         if r.status == 404:
-            raise NotFoundError(f"the Docker Engine at {self.label}: {message}")
+            raise NotFoundError(f"the Docker Engine at {self.label}: {message.strip()}")
         raise DaemonError(f"the Docker Engine at {self.label} refused {what}: {message}")
 
     # -- calls -------------------------------------------------------------------

@@ -109,8 +109,13 @@ class SSHStream(httpcore.NetworkStream):
         if not ready:
             raise httpcore.ReadTimeout(f"no answer from {self.host} in {timeout} s")
         data = os.read(fd, max_bytes)
-        if not data and self.proc.poll() not in (None, 0):
-            raise self._failed()
+        if not data:  # ssh is gone: its status and stderr say why
+            try:
+                status = self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                return data
+            if status != 0:
+                raise self._failed()
         return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:

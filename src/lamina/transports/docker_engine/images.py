@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina import digest
-from lamina.errors import DaemonError
+from lamina.errors import DaemonError, NotFoundError
 from lamina.transports.docker_engine.client import Engine
 
 
@@ -52,4 +52,11 @@ def list_images(engine: Engine) -> list[DaemonImage]:
 
 def find(engine: Engine, name: str) -> DaemonImage:
     """The image `name` (a tag, an ID or an ID prefix) names in the daemon."""
-    return of_inspect(engine.inspect(name), engine.label)
+    try:
+        doc = engine.inspect(name)
+    except NotFoundError:
+        raise NotFoundError(
+            f"{name}: no such image in the Docker Engine at {engine.label}",
+            "see `docker images`; write docker-daemon:NAME[:TAG] or an image ID",
+        ) from None
+    return of_inspect(doc, engine.label)

@@ -1,0 +1,148 @@
+"""The Docker Engine side of load, save, send, inventory, squash, flatten and rebase.
+
+The commands themselves live with their store versions; an image written
+`docker-daemon:NAME` (or `send --to-docker`, `inventory --docker`) routes here.
+The daemon is `lamina --docker-host HOST`, else DOCKER_HOST, else the docker
+CLI's current context, else /var/run/docker.sock.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from lamina import humanize
+from lamina.api import docker, docker_reshape, transfer
+from lamina.api.delta import DeltaSaved, write_to
+from lamina.api.images import images_for
+from lamina.cli.app import Ctx, emit_json
+from lamina.cli.delta import saved_json, summary
+from lamina.errors import UsageError
+from lamina.progress import Progress
+from lamina.store.local import Store
+from lamina.transports.docker_engine.client import Engine
+
+
+@contextmanager
+def source(
+    c: Ctx, refs: Sequence[str], also: Sequence[str] = ()
+) -> Iterator[tuple[Store, list[str]]]:
+    """The store and refs to read: the user's store, or a throwaway one filled from Docker.
+
+    `also` (e.g. save --exclude) are staged too when the refs are daemon images.
+    """
+    store_refs, names = docker.split_refs(refs)
+    if not names:
+        yield c.store, store_refs
+        return
+    extra = [docker.daemon_name(x) for x in also]
+    with (
+        Engine.connect(c.docker_host) as engine,
+        docker.staged(engine, [*names, *extra]) as staging,
+    ):
+        yield staging, names
+
+
+def load(c: Ctx, names: Sequence[str], as_json: bool) -> None:
+    progress = c.progress()
+    try:
+        results = docker.load_from_docker(c.store, names, host=c.docker_host, progress=progress)
+    finally:
+        progress.close()
+    if as_json:
+        emit_json(
+            [{"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers} for r in results]
+        )
+        return
+    for r in results:
+        for name in r.names:
+            click.echo(f"Loaded image: {name}")
+        if not r.names:
+            click.echo(f"Loaded image ID: {r.id}")
+
+
+def inventory(c: Ctx, output: str | None) -> None:
+    data = docker.inventory(c.docker_host).to_json()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        return
+    write_to(output, lambda f: f.write(data))
+
+
+def send_to_docker(c: Ctx, refs: Sequence[str], host: str | None, as_json: bool) -> None:
+    """`send IMAGE... --to-docker [HOST]`, from the store or from another daemon."""
+    if host is not None and "://" not in host:
+        raise UsageError(
+            f"--to-docker {host!r} is not a Docker host",
+            "give unix://PATH, tcp://HOST:PORT or ssh://USER@HOST, or put --to-docker last",
+        )
+    target = host or c.docker_host
+    progress = c.progress()
+    try:
+        with source(c, refs) as (store, names), Engine.connect(target) as engine:
+            sent = docker.deliver(engine, images_for(store, names), progress)
+    finally:
+        progress.close()
+    report_sent(sent, as_json)
+
+
+def report_sent(sent: docker.DockerSent, as_json: bool, err: bool = False) -> None:
+    if as_json:
+        doc = saved_json(DeltaSaved(sent.images, sent.plan, sent.archive_bytes, ()))
+        doc.update(
+            Target=sent.target,
+            ImageStore=sent.store_kind,
+            FullArchive=sent.full,
+            AlreadyThere=list(sent.tagged),
+            WireSent=sent.wire_sent,
+            WireReceived=sent.wire_received,
+            Daemon=list(sent.lines),
+        )
+        click.echo(json.dumps(doc, indent=2), err=err)
+        return
+    if sent.full:
+        click.echo(
+            "note: this Docker uses the containerd image store, which refuses archives "
+            "with layers left out: sending the full images",
+            err=True,
+        )
+    if len(sent.tagged) < len(sent.images):
+        for line in summary(sent.plan, sent.archive_bytes):
+            click.echo(line, err=err)
+    for image_id in sent.tagged:
+        click.echo(f"Already there: {image_id[7:19]} (named, no layers sent)", err=err)
+    for line in sent.lines:
+        click.echo(line, err=err)
+    click.echo(
+        f"Sent {humanize.size(sent.wire_sent)} to the Docker Engine at {sent.target} "
+        f"({sent.store_kind} image store)",
+        err=err,
+    )
+
+
+def send_from_docker(
+    c: Ctx, refs: Sequence[str], command: str, progress: Progress
+) -> transfer.Sent:
+    """`send docker-daemon:NAME --to COMMAND`: daemon images to a lamina store elsewhere."""
+    with source(c, refs) as (store, names):
+        return transfer.send(store, names, command, progress=progress)
+
+
+def reshape(c: Ctx, verb: str, image: str, **kwargs: Any) -> docker_reshape.ReshapedInDocker:
+    """squash / flatten / rebase of a daemon image, loaded back into the daemon."""
+    progress = c.progress()
+    try:
+        if verb == "rebase":
+            done = docker_reshape.rebase(image, host=c.docker_host, progress=progress, **kwargs)
+        elif verb == "flatten":
+            done = docker_reshape.flatten(image, host=c.docker_host, progress=progress, **kwargs)
+        else:
+            done = docker_reshape.squash(image, host=c.docker_host, progress=progress, **kwargs)
+    finally:
+        progress.close()
+    return done
