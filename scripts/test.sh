@@ -17,7 +17,7 @@ say() { printf '\n==> %s\n' "$*" >&2; }
 run() { printf '+ %s\n' "$*" >&2; "$@"; }
 
 # Debian packages of the real peer tools (docs/testing.md §9); the venv module comes with python3-venv.
-APT_PACKAGES=(docker.io skopeo umoci podman buildah docker-registry busybox-static runc debootstrap)
+APT_PACKAGES=(docker.io skopeo umoci podman buildah docker-registry busybox-static runc debootstrap openssh-server)
 PYTHON=${PYTHON:-python3}
 
 missing_packages() {

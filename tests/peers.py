@@ -45,6 +45,9 @@ APT_PACKAGE = {
     "skopeo": "skopeo",
     "umoci": "umoci",
     "docker-registry": "docker-registry",
+    "sshd": "openssh-server",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
     "busybox": "busybox-static",
     "runc": "runc",
     "debootstrap": "debootstrap",
@@ -279,9 +282,12 @@ class Docker:
         ids = self.run("ps", "-aq").stdout.split()
         if ids:
             self.run("rm", "-f", *ids)
-        images = list(dict.fromkeys(self.run("images", "-aq").stdout.split()))
-        if images:
-            self.run("rmi", "-f", *images)
+        for _ in range(20):  # children before parents: `docker load` keeps parent links
+            images = list(dict.fromkeys(self.run("images", "-aq").stdout.split()))
+            if not images:
+                return
+            self.run("rmi", "-f", *images, check=False)
+        raise PeerError(f"docker rmi left images behind: {self.run('images', '-a').stdout}")
 
     def stop(self) -> None:
         self.proc.stop()
@@ -537,7 +543,7 @@ class Umoci:
 
 # ---------------------------------------------------------------------------- pytest
 PEER_FIXTURES = frozenset(
-    {"docker", "clean_docker", "podman", "clean_podman", "registry", "start_registry"}
+    {"docker", "clean_docker", "podman", "clean_podman", "registry", "start_registry", "sshd"}
     | {"umoci", "fixtures"}
 )
 
