@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 from tests.docker_bridge.conftest import SSHD, lamina
-from tests.peers import Docker
 from tests.fixtures.build import FixtureSet
+from tests.peers import Docker
 
 STACK = ("local/stack:1", "local/stack:2", "local/stack:3")
 
@@ -52,16 +52,24 @@ def test_load_from_docker_keeps_ids_history_and_tags(
     assert loaded["RepoTags"] == ["local/stack:3"]
     history = lamina(store, "history", "local/stack:3", "--json", env=clean_docker.env)
     created = [row["CreatedBy"] for row in json.loads(history.stdout)]
-    assert created == clean_docker.run(
-        "history", "--no-trunc", "--format", "{{.CreatedBy}}", "local/stack:3"
-    ).stdout.splitlines()
+    assert (
+        created
+        == clean_docker.run(
+            "history", "--no-trunc", "--format", "{{.CreatedBy}}", "local/stack:3"
+        ).stdout.splitlines()
+    )
     again = lamina(
-        store, "load", "docker-daemon:local/stack:2", "docker-daemon:local/base:1", "--json",
+        store,
+        "load",
+        "docker-daemon:local/stack:2",
+        "docker-daemon:local/base:1",
+        "--json",
         env=clean_docker.env,
     )
     assert [r["NewLayers"] for r in json.loads(again.stdout)] == [0, 0]  # all already there
     inv = json.loads(lamina(store, "inventory", "--docker", env=clean_docker.env).stdout)
-    assert {i["id"] for i in inv["images"]} == set(clean_docker.run("images", "-aq", "--no-trunc").stdout.split())
+    ids = clean_docker.run("images", "-aq", "--no-trunc").stdout.split()
+    assert {i["id"] for i in inv["images"]} == set(ids)
     assert len(inv["layers"]) == 4  # base + three commits, by chain ID
 
 
@@ -118,8 +126,14 @@ def test_load_and_squash_over_ssh(
     [inspected] = json.loads(lamina(store, "inspect", "local/stack:2", env=env).stdout)
     assert inspected["Id"] == docker_id(clean_docker, "local/stack:2")
     lamina(
-        store, "--docker-host", sshd.host, "squash", "docker-daemon:local/stack:3",
-        "-t", "local/stack:sq", env=env,
+        store,
+        "--docker-host",
+        sshd.host,
+        "squash",
+        "docker-daemon:local/stack:3",
+        "-t",
+        "local/stack:sq",
+        env=env,
     )
     assert export_listing(clean_docker, "local/stack:sq") == export_listing(
         clean_docker, "local/stack:3"
@@ -132,7 +146,12 @@ def test_squash_in_docker_keeps_the_filesystem_and_the_base(
     clean_docker.run("load", "-i", str(fixtures["docker-legacy-multi"].path))
     store = tmp_path / "store"
     out = lamina(
-        store, "squash", "docker-daemon:local/stack:3", "-t", "local/stack:sq", "--json",
+        store,
+        "squash",
+        "docker-daemon:local/stack:3",
+        "-t",
+        "local/stack:sq",
+        "--json",
         env=clean_docker.env,
     )
     result = json.loads(out.stdout)

@@ -4,7 +4,8 @@ Each verb composes the store, the transports and the operations; none of them
 prints. Errors are LaminaError subclasses with a one-line message and an exit code.
 """
 
-from lamina.api import delta, transfer  # noqa: F401  (delta save, expand, send, receive)
+# delta save, expand, send, receive; a Docker Engine as a source and destination
+from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
 from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api.analyze import Report, analyze, analyze_archive
 from lamina.api.base import get_image, graph, open_store
