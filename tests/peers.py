@@ -46,6 +46,8 @@ APT_PACKAGE = {
     "umoci": "umoci",
     "docker-registry": "docker-registry",
     "sshd": "openssh-server",
+    "containerd": "containerd",
+    "ctr": "containerd",
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
     "busybox": "busybox-static",
@@ -543,8 +545,8 @@ class Umoci:
 
 # ---------------------------------------------------------------------------- pytest
 PEER_FIXTURES = frozenset(
-    {"docker", "clean_docker", "podman", "clean_podman", "registry", "start_registry", "sshd"}
-    | {"umoci", "fixtures"}
+    {"docker", "clean_docker", "podman", "clean_podman", "registry", "start_registry"}
+    | {"umoci", "fixtures", "sshd", "containerd"}
 )
 
 

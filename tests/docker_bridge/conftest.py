@@ -116,6 +116,44 @@ def sshd(docker: Docker) -> Iterator[SSHD]:
         remove_tree(root)
 
 
+@dataclass
+class Containerd:
+    """A private containerd 1.6: the stand-in for Docker's containerd image store."""
+
+    root: Path
+    proc: Process
+
+    def ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
+        sock = str(self.root / "c.sock")
+        return subprocess.run(
+            ["ctr", "--address", sock, "-n", "test", *args], capture_output=True, text=True
+        )
+
+
+@pytest.fixture
+def containerd() -> Iterator[Containerd]:
+    binary = _started(lambda: find_tool("containerd"), ("containerd", "ctr"))
+    root = short_tempdir("lc")
+    (root / "config.toml").write_text(
+        f'version = 2\nroot = "{root}/root"\nstate = "{root}/state"\n'
+        f'[grpc]\n  address = "{root}/c.sock"\n'
+        '[plugins."io.containerd.grpc.v1.cri"]\n  disable = true\n'
+    )
+    proc = Process([binary, "--config", root / "config.toml"], root / "containerd.log")
+    daemon = Containerd(root, proc)
+    try:
+        for _ in range(100):
+            if daemon.ctr("version").returncode == 0 or not proc.alive():
+                break
+            time.sleep(0.1)
+        if daemon.ctr("version").returncode != 0:
+            pytest.fail(f"containerd did not start:\n{proc.log_tail()}", pytrace=False)
+        yield daemon
+    finally:
+        proc.stop()
+        remove_tree(root)
+
+
 def lamina(
     store: Path, *args: str, env: dict[str, str], check: bool = True
 ) -> subprocess.CompletedProcess[str]:

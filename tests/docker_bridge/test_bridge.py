@@ -5,6 +5,7 @@ daemon lacks, squash in Docker keeps the filesystem and the base."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -164,3 +165,18 @@ def test_squash_in_docker_keeps_the_filesystem_and_the_base(
     )
     assert "Carried 1 layer" in out.stderr or out.stderr == ""
     assert not store.exists()  # squash in Docker never touches the user's store
+
+
+def test_demo_tells_the_docker_story_and_cleans_up(clean_docker: Docker, tmp_path: Path) -> None:
+    out = lamina(tmp_path / "unused", "demo", env=clean_docker.env)
+    assert "== 8. New: your Docker Engine as source and destination" in out.stdout
+    assert "$ lamina squash docker-daemon:lamina-demo/mystuff:1" in out.stdout
+    assert "Loaded image: lamina-demo/mystuff:sq" in out.stdout + out.stderr
+    assert clean_docker.run("images", "-aq").stdout.split() == []  # its images are gone
+
+
+def test_demo_without_docker_says_how_to_try_it(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    out = lamina(tmp_path / "unused", "demo", env=env)
+    assert "No Docker Engine is reachable here" in out.stdout
+    assert "$ lamina send local/mystuff:1 --to-docker ssh://bob@bobs-host" in out.stdout

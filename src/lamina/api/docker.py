@@ -15,26 +15,36 @@ first; images it already holds are only tagged; the rest go into `POST /images/l
 as one streamed delta archive carrying only the layers whose chain ID it lacks.
 Which archive depends on the daemon's image store, from `GET /info`:
 - classic (graph drivers: overlay2, vfs, ...; every Docker before 29 by default):
+  the delta archive of transports/delta_archive.py (manifest.json, no OCI layout).
   moby's loader looks each layer's chain ID up before it opens the file, so the
-  delta loads and yields the same image ID. This is what is tested, on Docker 20.10.
+  delta loads and yields the same image ID. Tested on Docker 20.10.
 - containerd image store (`DriverStatus` names `io.containerd.snapshotter.v1`;
-  the default for new installs of Docker 29+): the import goes through containerd's
-  archive importer, which resolves every layer of manifest.json to a file of the tar
-  and refuses the archive when one is missing ("failed to resolve layers: layer
-  blobs/sha256/... not found", containerd images/archive/importer.go; checked with
-  `ctr images import` of containerd 1.6). No delta is accepted there, so lamina
-  says so in one line and sends the full archive; images the daemon already holds
-  are still only tagged, so a second send moves no layer bytes on either store.
+  the default for new installs of Docker 29+): Docker imports through containerd's
+  archive importer (containerd images/archive/importer.go). Given manifest.json
+  only, it resolves every layer to a file of the tar and refuses a delta ("failed
+  to resolve layers: layer blobs/sha256/... not found"). Given an OCI layout it
+  takes index.json as is: blobs not in the tar may be missing, and unpacking skips
+  every layer whose chain ID is already a snapshot. So lamina sends the same delta
+  WITH its OCI layout there (docker_archive.write_archive leaving the layers out):
+  checked with `ctr images import` of containerd 1.6 (the base imported, its layer
+  blob even deleted from the content store: the delta imports, unpacks, and runs).
+  The caveat: the new image's manifest names the base layers by their uncompressed
+  digest, which a base pulled from a registry (gzip blobs) does not have as
+  content, so `docker save`/`push` of the new image on that daemon need the base
+  re-pulled; running it does not. `--full` sends every layer instead.
+Images the daemon already holds are only tagged, on either store, so a second send
+moves no layer bytes.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from lamina.api.images import Loaded, images_for, load
 from lamina.errors import UsageError
@@ -172,7 +182,7 @@ class DockerSent:
     images: tuple[Image, ...]
     plan: delta.Plan  # of the images that were loaded (not those only tagged)
     tagged: tuple[str, ...]  # images the daemon already held: only named
-    full: bool  # a full archive was sent (containerd image store)
+    full: bool  # every layer was sent, whatever the daemon has (full=True)
     store_kind: str
     archive_bytes: int
     wire_sent: int  # every byte to the daemon (HTTP and ssh framing included)
@@ -182,35 +192,48 @@ class DockerSent:
 
 
 def send_to_docker(
-    store: Store, refs: Sequence[str], *, host: str | None = None, progress: Progress | None = None
+    store: Store,
+    refs: Sequence[str],
+    *,
+    host: str | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
 ) -> DockerSent:
     """Deliver store images into a Docker Engine, carrying only what it lacks."""
     if not refs:
         raise UsageError("send needs at least one image")
     images = images_for(store, refs)
     with Engine.connect(host) as engine:
-        return deliver(engine, images, progress)
+        return deliver(engine, images, full=full, progress=progress)
 
 
-def deliver(engine: Engine, images: list[Image], progress: Progress | None = None) -> DockerSent:
+def archive_writer(
+    kind: str, images: list[Image], omit: set[str], progress: Progress | None = None
+) -> Callable[[BinaryIO], int]:
+    """What to stream into a daemon with image store `kind` (see module doc)."""
+    if kind == CONTAINERD or not omit:  # an OCI layout too: containerd needs it
+        return lambda out: docker_archive.write_archive(images, out, "docker", omit, progress)
+    return lambda out: write_delta(images, out, omit, progress, label="Sending")
+
+
+def deliver(
+    engine: Engine, images: list[Image], *, full: bool = False, progress: Progress | None = None
+) -> DockerSent:
     """Load `images` into `engine` (see module doc): tag what it has, send the rest."""
     kind = store_kind(engine.info())
     held = list_images(engine)
     present = {i.id for i in held}
     to_load = [i for i in images if i.id not in present]
-    full = kind == CONTAINERD and bool(to_load)
     plan = delta.plan(to_load, set() if full else inventory_of(held).chain_ids)
     size = [0]
     lines: list[str] = []
     if to_load:
+        write = archive_writer(kind, to_load, plan.omit, progress)
 
-        def write(out: object) -> None:
-            if full:
-                size[0] = docker_archive.write_archive(to_load, out, "docker", None, progress)  # type: ignore[arg-type]
-            else:
-                size[0] = write_delta(to_load, out, plan.omit, progress, label="Sending")  # type: ignore[arg-type]
+        def run(out: BinaryIO) -> None:
+            size[0] = write(out)
 
-        lines = engine.load(body_of(write))
+        lines = engine.load(body_of(run))
     tagged = []
     for image in images:
         if image.id in present:

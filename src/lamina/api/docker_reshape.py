@@ -59,7 +59,7 @@ def _in_docker(
         with staged(engine, [name, *also]) as store:
             result = work(store, _default_tag(name, target, tag))
             images = images_for(store, [result.name or result.id])
-            sent = deliver(engine, images, progress)
+            sent = deliver(engine, images, progress=progress)
     return ReshapedInDocker(result, sent)
 
 

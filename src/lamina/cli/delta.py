@@ -200,10 +200,16 @@ def expand(c: Ctx, delta_archive: str, output: str, base_archive: str | None) ->
     help="Into a Docker Engine (unix://, tcp://, ssh://USER@HOST; default: --docker-host, "
     "DOCKER_HOST, the docker context).",
 )
+@click.option("--full", is_flag=True, help="With --to-docker: every layer, whatever it has.")
 @json_option
 @pass_ctx
 def send(
-    c: Ctx, images: tuple[str, ...], command: str | None, docker_host: str | None, as_json: bool
+    c: Ctx,
+    images: tuple[str, ...],
+    command: str | None,
+    docker_host: str | None,
+    full: bool,
+    as_json: bool,
 ) -> None:
     """Send images to another store or a Docker Engine, moving only the layers it lacks.
 
@@ -225,7 +231,7 @@ def send(
     if (command is None) == (docker_host is None):
         raise UsageError("send needs one destination", "--to COMMAND or --to-docker [HOST]")
     if docker_host is not None:
-        docker_cli.send_to_docker(c, images, docker_host or None, as_json)
+        docker_cli.send_to_docker(c, images, docker_host or None, as_json, full)
         return
     assert command is not None
     with c.progress() as progress:

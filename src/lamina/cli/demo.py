@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from lamina.cli import demo_base
+from lamina.cli import docker as docker_demo
 from lamina.cli.app import CONTEXT, cli
 from lamina.containers.records import remove_tree
 from lamina.errors import CommandFailedError
@@ -187,6 +188,33 @@ class Story:
         n.lamina("tree", "local/mystuff:sq")
         n.lamina("history", "local/mystuff:sq")
 
+    def docker(self) -> None:
+        """Only with a Docker Engine; its images get lamina-demo/ names, removed at the end."""
+        n = self.n
+        n.heading("8. New: your Docker Engine as source and destination")
+        engine = docker_demo.reachable()
+        if engine is None:
+            n.say("No Docker Engine is reachable here (DOCKER_HOST, docker context, socket).")
+            n.say("With one (local, tcp:// or ssh://USER@HOST), these are the two commands:")
+            n.shell("lamina send local/mystuff:1 --to-docker ssh://bob@bobs-host")
+            n.shell("lamina squash docker-daemon:local/mystuff:1")
+            return
+        n.say(f"Docker Engine at {engine}: images named lamina-demo/*, removed at the end.")
+        n.lamina("tag", "local/base:1", "lamina-demo/base:1")
+        n.lamina("tag", "local/mystuff:1", "lamina-demo/mystuff:1")
+        try:
+            n.say("Docker has no base yet: all of it goes. Then only the user layers travel:")
+            n.lamina("send", "lamina-demo/base:1", "--to-docker")
+            n.lamina("send", "lamina-demo/mystuff:1", "--to-docker")
+            n.say("Squash it inside Docker: only the new layer is loaded back.")
+            n.lamina(
+                "squash", "docker-daemon:lamina-demo/mystuff:1", "-t", "lamina-demo/mystuff:sq"
+            )
+        finally:
+            docker_demo.clean_up(
+                ("lamina-demo/mystuff:sq", "lamina-demo/mystuff:1", "lamina-demo/base:1")
+            )
+
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--keep", is_flag=True, help="Keep the demo's stores and files, and say where.")
@@ -194,8 +222,10 @@ def demo(keep: bool) -> None:
     """Walk through the seed's story in a temporary store, narrated.
 
     A base, three commits, the tree, rmi of stack:2 then stack:3, save/load to
-    a second store, export/import; then a save without the base and a squash.
-    Needs no network and no root (with root, containers run commands).
+    a second store, export/import; then a save without the base and a squash;
+    then, when a Docker Engine is reachable, send into it and squash in it (its
+    images are named lamina-demo/* and removed at the end). Needs no network and
+    no root (with root, containers run commands).
     """
     work = Path(tempfile.mkdtemp(prefix="lamina-demo-"))
     old_cwd, old_store = os.getcwd(), os.environ.get("LAMINA_STORE")
@@ -209,6 +239,7 @@ def demo(keep: bool) -> None:
             step()
         story.delta()
         story.squash()
+        story.docker()
     finally:
         os.chdir(old_cwd)
         if old_store is None:

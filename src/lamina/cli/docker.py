@@ -8,6 +8,7 @@ CLI's current context, else /var/run/docker.sock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,7 @@ from lamina.api.delta import DeltaSaved, write_to
 from lamina.api.images import images_for
 from lamina.cli.app import Ctx, emit_json
 from lamina.cli.delta import saved_json, summary
-from lamina.errors import UsageError
+from lamina.errors import LaminaError, UsageError
 from lamina.progress import Progress
 from lamina.store.local import Store
 from lamina.transports.docker_engine.client import Engine
@@ -74,7 +75,9 @@ def inventory(c: Ctx, output: str | None) -> None:
     write_to(output, lambda f: f.write(data))
 
 
-def send_to_docker(c: Ctx, refs: Sequence[str], host: str | None, as_json: bool) -> None:
+def send_to_docker(
+    c: Ctx, refs: Sequence[str], host: str | None, as_json: bool, full: bool = False
+) -> None:
     """`send IMAGE... --to-docker [HOST]`, from the store or from another daemon."""
     if host is not None and "://" not in host:
         raise UsageError(
@@ -85,7 +88,7 @@ def send_to_docker(c: Ctx, refs: Sequence[str], host: str | None, as_json: bool)
     progress = c.progress()
     try:
         with source(c, refs) as (store, names), Engine.connect(target) as engine:
-            sent = docker.deliver(engine, images_for(store, names), progress)
+            sent = docker.deliver(engine, images_for(store, names), full=full, progress=progress)
     finally:
         progress.close()
     report_sent(sent, as_json)
@@ -105,10 +108,10 @@ def report_sent(sent: docker.DockerSent, as_json: bool, err: bool = False) -> No
         )
         click.echo(json.dumps(doc, indent=2), err=err)
         return
-    if sent.full:
+    if sent.store_kind == docker.CONTAINERD and sent.plan.omitted:
         click.echo(
-            "note: this Docker uses the containerd image store, which refuses archives "
-            "with layers left out: sending the full images",
+            "note: containerd image store: the delta went with an OCI layout, which it "
+            "needs; `docker save` of the result needs the base's layers as content",
             err=True,
         )
     if len(sent.tagged) < len(sent.images):
@@ -146,3 +149,23 @@ def reshape(c: Ctx, verb: str, image: str, **kwargs: Any) -> docker_reshape.Resh
     finally:
         progress.close()
     return done
+
+
+def reachable() -> str | None:
+    """The Docker Engine `lamina demo` can use (its address), or None."""
+    try:
+        with Engine.connect() as engine:
+            return engine.label
+    except LaminaError:
+        return None
+
+
+def clean_up(names: Sequence[str]) -> None:
+    """Remove these images from the Docker Engine, quietly (the demo's own)."""
+    try:
+        with Engine.connect() as engine:
+            for name in names:
+                with contextlib.suppress(LaminaError):
+                    engine.remove(name)
+    except LaminaError:
+        pass

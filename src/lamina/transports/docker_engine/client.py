@@ -180,6 +180,10 @@ class Engine:
         repo, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "")
         self._json("POST", f"/images/{image_id}/tag", {"repo": repo, "tag": tag or "latest"})
 
+    def remove(self, name: str) -> None:
+        """`docker rmi NAME` (untags; deletes what nothing else needs)."""
+        self._json("DELETE", f"/images/{quote(name, safe='')}")
+
     def export(self, names: Iterable[str], out: BinaryIO) -> int:
         """Write `docker save NAMES...` to `out`; returns the bytes written."""
         query = [("names", n) for n in names]
