@@ -4,6 +4,7 @@ daemon lacks, squash in Docker keeps the filesystem and the base."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from tests.docker_bridge.conftest import SSHD, lamina
 from tests.fixtures.build import FixtureSet
-from tests.peers import Docker
+from tests.peers import Docker, run
 
 STACK = ("local/stack:1", "local/stack:2", "local/stack:3")
 
@@ -180,3 +181,23 @@ def test_demo_without_docker_says_how_to_try_it(tmp_path: Path) -> None:
     out = lamina(tmp_path / "unused", "demo", env=env)
     assert "No Docker Engine is reachable here" in out.stdout
     assert "$ lamina send local/mystuff:1 --to-docker ssh://bob@bobs-host" in out.stdout
+
+
+def test_the_docker_cli_context_is_followed(clean_docker: Docker, tmp_path: Path) -> None:
+    """No DOCKER_HOST: the current context of ~/.docker (or DOCKER_CONTEXT) names the engine."""
+    config = tmp_path / "docker-config"
+    for name, host in (("mine", f"unix://{clean_docker.sock}"), ("other", "unix:///nonexistent")):
+        meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+        meta.mkdir(parents=True)
+        doc = {"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host}}}
+        (meta / "meta.json").write_text(json.dumps(doc))
+    (config / "config.json").write_text(json.dumps({"currentContext": "mine"}))
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    env["DOCKER_CONFIG"] = str(config)
+    listed = run([clean_docker.cli, "context", "ls", "--format", "{{.Name}}"], env=env).stdout
+    assert "mine" in listed.split()  # the docker CLI reads the same files
+    inv = json.loads(lamina(tmp_path / "s", "inventory", "--docker", env=env).stdout)
+    assert inv["kind"] == "lamina-inventory"
+    cp = lamina(tmp_path / "s", "inventory", "--docker", env={**env, "DOCKER_CONTEXT": "other"},
+                check=False)  # fmt: skip
+    assert cp.returncode == 10 and "unix:///nonexistent (context other)" in cp.stderr

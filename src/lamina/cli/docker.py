@@ -20,8 +20,8 @@ import click
 from lamina import humanize
 from lamina.api import docker, docker_reshape, transfer
 from lamina.api.delta import DeltaSaved, write_to
-from lamina.api.images import images_for
-from lamina.cli.app import Ctx, emit_json
+from lamina.api.images import Loaded, images_for
+from lamina.cli.app import Ctx
 from lamina.cli.delta import saved_json, summary
 from lamina.errors import LaminaError, UsageError
 from lamina.progress import Progress
@@ -49,22 +49,21 @@ def source(
         yield staging, names
 
 
-def load(c: Ctx, names: Sequence[str], as_json: bool) -> None:
-    progress = c.progress()
-    try:
-        results = docker.load_from_docker(c.store, names, host=c.docker_host, progress=progress)
-    finally:
-        progress.close()
-    if as_json:
-        emit_json(
-            [{"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers} for r in results]
-        )
+def load(c: Ctx, names: Sequence[str], progress: Progress) -> list[Loaded]:
+    return docker.load_from_docker(c.store, names, host=c.docker_host, progress=progress)
+
+
+@contextmanager
+def reading(
+    c: Ctx, refs: Sequence[str], also: Sequence[str] = ()
+) -> Iterator[tuple[list[str], tuple[str, ...]]]:
+    """`refs` and `also` to work on; daemon images are staged in a store `c` then uses."""
+    if not any(docker.is_daemon_ref(r) for r in refs):
+        yield list(refs), tuple(also)
         return
-    for r in results:
-        for name in r.names:
-            click.echo(f"Loaded image: {name}")
-        if not r.names:
-            click.echo(f"Loaded image ID: {r.id}")
+    with source(c, refs, also) as (store, names):
+        c.use_store(store)
+        yield names, tuple(docker.daemon_name(x) for x in also)
 
 
 def inventory(c: Ctx, output: str | None) -> None:

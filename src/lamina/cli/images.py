@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from lamina import api, digest, humanize
-from lamina.api.docker import daemon_name, is_daemon_ref
 from lamina.cli import docker as docker_cli
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.cli.delta import delta_options, is_delta, save_delta
@@ -46,14 +45,14 @@ def load(
       lamina load docker-daemon:local/app:3 docker-daemon:debian:bookworm
       lamina --docker-host ssh://bob@host load docker-daemon:app:2
     """
-    if daemon_images:
-        if source is not None or platform is not None:
-            raise UsageError("load reads either docker-daemon:NAME images or -i FILE")
-        docker_cli.load(c, daemon_images, as_json)
-        return
+    if daemon_images and (source is not None or platform is not None):
+        raise UsageError("load reads either docker-daemon:NAME images or -i FILE")
     plat = Platform.parse(platform) if platform else None
     with c.progress() as progress:
-        results = api.load(c.store, source, platform=plat, progress=progress)
+        if daemon_images:
+            results = docker_cli.load(c, daemon_images, progress)
+        else:
+            results = api.load(c.store, source, platform=plat, progress=progress)
     if as_json:
         emit_json(
             [{"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers} for r in results]
@@ -105,41 +104,23 @@ def save(
     """
     if output is None and sys.stdout.isatty():
         raise UsageError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
-    if not any(is_daemon_ref(i) for i in images):
-        _save(c, list(images), output, fmt, exclude, exclude_base, have, as_json)
-        return
-    with docker_cli.source(c, images, also=exclude) as (store, refs):
-        c.use_store(store)
-        exclude = tuple(daemon_name(x) for x in exclude)
-        _save(c, refs, output, fmt, exclude, exclude_base, have, as_json)
-
-
-def _save(
-    c: Ctx,
-    images: list[str],
-    output: str | None,
-    fmt: str,
-    exclude: tuple[str, ...],
-    exclude_base: bool,
-    have: str | None,
-    as_json: bool,
-) -> None:
-    if is_delta(exclude, exclude_base, have):
-        save_delta(
-            c,
-            images,
-            output,
-            fmt,
-            exclude=exclude,
-            exclude_base=exclude_base,
-            have=have,
-            as_json=as_json,
-        )
-        return
-    with c.progress() as progress:
-        api.save(
-            c.store, images, output if output else sys.stdout.buffer, fmt=fmt, progress=progress
-        )
+    with docker_cli.reading(c, images, exclude) as (refs, exclude):
+        if is_delta(exclude, exclude_base, have):
+            save_delta(
+                c,
+                refs,
+                output,
+                fmt,
+                exclude=exclude,
+                exclude_base=exclude_base,
+                have=have,
+                as_json=as_json,
+            )
+            return
+        with c.progress() as progress:
+            api.save(
+                c.store, refs, output if output else sys.stdout.buffer, fmt=fmt, progress=progress
+            )
 
 
 @cli.command(context_settings=CONTEXT)
