@@ -6,9 +6,10 @@ takes a store image: load, save, send, squash, flatten, rebase. The daemon is th
 (transports/docker_engine/endpoint.py): local socket, TCP+TLS or ssh.
 
 Reading: the Engine API can only export whole images (`GET /images/get`). The export
-is streamed to a file in the store's scratch area (never held in memory; the
-archive reader needs random access) and loaded like any archive: same IDs, history
-and tags, layers the store holds are not written again, all or nothing.
+streams straight into a store transaction (transports/docker_engine/export.py): each
+layer is written once, hashed on the way, checked against its config's diff_id, and
+a layer the store holds already is dropped; same IDs, history and tags; all or
+nothing.
 
 Writing (`send_to_docker`): the daemon's inventory (every image's chain IDs) is read
 first; images it already holds are only tagged; the rest go into `POST /images/load`
@@ -46,19 +47,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina.api.images import Loaded, images_for, load
+from lamina.api.images import Loaded, images_for, load_images
 from lamina.errors import UsageError
 from lamina.image import Image
 from lamina.ops import delta
 from lamina.progress import Progress
 from lamina.spec import BASE_NAME
 from lamina.store.inventory import Inventory
-from lamina.store.local import Store
+from lamina.store.local import Store, Transaction
 from lamina.transports import docker_archive
 from lamina.transports.delta_archive import write_delta
+from lamina.transports.docker_engine import export
 from lamina.transports.docker_engine.body import body_of
 from lamina.transports.docker_engine.client import Engine
 from lamina.transports.docker_engine.images import DaemonImage, find, list_images
+from lamina.transports.sources import read_images
 
 PREFIX = "docker-daemon:"
 CLASSIC, CONTAINERD = "classic", "containerd"
@@ -109,12 +112,13 @@ def store_kind(info: dict[str, object]) -> str:
 # -- Docker to the store ---------------------------------------------------------
 
 
-def export_to(engine: Engine, names: Sequence[str], path: Path) -> int:
-    """`docker save NAMES` into the file `path`; unknown names fail before the export."""
+def receive(engine: Engine, names: Sequence[str], tx: Transaction, into: Path) -> list[Image]:
+    """Stream `docker save NAMES` into `tx` (see export.py); unknown names fail first."""
     for name in names:
         find(engine, name)
-    with open(path, "wb") as f:
-        return engine.export(names, f)
+    with engine.export(names) as stream:
+        fs = export.receive(stream, tx, into, f"the export of {engine.label}")
+    return read_images(fs)
 
 
 def load_from_docker(
@@ -127,9 +131,9 @@ def load_from_docker(
     with Engine.connect(host) as engine:
         scratch = store.scratch_dir()
         try:
-            path = scratch / "docker-export.tar"
-            export_to(engine, names, path)
-            return load(store, str(path), progress=progress)
+            with store.transaction() as tx:
+                images = receive(engine, names, tx, scratch)
+                return load_images(store, tx, images, progress)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -165,10 +169,11 @@ def staged(engine: Engine, names: Sequence[str]) -> Iterator[Store]:
     work = Path(tempfile.mkdtemp(prefix="lamina-docker-"))
     try:
         store = Store.open(work / "store")
-        path = work / "export.tar"
-        export_to(engine, [*dict.fromkeys(names), *ancestors(engine, names)], path)
-        load(store, str(path))
-        path.unlink()
+        scratch = store.scratch_dir()
+        with store.transaction() as tx:
+            wanted = [*dict.fromkeys(names), *ancestors(engine, names)]
+            load_images(store, tx, receive(engine, wanted, tx, scratch))
+        shutil.rmtree(scratch, ignore_errors=True)
         yield store
     finally:
         shutil.rmtree(work, ignore_errors=True)

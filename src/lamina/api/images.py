@@ -17,7 +17,7 @@ from lamina.progress import Progress
 from lamina.spec import Descriptor, Platform
 from lamina.store import views
 from lamina.store.graph import Graph, resolve
-from lamina.store.local import Store, StoredImage
+from lamina.store.local import Store, StoredImage, Transaction
 from lamina.store.rules import Removal, prune
 from lamina.transports import docker_archive, oci_layout
 from lamina.transports.copy import find_missing, import_image, missing_error
@@ -57,23 +57,33 @@ def load(
         missing = find_missing(images, store.has_layer)
         if missing:
             raise missing_error(missing)
-        results = []
-        present = {img.manifest.digest: img for img in store.images()}
         with store.transaction() as tx:
-            for image in images:
-                new_layers = sum(1 for d in set(image.diff_ids) if not tx.has_blob(d))
-                manifest = _manifest_of(present, image.id)
-                if manifest is None:
-                    _, manifest = import_image(image, tx, progress)
-                replaced = []
-                for name in image.names:
-                    old = tx.set_name(name, manifest)
-                    if old is not None and old in present:
-                        replaced.append((name, present[old].id))
-                if not image.names:
-                    tx.add_root(manifest)
-                results.append(Loaded(image.id, image.names, tuple(replaced), new_layers))
-        return results
+            return load_images(store, tx, images, progress)
+
+
+def load_images(
+    store: Store, tx: Transaction, images: list[Image], progress: Progress | None = None
+) -> list[Loaded]:
+    """Put read images into the store within `tx`, names and all (see `load`)."""
+    results = []
+    present = {img.manifest.digest: img for img in store.images()}
+    counted: set[str] = set()  # layers counted as new for an earlier image of this load
+    for image in images:
+        new = {d for d in image.diff_ids if d not in counted and not store.has_layer(d)}
+        counted |= new
+        new_layers = len(new)
+        manifest = _manifest_of(present, image.id)
+        if manifest is None:
+            _, manifest = import_image(image, tx, progress)
+        replaced = []
+        for name in image.names:
+            old = tx.set_name(name, manifest)
+            if old is not None and old in present:
+                replaced.append((name, present[old].id))
+        if not image.names:
+            tx.add_root(manifest)
+        results.append(Loaded(image.id, image.names, tuple(replaced), new_layers))
+    return results
 
 
 def _manifest_of(present: dict[str, StoredImage], image_id: str) -> Descriptor | None:

@@ -18,6 +18,7 @@ export (`GET /images/get?names=...`, a docker-archive stream), load (`POST
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -184,17 +185,14 @@ class Engine:
         """`docker rmi NAME` (untags; deletes what nothing else needs)."""
         self._json("DELETE", f"/images/{quote(name, safe='')}")
 
-    def export(self, names: Iterable[str], out: BinaryIO) -> int:
-        """Write `docker save NAMES...` to `out`; returns the bytes written."""
+    @contextmanager
+    def export(self, names: Iterable[str]) -> Iterator[BinaryIO]:
+        """`docker save NAMES...` as a stream to read."""
         query = [("names", n) for n in names]
-        n = 0
         with self._stream("GET", "/images/get", query) as r:
             if r.status >= 400:
                 self._check(r, b"".join(r.iter_stream()), "the export")
-            for chunk in r.iter_stream():
-                out.write(chunk)
-                n += len(chunk)
-        return n
+            yield io.BufferedReader(_Reader(r.iter_stream()), CHUNK)
 
     def load(self, body: Iterator[bytes]) -> list[str]:
         """`docker load` of a streamed tar; returns the lines it printed."""
@@ -203,6 +201,28 @@ class Engine:
             raw = b"".join(r.iter_stream())
             self._check(r, raw, "the archive")
         return _load_lines(raw, self.label)
+
+
+class _Reader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (a streamed response body)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        while not self._buf:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._buf = chunk
+        n = min(len(buffer), len(self._buf))
+        buffer[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 def _load_lines(raw: bytes, label: str) -> list[str]:
