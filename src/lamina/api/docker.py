@@ -1,4 +1,4 @@
-"""A Docker Engine as a source and a destination (DESIGN §9: a daemon is a transport).
+"""A Docker Engine as a source and a destination (docs/design.md §12: a transport).
 
 Images in a daemon are named `docker-daemon:NAME` (skopeo's prefix) wherever a verb
 takes a store image: load, save, send, squash, flatten, rebase. The daemon is the one
