@@ -201,3 +201,22 @@ def test_the_docker_cli_context_is_followed(clean_docker: Docker, tmp_path: Path
     cp = lamina(tmp_path / "s", "inventory", "--docker", env={**env, "DOCKER_CONTEXT": "other"},
                 check=False)  # fmt: skip
     assert cp.returncode == 10 and "unix:///nonexistent (context other)" in cp.stderr
+
+
+def test_save_from_docker_leaves_out_the_base(
+    clean_docker: Docker, fixtures: FixtureSet, tmp_path: Path
+) -> None:
+    """`save docker-daemon:NAME --exclude-base`: a delta that Docker holding the base loads."""
+    clean_docker.run("load", "-i", str(fixtures["docker-legacy-multi"].path))
+    stack3 = docker_id(clean_docker, "local/stack:3")
+    delta = tmp_path / "delta.tar"
+    out = lamina(
+        tmp_path / "unused", "save", "docker-daemon:local/stack:3", "--exclude-base", "-o",
+        str(delta), "--json", env=clean_docker.env,
+    )  # fmt: skip
+    saved = json.loads(out.stdout)
+    assert len(saved["Omitted"]) == 1 and len(saved["Carried"]) == 3
+    assert not (tmp_path / "unused").exists()  # the user's store is not touched
+    clean_docker.run("rmi", "local/stack:3", "local/stack:2", "local/stack:1")
+    clean_docker.run("load", "-i", str(delta))
+    assert docker_id(clean_docker, "local/stack:3") == stack3
