@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -84,12 +84,12 @@ def send_to_docker(
             "give unix://PATH, tcp://HOST:PORT or ssh://USER@HOST, or put --to-docker last",
         )
     target = host or c.docker_host
-    progress = c.progress()
-    try:
-        with source(c, refs) as (store, names), Engine.connect(target) as engine:
-            sent = docker.deliver(engine, images_for(store, names), full=full, progress=progress)
-    finally:
-        progress.close()
+    with (
+        c.progress() as progress,
+        source(c, refs) as (store, names),
+        Engine.connect(target) as engine,
+    ):
+        sent = docker.deliver(engine, images_for(store, names), full=full, progress=progress)
     report_sent(sent, as_json)
 
 
@@ -137,16 +137,15 @@ def send_from_docker(
 
 def reshape(c: Ctx, verb: str, image: str, **kwargs: Any) -> docker_reshape.ReshapedInDocker:
     """squash / flatten / rebase of a daemon image, loaded back into the daemon."""
-    progress = c.progress()
-    try:
-        if verb == "rebase":
-            done = docker_reshape.rebase(image, host=c.docker_host, progress=progress, **kwargs)
-        elif verb == "flatten":
-            done = docker_reshape.flatten(image, host=c.docker_host, progress=progress, **kwargs)
-        else:
-            done = docker_reshape.squash(image, host=c.docker_host, progress=progress, **kwargs)
-    finally:
-        progress.close()
+    verbs: dict[str, Callable[..., docker_reshape.ReshapedInDocker]] = {
+        "rebase": docker_reshape.rebase,
+        "flatten": docker_reshape.flatten,
+        "squash": docker_reshape.squash,
+    }
+    with c.progress() as progress:
+        done: docker_reshape.ReshapedInDocker = verbs[verb](
+            image, host=c.docker_host, progress=progress, **kwargs
+        )
     return done
 
 
