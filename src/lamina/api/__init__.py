@@ -10,21 +10,19 @@ from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api.analyze import Report, analyze, analyze_archive
 from lamina.api.base import get_image, graph, open_store
 from lamina.api.images import (
-    SAVE_FORMATS,
     Loaded,
     history,
     image_prune,
     images,
-    images_for,
     inspect,
     load,
     rmi,
-    save,
     tag,
     tree,
 )
 from lamina.api.lifecycle import *  # noqa: F403  (containers: create, run, cp, commit, ...)
 from lamina.api.lifecycle import __all__ as _lifecycle
+from lamina.api.save import SAVE_FORMATS, images_for, save
 from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
 from lamina.store.local import Store, StoredImage
 

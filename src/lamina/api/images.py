@@ -1,30 +1,26 @@
-"""Verbs on images in the store: load, save, tag, rmi, prune, images, history, inspect, tree."""
+"""Verbs on images in the store: load, tag, rmi, prune, images, history, inspect, tree.
+
+`save` is api/save.py (full and delta saves are one path).
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from lamina import reference
 from lamina.api.base import graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
-from lamina.image import Image
 from lamina.progress import Progress
 from lamina.spec import Descriptor, Platform
 from lamina.store import views
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage, Transaction
 from lamina.store.rules import Removal, prune
-from lamina.transports import docker_archive, oci_layout
 from lamina.transports.copy import find_missing, import_image, missing_error
 from lamina.transports.sources import open_archive, read_images
-
-SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir")
-
 
 # -- load ------------------------------------------------------------------------
 
@@ -89,88 +85,6 @@ def load_images(
 def _manifest_of(present: dict[str, StoredImage], image_id: str) -> Descriptor | None:
     """An image already in the store keeps its manifest: one manifest per image ID."""
     return next((img.manifest for img in present.values() if img.id == image_id), None)
-
-
-# -- save ------------------------------------------------------------------------
-
-
-def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
-    """Images to save, each named with the names the user gave them.
-
-    As `docker save`: an image asked for by ID carries no name (RepoTags null); one
-    asked for by name carries that name.
-    """
-    stored = store.images()
-    chosen: dict[str, tuple[Image, list[str]]] = {}
-    for text in refs:
-        img = resolve(stored, text)
-        ref = reference.try_parse(text)
-        names = [ref.familiar] if ref is not None and ref.familiar in img.names else []
-        entry = chosen.setdefault(img.id, (img.image, []))
-        entry[1].extend(n for n in names if n not in entry[1])
-    return [image.with_names(names) for image, names in chosen.values()]
-
-
-def save(
-    store: Store,
-    refs: Sequence[str],
-    out: BinaryIO | str | Path,
-    *,
-    fmt: str = "docker-archive",
-    omit_layers: set[str] | None = None,
-    exclude: Sequence[str] = (),
-    exclude_base: bool = False,
-    have: str | Path | None = None,
-    progress: Progress | None = None,
-) -> int:
-    """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes.
-
-    `exclude` (images), `exclude_base` (each image's base), `have` (an inventory
-    file from the recipient) and `omit_layers` (diff_ids) make a delta archive:
-    see lamina.api.delta.save_delta, which also reports what was left out.
-    """
-    if not refs:
-        raise UsageError("save needs at least one image")
-    if fmt not in SAVE_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
-    if exclude or exclude_base or have is not None or omit_layers:
-        if fmt != "docker-archive":
-            raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
-        from lamina.api.delta import save_delta  # imported here: api.delta builds on this module
-
-        return save_delta(
-            store,
-            refs,
-            out,
-            exclude=exclude,
-            exclude_base=exclude_base,
-            have=have,
-            omit_layers=omit_layers,
-            progress=progress,
-        ).bytes
-    images = images_for(store, refs)
-    if fmt == "oci-dir":
-        if not isinstance(out, (str, Path)):
-            raise UsageError("oci-dir output needs a directory path", "pass -o DIR")
-        return oci_layout.write_dir(images, Path(out))
-    kind = "docker" if fmt == "docker-archive" else "oci"
-    if isinstance(out, (str, Path)):
-        return _save_to_path(images, Path(out), kind, omit_layers, progress)
-    return docker_archive.write_archive(images, out, kind, omit_layers, progress)
-
-
-def _save_to_path(
-    images: list[Image], path: Path, kind: str, omit: set[str] | None, progress: Progress | None
-) -> int:
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            n = docker_archive.write_archive(images, f, kind, omit, progress)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return n
 
 
 # -- names and removal ----------------------------------------------------------

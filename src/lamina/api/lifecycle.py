@@ -31,6 +31,7 @@ from lamina.api.containers import (
     rm,
     run,
 )
+from lamina.atomic import output
 from lamina.containers.records import Container, Containers, rfc3339_now
 from lamina.errors import InvalidInputError, NotFoundError, UsageError
 from lamina.image import Image, Layer
@@ -156,18 +157,8 @@ def _diff_to_temp(store: Store, c: Container) -> tuple[Path, str]:
 def export(store: Store, container: str, out: BinaryIO | str | Path) -> None:
     """Write the container's filesystem as one tar to a stream or a file."""
     c = Containers(store).find(container)
-    if not isinstance(out, (str, Path)):
-        fsdiff.export_tree(c.rootfs, out)
-        return
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            fsdiff.export_tree(c.rootfs, f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with output(out) as f:
+        fsdiff.export_tree(c.rootfs, f)
 
 
 # -- import ----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from typing import BinaryIO
 
 from lamina import mediatype, reference
 from lamina.api.base import graph
-from lamina.api.images import load, save
+from lamina.api.images import load
+from lamina.api.save import save
 from lamina.errors import UsageError
 from lamina.image import Image, Layer
 from lamina.ops import compare

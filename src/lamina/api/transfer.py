@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from lamina.api.images import Loaded, images_for, load
+from lamina.api.images import Loaded, load
+from lamina.api.save import images_for
 from lamina.errors import (
     LaminaError,
     PeerClosed,
@@ -32,7 +33,7 @@ from lamina.progress import Progress
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store
 from lamina.transports import pipe
-from lamina.transports.delta_archive import write_delta
+from lamina.transports.archive_writer import write_archive
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _converse(channel: pipe.Channel, images: list[Image], progress: Progress | N
         plan = delta.plan(images, have.chain_ids)
         channel.send_json(pipe.HELLO, pipe.hello(**_intro(images, plan)))
         data = pipe.DataWriter(channel)
-        size = write_delta(images, data, plan.omit, progress, label="Sending")  # type: ignore[arg-type]
+        size = write_archive(images, data, omit=plan.omit, progress=progress, label="Sending")  # type: ignore[arg-type]
     except LaminaError as exc:
         with contextlib.suppress(OSError):
             channel.send_json(pipe.ABORT, {"error": exc.one_line()})

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from lamina import digest, humanize
+from lamina import atomic, digest, humanize
 from lamina.api import delta, transfer
 from lamina.api.docker import is_daemon_ref
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
@@ -76,7 +76,7 @@ def save_delta(
         click.echo(line, err=True)
 
 
-def saved_json(saved: delta.DeltaSaved) -> dict[str, Any]:
+def saved_json(saved: delta.Saved) -> dict[str, Any]:
     return {
         "Images": [_image_json(i) for i in saved.images],
         "Omitted": [_layer_json(x) for x in saved.plan.omitted],
@@ -150,7 +150,8 @@ def inventory(c: Ctx, output: str | None, of_docker: bool) -> None:
     if output is None:
         sys.stdout.buffer.write(data)
         return
-    delta.write_to(output, lambda f: f.write(data))
+    with atomic.output(output) as f:
+        f.write(data)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -242,7 +243,7 @@ def send(
     if as_json:
         emit_json(
             {
-                **saved_json(delta.DeltaSaved(sent.images, sent.plan, sent.archive_bytes, ())),
+                **saved_json(delta.Saved(sent.images, sent.plan, sent.archive_bytes, ())),
                 "WireSent": sent.wire_sent,
                 "WireReceived": sent.wire_received,
                 "Loaded": list(sent.loaded),

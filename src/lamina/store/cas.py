@@ -8,29 +8,22 @@ stream that re-hashes what they read and raises if the bytes went bad on disk.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 from lamina import digest
+from lamina.atomic import staged
 from lamina.errors import NotFoundError
 
 
 def stream_to_temp(stream: BinaryIO, tmp_dir: Path) -> tuple[Path, str, int]:
     """Copy a stream into a new temp file, hashing as it goes; returns (path, digest, size)."""
     hasher = digest.Hasher()
-    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=".blob-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            while chunk := stream.read(digest.CHUNK):
-                hasher.update(chunk)
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return Path(tmp), hasher.digest, hasher.size
+    with staged(tmp_dir) as (f, tmp):
+        while chunk := stream.read(digest.CHUNK):
+            hasher.update(chunk)
+            f.write(chunk)
+    return tmp, hasher.digest, hasher.size
 
 
 class BlobStore:

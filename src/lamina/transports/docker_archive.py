@@ -1,28 +1,23 @@
-"""docker-archive: read all three layouts, write the combined Docker 25+ layout.
+"""docker-archive: read all three layouts; the manifest.json a writer puts in one.
 
 Input layouts, all driven by `manifest.json`:
   legacy Docker (<25):  <v1id>/layer.tar, <v1id>/json, <config-hex>.json
   podman / skopeo:      <diff_id-hex>.tar, <v1id>/layer.tar -> ../<hex>.tar symlinks
   Docker 25+:           an OCI layout plus manifest.json pointing into blobs/sha256/
 
-Output: one tar holding BOTH manifest.json (+ repositories) and an OCI layout,
-so Docker since 1.10, Docker 25+, podman and skopeo all load it. Members are
-sorted, with fixed mtimes and owners: the same images give the same bytes.
+Writing (a full or delta docker-archive, or an oci-archive) is transports/archive_writer.py.
 """
 
 from __future__ import annotations
 
 import json
-import tarfile
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from lamina import digest, mediatype, reference
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
 from lamina.layer import compression
-from lamina.progress import Progress
 from lamina.spec import Config
 from lamina.transports import oci_layout
 from lamina.transports.tarfs import ArchiveFS
@@ -101,34 +96,7 @@ def read_archive(fs: ArchiveFS) -> list[Image]:
     return list(images.values())
 
 
-# -- writing -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _File:
-    name: str
-    size: int
-    open: Callable[[], BinaryIO] | None = None
-    data: bytes = b""
-
-
-def _blob_files(images: list[Image], omit: set[str]) -> Iterator[_File]:
-    seen: set[str] = set()
-    for image in images:
-        raw = image.config.raw
-        if image.id not in seen:
-            seen.add(image.id)
-            yield _File(oci_layout.blob_path(image.id), len(raw), data=raw)
-        manifest = image.manifest_bytes()
-        mdig = digest.of_bytes(manifest)
-        if mdig not in seen:
-            seen.add(mdig)
-            yield _File(oci_layout.blob_path(mdig), len(manifest), data=manifest)
-        for layer in image.layers:
-            if layer.digest in seen or layer.diff_id in omit:
-                continue
-            seen.add(layer.digest)
-            yield _File(oci_layout.blob_path(layer.digest), layer.size, layer.open_blob)
+# -- what a writer puts in manifest.json and repositories ----------------------
 
 
 def manifest_json(images: list[Image]) -> bytes:
@@ -153,102 +121,3 @@ def repositories_json(images: list[Image]) -> bytes:
             ref = reference.parse(name)
             repos.setdefault(ref.familiar_repository, {})[ref.tag] = top
     return json.dumps(repos, separators=(",", ":"), sort_keys=True).encode()
-
-
-def archive_files(images: list[Image], fmt: str, omit: set[str]) -> list[_File]:
-    """Every file of the archive, sorted by name."""
-    for image in images:
-        for layer in image.layers:
-            if not layer.digest:
-                raise InvalidInputError(f"layer {layer.diff_id} has no known digest to save under")
-    files = list(_blob_files(images, omit))
-    layout, index = oci_layout.layout_files(images)
-    files += [
-        _File("oci-layout", len(layout), data=layout),
-        _File("index.json", len(index), data=index),
-    ]
-    if fmt == "docker":
-        mj, repos = manifest_json(images), repositories_json(images)
-        files += [_File(MANIFEST, len(mj), data=mj), _File("repositories", len(repos), data=repos)]
-    return sorted(files, key=lambda f: f.name)
-
-
-def _dirs(files: Iterable[_File]) -> list[str]:
-    out: set[str] = set()
-    for f in files:
-        parts = f.name.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            out.add("/".join(parts[:i]))
-    return sorted(out)
-
-
-def _info(name: str, size: int, is_dir: bool = False) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name + ("/" if is_dir else ""))
-    info.size = 0 if is_dir else size
-    info.mode = 0o755 if is_dir else 0o644
-    info.type = tarfile.DIRTYPE if is_dir else tarfile.REGTYPE
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
-def write_archive(
-    images: list[Image],
-    out: BinaryIO,
-    fmt: str = "docker",
-    omit: set[str] | None = None,
-    progress: Progress | None = None,
-) -> int:
-    """Write images as one tar to `out`; layers whose diff_id is in `omit` are left out.
-
-    Returns the number of bytes written. `fmt` is "docker" (manifest.json + OCI
-    layout) or "oci" (the OCI layout alone, an oci-archive).
-    """
-    files = archive_files(images, fmt, omit or set())
-    total = sum(f.size for f in files)
-    task = (progress or Progress.null()).task("Saving", total)
-    counter = _CountingWriter(out)
-    for d in _dirs(files):
-        counter.write(_info(d, 0, is_dir=True).tobuf(tarfile.PAX_FORMAT))
-    for f in files:
-        counter.write(_info(f.name, f.size).tobuf(tarfile.PAX_FORMAT))
-        if f.open is None:
-            counter.write(f.data)
-        else:
-            with f.open() as stream:
-                _copy_exact(stream, counter, f.size, f.name)
-        counter.write(bytes(-f.size % tarfile.BLOCKSIZE))
-        task.advance(f.size)
-    # end of archive: two zero blocks, then padding to a whole record, as tar writes
-    counter.write(bytes(2 * tarfile.BLOCKSIZE))
-    counter.write(bytes(-counter.count % tarfile.RECORDSIZE))
-    task.done()
-    return counter.count
-
-
-def _copy_exact(stream: BinaryIO, out: _CountingWriter, size: int, name: str) -> None:
-    """Copy exactly `size` bytes (headers promised that many); a short or long blob fails."""
-    left = size
-    while left:
-        chunk = stream.read(min(left, 1 << 20))
-        if not chunk:
-            raise InvalidInputError(f"{name} is shorter than its recorded size")
-        out.write(chunk)
-        left -= len(chunk)
-    if stream.read(1):  # also lets a verifying stream reach its end and check the digest
-        raise InvalidInputError(f"{name} is longer than its recorded size")
-
-
-class _CountingWriter:
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self.count = 0
-
-    def write(self, data: bytes) -> int:
-        self._out.write(data)
-        self.count += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._out.flush()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lamina import digest, mediatype, platforms, reference
+from lamina.atomic import replacing
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
 from lamina.spec import CONTAINERD_NAME, REF_NAME, Config, Descriptor, Index, Manifest, Platform
@@ -152,15 +153,13 @@ def write_dir(images: list[Image], root: Path) -> int:
         target = root / blob_path(dig)
         if target.exists():
             return
-        tmp = target.with_name(f".{target.name}.partial")
-        with open(tmp, "wb") as f:
+        with replacing(target, mode=0o666) as f:
             if data is not None:
                 f.write(data)
             elif opener is not None:
                 with opener() as src:
                     shutil.copyfileobj(src, f, 1 << 20)
-        written += tmp.stat().st_size
-        tmp.replace(target)
+            written += f.tell()
 
     for image in images:
         for layer in image.layers:

@@ -1,0 +1,153 @@
+"""save: the one path from store images to an archive, full or delta (docs/design.md §5, §6).
+
+A full save is a delta save that leaves nothing out. The three steps all live here:
+1. Choose: each ref resolves to a store image, named as `docker save` names it (asked
+   for by name: that name; by ID: no name, RepoTags null); refs to one image merge.
+2. Plan what the recipient has, as chain IDs (ops/delta.py plans by them, the test
+   `docker load` applies): the layers of `exclude` images, each image's base
+   (`exclude_base`, see store/base.py), an inventory made on the recipient's side
+   (`have`, `lamina inventory`), and diff_ids it holds by content (`omit_layers`).
+   With none of these, nothing is left out and no image graph is built.
+3. Write (transports/archive_writer.py says what each archive holds): a docker-archive
+   (a delta when the plan leaves a layer out), an oci-archive, or an oci-dir; to a
+   stream or a path (atomic.output: a file is replaced atomically, nothing is left on
+   failure; a device, FIFO or /dev/stdout is written as a stream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from lamina import reference
+from lamina.atomic import output
+from lamina.errors import UsageError
+from lamina.image import Image
+from lamina.ops import delta
+from lamina.progress import Progress
+from lamina.store.base import find_base
+from lamina.store.graph import Graph, resolve
+from lamina.store.inventory import Inventory
+from lamina.store.local import Store
+from lamina.transports import archive_writer, oci_layout
+
+SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir")
+Output = BinaryIO | str | Path
+
+
+@dataclass(frozen=True)
+class Saved:
+    images: tuple[Image, ...]
+    plan: delta.Plan  # what was carried and what was left out
+    bytes: int  # of the archive written
+    no_base: tuple[str, ...]  # images for which exclude_base found no base
+
+
+def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
+    """Images to save, each named with the names the user gave them (see module doc)."""
+    stored = store.images()
+    chosen: dict[str, tuple[Image, list[str]]] = {}
+    for text in refs:
+        img = resolve(stored, text)
+        ref = reference.try_parse(text)
+        names = [ref.familiar] if ref is not None and ref.familiar in img.names else []
+        entry = chosen.setdefault(img.id, (img.image, []))
+        entry[1].extend(n for n in names if n not in entry[1])
+    return [image.with_names(names) for image, names in chosen.values()]
+
+
+def plan(
+    store: Store,
+    refs: Sequence[str],
+    *,
+    exclude: Sequence[str] = (),
+    exclude_base: bool = False,
+    have: Inventory | str | Path | None = None,
+    omit_layers: Collection[str] = (),
+) -> tuple[list[Image], delta.Plan, tuple[str, ...]]:
+    """The images to save, what to leave out of them, and which had no base to exclude."""
+    if not refs:
+        raise UsageError("save needs at least one image")
+    images = images_for(store, refs)
+    chains: set[str] = set()
+    no_base: list[str] = []
+    if exclude or exclude_base:
+        graph = Graph.build(store.images())
+        chains |= delta.chains_of(resolve(graph.images, ref).image for ref in exclude)
+        for ref in refs if exclude_base else ():
+            base = find_base(graph, resolve(graph.images, ref))
+            if base is None:
+                no_base.append(ref)
+            else:
+                chains |= set(base.chain_ids)
+    if have is not None:
+        chains |= (have if isinstance(have, Inventory) else Inventory.read(have)).chain_ids
+    return images, delta.plan(images, chains, omit_layers), tuple(dict.fromkeys(no_base))
+
+
+def save_delta(
+    store: Store,
+    refs: Sequence[str],
+    out: Output,
+    *,
+    fmt: str = "docker-archive",
+    exclude: Sequence[str] = (),
+    exclude_base: bool = False,
+    have: Inventory | str | Path | None = None,
+    omit_layers: Collection[str] | None = None,
+    progress: Progress | None = None,
+) -> Saved:
+    """Save `refs` to `out`, leaving out the layers the recipient has (see module doc)."""
+    if fmt not in SAVE_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
+    if (exclude or exclude_base or have is not None or omit_layers) and fmt != "docker-archive":
+        raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
+    images, chosen, no_base = plan(
+        store,
+        refs,
+        exclude=exclude,
+        exclude_base=exclude_base,
+        have=have,
+        omit_layers=omit_layers or (),
+    )
+    if fmt == "oci-dir":
+        if not isinstance(out, (str, Path)):
+            raise UsageError("oci-dir output needs a directory path", "pass -o DIR")
+        n = oci_layout.write_dir(images, Path(out))
+    else:
+        kind = "docker" if fmt == "docker-archive" else "oci"
+        with output(out) as f:
+            n = archive_writer.write_archive(images, f, kind, chosen.omit, progress)
+    return Saved(tuple(images), chosen, n, no_base)
+
+
+def save(
+    store: Store,
+    refs: Sequence[str],
+    out: Output,
+    *,
+    fmt: str = "docker-archive",
+    omit_layers: Collection[str] | None = None,
+    exclude: Sequence[str] = (),
+    exclude_base: bool = False,
+    have: str | Path | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes.
+
+    `exclude`, `exclude_base`, `have` and `omit_layers` make a delta archive (see the
+    module doc); save_delta also reports what was left out.
+    """
+    return save_delta(
+        store,
+        refs,
+        out,
+        fmt=fmt,
+        exclude=exclude,
+        exclude_base=exclude_base,
+        have=have,
+        omit_layers=omit_layers,
+        progress=progress,
+    ).bytes
