@@ -13,13 +13,14 @@ from lamina import reference
 from lamina.api.base import graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
+from lamina.image import Image
 from lamina.progress import Progress
-from lamina.spec import Descriptor, Platform
+from lamina.spec import Platform
 from lamina.store import views
 from lamina.store.graph import Graph, resolve
-from lamina.store.local import Store, StoredImage, Transaction
+from lamina.store.ingest import find_missing, missing_error
+from lamina.store.local import Store, Transaction
 from lamina.store.rules import Removal, prune
-from lamina.transports.copy import find_missing, import_image, missing_error
 from lamina.transports.sources import open_archive, read_images
 
 # -- load ------------------------------------------------------------------------
@@ -50,9 +51,6 @@ def load(
         images = read_images(fs, platform)
         if not images:
             raise InvalidInputError(f"{fs.label} holds no images")
-        missing = find_missing(images, store.has_layer)
-        if missing:
-            raise missing_error(missing)
         with store.transaction() as tx:
             return load_images(store, tx, images, progress)
 
@@ -61,30 +59,32 @@ def load_images(
     store: Store, tx: Transaction, images: list[Image], progress: Progress | None = None
 ) -> list[Loaded]:
     """Put read images into the store within `tx`, names and all (see `load`)."""
-    results = []
-    present = {img.manifest.digest: img for img in store.images()}
+    missing = find_missing(images, tx.has_blob)  # all of them, before any is written
+    if missing:
+        raise missing_error(missing)
+    present = {e.manifest.digest for e in tx.entries}
     counted: set[str] = set()  # layers counted as new for an earlier image of this load
+    results = []
     for image in images:
+        # against the store, not tx: a Docker export stages its layers before this runs
         new = {d for d in image.diff_ids if d not in counted and not store.has_layer(d)}
         counted |= new
-        new_layers = len(new)
-        manifest = _manifest_of(present, image.id)
-        if manifest is None:
-            _, manifest = import_image(image, tx, progress)
-        replaced = []
-        for name in image.names:
-            old = tx.set_name(name, manifest)
-            if old is not None and old in present:
-                replaced.append((name, present[old].id))
-        if not image.names:
-            tx.add_root(manifest)
-        results.append(Loaded(image.id, image.names, tuple(replaced), new_layers))
+        results.append(_load_one(tx, image, present, len(new), progress))
     return results
 
 
-def _manifest_of(present: dict[str, StoredImage], image_id: str) -> Descriptor | None:
-    """An image already in the store keeps its manifest: one manifest per image ID."""
-    return next((img.manifest for img in present.values() if img.id == image_id), None)
+def _load_one(
+    tx: Transaction, image: Image, present: set[str], new_layers: int, progress: Progress | None
+) -> Loaded:
+    manifest = tx.put_image(image, progress)
+    replaced = []
+    for name in image.names:
+        old = tx.keep(manifest, name)
+        if old is not None and old in present:
+            replaced.append((name, tx.image_id_of(old)))
+    if not image.names:
+        tx.keep(manifest)
+    return Loaded(image.id, image.names, tuple(replaced), new_layers)
 
 
 # -- names and removal ----------------------------------------------------------

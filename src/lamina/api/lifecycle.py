@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina import digest, mediatype, reference
+from lamina import digest, reference
 
 # the container verbs are re-exported here, so lamina.api takes the lifecycle in one import
 from lamina.api.containers import (
@@ -34,13 +34,13 @@ from lamina.api.containers import (
 from lamina.atomic import output
 from lamina.containers.records import Container, Containers, rfc3339_now
 from lamina.errors import InvalidInputError, NotFoundError, UsageError
-from lamina.image import Image, Layer
+from lamina.image import Image
 from lamina.layer import compression, fsdiff, paths
 from lamina.layer import tarformat as tf
 from lamina.layer.snapshot import Snapshot
 from lamina.layer.tarstream import TarReader
 from lamina.ops.commit import EMPTY_TAR_DIFF_ID, child_config, imported_config
-from lamina.spec import Config, Descriptor
+from lamina.spec import Config
 from lamina.store.local import Store, Transaction
 
 __all__ = [
@@ -70,28 +70,11 @@ def _image_name(name: str | None) -> str | None:
 
 
 def _store_image(tx: Transaction, config_raw: bytes, name: str | None) -> str:
-    """Write config and manifest (the layers are in `tx` already); name it or keep it."""
+    """Put the image whose layers are in `tx` already; name it or keep it as <none>."""
     config = Config.parse(config_raw)
-    tx.put_bytes(config_raw)
-    layers = []
-    for diff_id in config.diff_ids:
-        if not tx.has_blob(diff_id):
-            raise NotFoundError(
-                f"layer {digest.short(diff_id, algorithm=True)} of the image is not in the store"
-            )
-        size = tx.blob_size(diff_id)
-        layers.append(Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, _opener(tx, diff_id)))
-    manifest = Image(config, tuple(layers)).manifest_bytes()
-    desc = Descriptor(mediatype.OCI_MANIFEST, tx.put_bytes(manifest), len(manifest))
-    if name:
-        tx.set_name(name, desc)
-    else:
-        tx.add_root(desc)
+    image = Image(config, tuple(tx.layer(diff_id) for diff_id in config.diff_ids))
+    tx.keep(tx.put_image(image), name)
     return config.id
-
-
-def _opener(tx: Transaction, diff_id: str) -> Callable[[], BinaryIO]:
-    return lambda: tx.open_blob(diff_id)
 
 
 # -- commit ----------------------------------------------------------------------------

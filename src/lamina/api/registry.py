@@ -27,7 +27,6 @@ from lamina.reference import Reference
 from lamina.spec import Descriptor, Platform
 from lamina.store.blobinfo import BlobInfo, Known, Sighting
 from lamina.store.local import Store, Transaction
-from lamina.transports.copy import import_image
 from lamina.transports.registry import auth
 from lamina.transports.registry import pull as remote
 from lamina.transports.registry import push as sender
@@ -194,24 +193,19 @@ def pull(
 
 def _land(store: Store, image: Image, name: str) -> tuple[int, str, bool]:
     """One transaction, like `load`: (layers downloaded, image the name left, was up to date)."""
-    present = {img.id: img for img in store.images()}
-    before = next((i for i, img in present.items() if name and name in img.names), "")
     with store.transaction() as tx:
         new_layers = sum(1 for d in set(image.diff_ids) if not tx.has_blob(d))
-        known = present.get(image.id)
-        manifest = known.manifest if known is not None else _import(image, tx)
-        if name:
-            tx.set_name(name, manifest)
-        else:
-            tx.add_root(manifest)  # a digest pull stays untagged, as with Docker
-    replaced = before if before != image.id else ""
-    return new_layers, replaced, before == image.id
+        before = next((e.manifest.digest for e in tx.entries if name and e.name == name), None)
+        before_id = tx.image_id_of(before) if before is not None else ""
+        tx.keep(_put(image, tx), name)  # a digest pull stays untagged, as with Docker
+    replaced = before_id if before_id != image.id else ""
+    return new_layers, replaced, before_id == image.id
 
 
-def _import(image: Image, tx: Transaction) -> Descriptor:
-    """import_image, with decompressor failures (corrupt blobs) told as such."""
+def _put(image: Image, tx: Transaction) -> Descriptor:
+    """put_image, with decompressor failures (corrupt blobs) told as such."""
     try:
-        _, manifest = import_image(image, tx, Progress.null())  # layers draw their own bars
+        return tx.put_image(image)  # layers draw their own progress bars
     except _DECODE_ERRORS as exc:
         raise InvalidInputError(
             "a layer of "
@@ -219,7 +213,6 @@ def _import(image: Image, tx: Transaction) -> Descriptor:
             f" does not decompress ({exc})",
             "the registry holds a damaged blob; push the image again",
         ) from None
-    return manifest
 
 
 def _pulled_sightings(found: remote.RemoteImage, ref: Reference) -> list[Sighting]:

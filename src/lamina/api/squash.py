@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina import mediatype, reference
+from lamina import atomic, digest, mediatype, reference
 from lamina.api.base import graph
-from lamina.api.images import load
-from lamina.api.save import save
 from lamina.errors import UsageError
 from lamina.image import Image, Layer
 from lamina.ops import compare
@@ -21,8 +19,12 @@ from lamina.ops.squash import Range
 from lamina.progress import Progress
 from lamina.spec import Descriptor
 from lamina.store.base import find_base
-from lamina.store.graph import resolve
+from lamina.store.cas import BlobDir
+from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage, Transaction
+from lamina.transports import archive_writer
+from lamina.transports import expand as expander
+from lamina.transports.sources import open_archive, read_images
 
 
 @dataclass(frozen=True)
@@ -42,21 +44,16 @@ def _open_seekable(store: Store) -> compare.OpenSeekable:
 
 
 def _commit(tx: Transaction, image: Image, tag: str | None) -> str:
-    manifest = image.manifest_bytes()
-    desc = Descriptor(mediatype.OCI_MANIFEST, tx.put_bytes(manifest), len(manifest))
-    if tag:
-        name = reference.parse(tag).familiar
-        tx.set_name(name, desc)
-        return name
-    tx.add_root(desc)
-    return ""
+    """Put the result in the store, named `tag` or kept as <none>; returns the name."""
+    name = reference.parse(tag).familiar if tag else ""
+    tx.keep(tx.put_image(image), name)
+    return name
 
 
 def squash_range(
-    store: Store, ref: str, *, base: str | None = None, layers: str | None = None
+    g: Graph, ref: str, *, base: str | None = None, layers: str | None = None
 ) -> tuple[StoredImage, Range]:
     """Which layers `squash` would squash: --layers, else above --base, else above the base."""
-    g = graph(store)
     img = resolve(g.images, ref)
     count = len(img.image.layers)
     if layers is not None and base is not None:
@@ -95,7 +92,7 @@ def squash(
     progress: Progress | None = None,
 ) -> Reshaped:
     """Squash a contiguous range of an image's layers into one; the rest stay as they are."""
-    img, span = squash_range(store, ref, base=base, layers=layers)
+    img, span = squash_range(graph(store), ref, base=base, layers=layers)
     task = (progress or Progress.null()).task(f"Squashing layers {span}", None)
     with store.transaction() as tx:
         result = squash_op.squash(img.image, span, tx, _open_seekable(store), message=message)
@@ -124,7 +121,7 @@ def rebase(
             raise UsageError(f"no base is known for {ref}", "name it with --base IMAGE")
         old_base = found.image
     with store.transaction() as tx:
-        result = rebase_op.rebase(img.image, old_base.image, new_base.image, tx)
+        result = rebase_op.rebase(img.image, old_base.image, new_base.image)
         name = _commit(tx, result, tag)
     return Reshaped(result.id, name, None, len(img.image.layers), len(result.layers))
 
@@ -146,24 +143,53 @@ def squash_archive(
     tag: str | None = None,
     message: str = "",
 ) -> Reshaped:
-    """Squash an image of an archive into a new archive, with a throwaway store.
+    """Squash an image of an archive into a new archive; no store is involved.
 
     `image` picks one of several images (default: the only one); its base is found
     among the archive's other images or its annotations, unless --base/--layers say.
+    The result is named `tag`, else the name it had; it is written as `save` writes
+    it (uncompressed layers). Scratch files live in a temp dir, removed at the end.
     """
-    work = Path(tempfile.mkdtemp(prefix="lamina-squash-"))
+    scratch = Path(tempfile.mkdtemp(prefix="lamina-squash-"))
     try:
-        store = Store.open(work / "store")
-        loaded = load(store, source)
-        if image is None:
-            if len(loaded) != 1:
-                raise UsageError(f"{source} holds {len(loaded)} images", "name one with IMAGE")
-            image = loaded[0].names[0] if loaded[0].names else loaded[0].id
-        if tag is None:  # the squashed image takes the name it had in the archive
-            names = resolve(store.images(), image).names
-            tag = names[0] if names else None
-        result = squash(store, image, base=base, layers=layers, tag=tag, message=message)
-        save(store, [result.name or result.id], output)
-        return result
+        with open_archive(source, scratch) as fs:
+            found = [_as_stored(i) for i in read_images(fs)]
+            if image is None:
+                if len(found) != 1:
+                    raise UsageError(f"{source} holds {len(found)} images", "name one with IMAGE")
+                image = found[0].names[0] if found[0].names else found[0].id
+            img, span = squash_range(Graph.build(found), image, base=base, layers=layers)
+            plain = _plain_files(img.image, span.stop, scratch)
+            result = squash_op.squash(
+                plain, span, BlobDir(scratch / "new"), _open_files(plain), message=message
+            )
+            names = [reference.parse(tag).familiar] if tag else list(img.names[:1])
+            with atomic.output(output) as f:
+                archive_writer.write_archive([result.with_names(names)], f)
+        name = names[0] if names else ""
+        return Reshaped(result.id, name, span, len(plain.layers), len(result.layers))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _as_stored(image: Image) -> StoredImage:
+    """An archive's image as the graph and the base rules take it (never stored)."""
+    manifest = image.manifest_bytes()
+    desc = Descriptor(mediatype.OCI_MANIFEST, digest.of_bytes(manifest), len(manifest))
+    return StoredImage(image, desc, image.names)
+
+
+def _plain_files(image: Image, stop: int, scratch: Path) -> Image:
+    """The image with every layer uncompressed and verified against its diff_id; those
+    below `stop` (which squash reads at random) copied into files of their own."""
+    layers = tuple(
+        expander.plain_file(x, scratch) if i < stop else expander.plain(x, scratch)
+        for i, x in enumerate(image.layers)
+    )
+    return replace(image, layers=layers)
+
+
+def _open_files(image: Image) -> compare.OpenSeekable:
+    """Layers of _plain_files' images, opened as the files they are."""
+    by_diff_id = {x.diff_id: x for x in image.layers}
+    return lambda layer: by_diff_id[layer.diff_id].open_blob()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lamina import digest
 from lamina.errors import UsageError
-from lamina.image import BlobSink, Image
+from lamina.image import Image
 from lamina.ops.history import raw_history, with_layers
 
 
@@ -18,8 +18,9 @@ def is_layer_prefix(base: Image, image: Image) -> bool:
     return n <= len(image.layers) and image.diff_ids[:n] == base.diff_ids
 
 
-def rebase(image: Image, old_base: Image, new_base: Image, sink: BlobSink) -> Image:
-    """`image` with `old_base`'s layers (and history) replaced by `new_base`'s."""
+def rebase(image: Image, old_base: Image, new_base: Image) -> Image:
+    """`image` with `old_base`'s layers (and history) replaced by `new_base`'s: a value,
+    writing nothing (no layer is new)."""
     if not is_layer_prefix(old_base, image):
         raise UsageError(
             f"{_name(old_base)} is not the base of {_name(image)}: its layers are not a prefix",
@@ -37,10 +38,7 @@ def rebase(image: Image, old_base: Image, new_base: Image, sink: BlobSink) -> Im
     diff_ids = list(new_base.diff_ids) + list(image.diff_ids[n:])
     config = with_layers(image.config, diff_ids, new_history)
     layers = (*new_base.layers, *image.layers[n:])
-    result = Image(config, layers, image.names, image.annotations)
-    sink.put_bytes(config.raw)
-    sink.put_bytes(result.manifest_bytes())
-    return result
+    return Image(config, layers, image.names, image.annotations)
 
 
 def _name(image: Image) -> str:

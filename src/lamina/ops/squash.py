@@ -74,7 +74,12 @@ def squash(
     *,
     message: str = "",
 ) -> Image:
-    """A new image whose layers `span` are squashed into one; writes that layer to `sink`."""
+    """A new image whose layers `span` are squashed into one.
+
+    Writes only the new layer, into `sink` (adopted under its diff_id); the image is a
+    value, its config and manifest are written where the caller puts it
+    (Transaction.put_image, an archive writer).
+    """
     layers = image.layers
     with ExitStack() as stack:
         streams = [stack.enter_context(open_seekable(layer)) for layer in layers[: span.stop]]
@@ -96,11 +101,8 @@ def squash(
     sink.adopt(tmp, diff_id)
     new_layer = Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: sink.open_blob(diff_id))
     config = squashed_config(image, span, diff_id, message)
-    sink.put_bytes(config.raw)
     new_layers = (*layers[: span.start], new_layer, *layers[span.stop :])
-    result = Image(config, new_layers, image.names, image.annotations)
-    sink.put_bytes(result.manifest_bytes())
-    return result
+    return Image(config, new_layers, image.names, image.annotations)
 
 
 def squashed_config(image: Image, span: Range, diff_id: str, message: str) -> Config:

@@ -7,6 +7,7 @@ stream that re-hashes what they read and raises if the bytes went bad on disk.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -84,3 +85,43 @@ class BlobStore:
         return [
             f"sha256:{p.name}" for p in self.dir.iterdir() if digest.is_digest(f"sha256:{p.name}")
         ]
+
+
+class BlobDir(BlobStore):
+    """A LayerSink over a bare directory of blobs, with no index: for an operation whose
+    result is written somewhere else (squash -i/-o writes an archive, not a store).
+
+    Blobs are verified as they come in, as a store's are; there are no names and no
+    transactions: the caller removes the directory when it is done.
+    """
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def has_blob(self, dig: str) -> bool:
+        return self.has(dig)
+
+    def put_blob(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]:
+        tmp, dig, size = stream_to_temp(stream, self.tmp)
+        if expected is not None and dig != expected:
+            tmp.unlink(missing_ok=True)
+            digest.check(expected, dig, f"blob {expected}")
+        self.adopt(tmp, dig)
+        return dig, size
+
+    def put_bytes(self, data: bytes) -> str:
+        dig, _ = self.put_blob(io.BytesIO(data))
+        return dig
+
+    def staging_file(self) -> Path:
+        with staged(self.tmp) as (_, tmp):
+            return tmp
+
+    def blob_size(self, dig: str) -> int:
+        return self.size(dig)
+
+    def open_blob(self, dig: str) -> BinaryIO:
+        return self.open(dig)

@@ -8,9 +8,10 @@ Layout (a valid OCI layout, readable by skopeo and umoci as it is):
         tmp/                 staging for transactions
         containers/          working containers
 
-Writers go through a Transaction: blobs are staged and verified, and nothing is
-visible until commit moves them in and replaces index.json atomically. A
-failed transaction leaves the store exactly as it was.
+Writers go through a Transaction (store/transaction.py, which states its contract):
+blobs are staged and verified, images are put in one place (layers, config,
+manifest), and nothing is visible until commit moves them in and replaces
+index.json atomically. A failed transaction leaves the store exactly as it was.
 """
 
 from __future__ import annotations
@@ -18,21 +19,20 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-from lamina import digest, mediatype
+from lamina import mediatype
 from lamina.atomic import write_atomic
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
 from lamina.spec import Config, Descriptor, Manifest
-from lamina.store.cas import BlobStore, stream_to_temp
+from lamina.store.cas import BlobStore
 from lamina.store.refs import Entry, read_entries, render
+from lamina.store.transaction import Transaction as Transaction  # where writers find it
 
 STATE_DIR = "lamina"
 OCI_LAYOUT = json.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}).encode()
@@ -167,120 +167,3 @@ class Store:
     def scratch_dir(self) -> Path:
         """A private temp dir inside the store (same filesystem, so renames are cheap)."""
         return Path(tempfile.mkdtemp(dir=self.tmp, prefix="work-"))
-
-
-class Transaction:
-    """Staged changes to a store: blobs, names and deletions, applied all at once."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.staging = Path(tempfile.mkdtemp(dir=store.tmp, prefix="tx-"))
-        self.entries = store.entries()
-        self._staged: dict[str, Path] = {}
-        self._doomed: set[str] = set()
-
-    # BlobSink
-    def has_blob(self, dig: str) -> bool:
-        return dig in self._staged or (dig not in self._doomed and self.store.blobs.has(dig))
-
-    def put_blob(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]:
-        tmp, dig, size = stream_to_temp(stream, self.staging)
-        if expected is not None:
-            try:
-                digest.check(expected, dig, f"blob {expected}")
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-        self.adopt(tmp, dig)
-        return dig, size
-
-    def put_bytes(self, data: bytes) -> str:
-        dig = digest.of_bytes(data)
-        if not self.has_blob(dig):
-            tmp = self.staging / f"b-{len(self._staged)}"
-            tmp.write_bytes(data)
-            self._staged[dig] = tmp
-        return dig
-
-    def staging_file(self) -> Path:
-        fd, name = tempfile.mkstemp(dir=self.staging, prefix="new-")
-        os.close(fd)
-        return Path(name)
-
-    def adopt(self, tmp: Path, dig: str) -> None:
-        """Take ownership of a verified temp file (which must be on the store's filesystem)."""
-        self._doomed.discard(dig)
-        if dig in self._staged or self.store.blobs.has(dig):
-            tmp.unlink(missing_ok=True)
-        else:
-            self._staged[dig] = tmp
-
-    def open_blob(self, dig: str) -> BinaryIO:
-        staged = self._staged.get(dig)
-        if staged is not None:
-            return open(staged, "rb")
-        return self.store.blobs.open(dig)
-
-    def blob_size(self, dig: str) -> int:
-        staged = self._staged.get(dig)
-        return staged.stat().st_size if staged is not None else self.store.blobs.size(dig)
-
-    def delete_blob(self, dig: str) -> None:
-        self._doomed.add(dig)
-        staged = self._staged.pop(dig, None)
-        if staged is not None:
-            staged.unlink(missing_ok=True)
-
-    # names
-    def manifests_named(self, name: str) -> list[Entry]:
-        return [e for e in self.entries if e.name == name]
-
-    def set_name(self, name: str, manifest: Descriptor) -> str | None:
-        """Point `name` at `manifest`; returns the manifest digest it pointed at before."""
-        previous = next((e.manifest.digest for e in self.entries if e.name == name), None)
-        self.entries = [e for e in self.entries if e.name != name]
-        self.entries = [
-            e for e in self.entries if not (e.name == "" and e.manifest.digest == manifest.digest)
-        ]
-        self.entries.append(Entry(manifest, name))
-        if previous and previous != manifest.digest:
-            self._keep_root(previous)
-        return previous if previous != manifest.digest else None
-
-    def remove_name(self, name: str, keep_untagged: bool) -> str | None:
-        entry = next((e for e in self.entries if e.name == name), None)
-        if entry is None:
-            return None
-        self.entries.remove(entry)
-        if keep_untagged:
-            self._keep_root(entry.manifest.digest, entry.manifest)
-        return entry.manifest.digest
-
-    def add_root(self, manifest: Descriptor) -> None:
-        """Keep an image in the store even without a name (a `<none>` image)."""
-        self._keep_root(manifest.digest, manifest)
-
-    def drop_image(self, manifest_digest: str) -> None:
-        self.entries = [e for e in self.entries if e.manifest.digest != manifest_digest]
-
-    def _keep_root(self, manifest_digest: str, desc: Descriptor | None = None) -> None:
-        if any(e.manifest.digest == manifest_digest for e in self.entries):
-            return
-        if desc is None:
-            desc = Descriptor(
-                mediatype.OCI_MANIFEST, manifest_digest, self.store.blobs.size(manifest_digest)
-            )
-        self.entries.append(Entry(desc, ""))
-
-    # outcome
-    def commit(self) -> None:
-        blobs = self.store.blobs
-        for dig, tmp in self._staged.items():
-            blobs.adopt(tmp, dig)
-        write_atomic(self.store.index_path, render(self.entries), self.store.tmp)
-        for dig in self._doomed:
-            blobs.remove(dig)
-        shutil.rmtree(self.staging, ignore_errors=True)
-
-    def abort(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)

@@ -83,6 +83,12 @@ def plain(layer: Layer, scratch: Path) -> Layer:
     if layer.digest == layer.diff_id:  # already the plain tar: only wrap it
         opener = _verifying(layer.open_blob, layer.diff_id)
         return Layer(layer.diff_id, layer.diff_id, layer.size, mediatype.OCI_LAYER, opener)
+    return plain_file(layer, scratch)
+
+
+def plain_file(layer: Layer, scratch: Path) -> Layer:
+    """The layer as an uncompressed tar in a file of its own in `scratch` (seekable, for
+    readers that need one), verified against its diff_id as it is copied there."""
     path = _decompress(layer, scratch)
     size = path.stat().st_size
     return Layer(layer.diff_id, layer.diff_id, size, mediatype.OCI_LAYER, lambda: open(path, "rb"))

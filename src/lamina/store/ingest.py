@@ -1,10 +1,11 @@
-"""Copying images into a sink: the one place that owns ordering, reuse and omission.
+"""Bringing layers into the store's form: what Transaction.put_image runs per layer.
 
-Order: layers, then the config, then the manifest, so a reader never sees a
-manifest whose blobs are not there. A layer the sink already holds (by diff_id)
-is not read at all; a layer a delta archive left out must already be there.
-Each layer is decompressed, hashed against its diff_id (and its compressed
-digest when one is known) as it streams, never held in memory.
+The store keeps layers uncompressed, named by their diff_id. `put_layer` streams one
+layer (compressed or not, as its bytes say) into a sink: decompressed, hashed against
+its diff_id by the sink and, when its compressed digest is known, that is checked too,
+over every byte of the blob (trailers included). Never held in memory. A layer a delta
+archive left out (not `available`) cannot be read: `find_missing` names those the
+sink lacks, and `missing_error` says so in one line, before anything is written.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from lamina import digest, mediatype
+from lamina import digest
 from lamina.errors import InvalidInputError, MissingLayersError
-from lamina.image import Image, Layer, LayerSink
+from lamina.image import BlobSink, Image, Layer
 from lamina.layer import compression
-from lamina.progress import Progress, Task
-from lamina.spec import Descriptor
-
-# the store's transaction is the sink images are copied into
-StoreSink = LayerSink
+from lamina.progress import Task
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,8 @@ class _Counting:
         return data
 
 
-def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
+def put_layer(layer: Layer, sink: BlobSink, task: Task) -> None:
+    """Stream `layer` into `sink` uncompressed, verified (see module doc)."""
     # a compressed blob has a digest of its own to check; a plain one is its diff_id,
     # which the sink checks anyway: hashing it here too would only cost time
     compressed = bool(layer.digest) and layer.digest != layer.diff_id
@@ -86,38 +84,3 @@ def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
             pass
     if counted.hasher is not None:
         digest.check(layer.digest, counted.hasher.digest, f"layer blob {layer.digest}")
-
-
-def import_image(
-    image: Image, sink: StoreSink, progress: Progress | None = None
-) -> tuple[Image, Descriptor]:
-    """Copy `image` into `sink` in the store's form (uncompressed layers, OCI manifest)."""
-    image.check_consistent()
-    missing = find_missing([image], sink.has_blob)
-    if missing:
-        raise missing_error(missing)
-    todo = [x for x in image.layers if not sink.has_blob(x.diff_id)]
-    task = (progress or Progress.null()).task(
-        f"Loading {image.names[0] if image.names else digest.short(image.id)}",
-        sum(x.size for x in todo),
-    )
-    for layer in todo:
-        if not sink.has_blob(layer.diff_id):
-            _import_layer(layer, sink, task)
-    task.done()
-    sink.put_bytes(image.config.raw)
-    layers = tuple(_stored_layer(x.diff_id, sink) for x in image.layers)
-    stored = Image(image.config, layers, image.names, image.annotations)
-    manifest = stored.manifest_bytes()
-    mdig = sink.put_bytes(manifest)
-    return stored, Descriptor(mediatype.OCI_MANIFEST, mdig, len(manifest))
-
-
-def _stored_layer(diff_id: str, sink: StoreSink) -> Layer:
-    return Layer(
-        diff_id,
-        diff_id,
-        sink.blob_size(diff_id),
-        mediatype.OCI_LAYER,
-        lambda: sink.open_blob(diff_id),
-    )
