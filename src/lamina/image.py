@@ -2,8 +2,15 @@
 
 An Image is a frozen value: the raw config bytes (its ID is their digest), the
 layers in order, and the names it came with. Layers can be opened as streams;
-nothing is read until someone asks. Operations take images and return new
-images; they write new blobs only into a BlobSink they are given.
+nothing is read until someone asks. An image can be built in memory from any
+layers (`Image(config, layers)`): a value says what the image IS, not where it is.
+
+Operations take images and return new images (go-containerregistry's `mutate`
+style); the only blobs they write are the new LAYERS they make, into a LayerSink
+they are given. Writing an image somewhere is a separate step: a store transaction's
+`put_image` (layers, config, manifest, in that order) or an archive writer. A Layer
+opened from a transaction keeps opening after the transaction commits (it then
+reads the store's blob).
 """
 
 from __future__ import annotations
@@ -98,7 +105,7 @@ class Image:
 
 
 class BlobSink(Protocol):
-    """Where operations write the blobs they create (a store transaction, a tar writer)."""
+    """Where blobs are written: a store transaction, or a bare blob directory (cas.BlobDir)."""
 
     def has_blob(self, dig: str) -> bool: ...
 
@@ -108,7 +115,8 @@ class BlobSink(Protocol):
 
 
 class LayerSink(BlobSink, Protocol):
-    """A sink that new layers can be written into directly (no second copy)."""
+    """A sink that new layers can be written into directly (no second copy): what an
+    operation that makes a layer (squash) is given."""
 
     def staging_file(self) -> Path:
         """A new empty file on the sink's filesystem, to write a blob into."""

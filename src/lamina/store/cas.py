@@ -3,6 +3,15 @@
 A blob is written to a temp file beside the store, hashed as it streams in,
 fsynced, and only then renamed into place under its digest. Readers get a
 stream that re-hashes what they read and raises if the bytes went bad on disk.
+
+Contracts (what each method verifies; what it guarantees when it fails):
+- `stream_to_temp`: hashes every byte it copies; on failure the temp file is gone.
+- `open` / `read_bytes`: NotFoundError when absent; the bytes are checked against the
+  digest (at the end of the stream / whole), DigestMismatchError when they differ.
+- `adopt`: takes a temp file the CALLER verified (its sha256 is `dig`); one rename,
+  so the blob is there whole or not at all; a blob already present is kept.
+- `remove`: the blob is gone (or was not there); returns the bytes freed.
+BlobStore does no locking and keeps no index: Store and its Transaction do that.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ def stream_to_temp(stream: BinaryIO, tmp_dir: Path) -> tuple[Path, str, int]:
 
 
 class BlobStore:
-    """The `blobs/sha256` directory of an OCI layout."""
+    """The `blobs/sha256` directory of an OCI layout (see the module doc's contracts)."""
 
     def __init__(self, root: Path) -> None:
         self.dir = root / "blobs" / "sha256"
