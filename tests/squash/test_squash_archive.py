@@ -15,7 +15,7 @@ import pytest
 
 import lamina
 from lamina.ops.squash import Range
-from tests.builders import docker_archive, stack
+from tests.builders import docker_archive, sha, stack
 
 
 def _squash(tmp: Path, store: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -60,3 +60,13 @@ def test_archive_squash_names_and_errors(tmp_path):
     with pytest.raises(lamina.LaminaError, match="holds 3 images"):
         lamina.squash_archive(str(archive), tmp_path / "x.tar", layers="0..-1")
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_a_delta_archive_is_refused_as_a_load_would_be(tmp_path):
+    images = stack(3)
+    delta = docker_archive(images[1:], tmp_path / "d.tar", omit={sha(images[0].layers[0])})
+    out = tmp_path / "out.tar"
+    cp = _squash(tmp_path, tmp_path / "no-store", "-i", str(delta), "-o", str(out), "local/stack:2")
+    assert cp.returncode == 6, cp.stderr
+    assert sha(images[0].layers[0])[:19].encode() in cp.stderr
+    assert not out.exists() and not (tmp_path / "no-store").exists()

@@ -21,6 +21,7 @@ from lamina.spec import Descriptor
 from lamina.store.base import find_base
 from lamina.store.cas import BlobDir
 from lamina.store.graph import Graph, resolve
+from lamina.store.ingest import find_missing, missing_error
 from lamina.store.local import Store, StoredImage, Transaction
 from lamina.transports import archive_writer
 from lamina.transports import expand as expander
@@ -159,6 +160,9 @@ def squash_archive(
                     raise UsageError(f"{source} holds {len(found)} images", "name one with IMAGE")
                 image = found[0].names[0] if found[0].names else found[0].id
             img, span = squash_range(Graph.build(found), image, base=base, layers=layers)
+            img.image.check_consistent()
+            if missing := find_missing([img.image], lambda _: False):
+                raise missing_error(missing)  # a delta archive: there is no store to fill in
             plain = _plain_files(img.image, span.stop, scratch)
             result = squash_op.squash(
                 plain, span, BlobDir(scratch / "new"), _open_files(plain), message=message
