@@ -49,7 +49,7 @@ def _create(directory: Path, name: str, mode: int) -> tuple[int, Path]:
     """A new file `.NAME.partial-PID-RANDOM` in `directory`, opened for writing."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     while True:
-        tmp = directory / f".{name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = directory / f".{name[:200]}.partial-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             return os.open(tmp, flags, mode), tmp
         except FileExistsError:
