@@ -4,6 +4,7 @@
   same filesystem). When the block ends without an error it is flushed, fsynced and
   renamed over `path`, then the directory is fsynced: readers see the old bytes or the
   new, never half. On any failure the temp file is removed and `path` is untouched.
+  (Outputs skip the two fsyncs, as they always did: see `replacing`.)
 - `write_atomic(path, data)`: the same, for bytes in hand.
 - `staged(dir)`: the temp file alone (fsynced, removed on failure), for a caller that
   learns its name later (a blob, named by its digest once it is written).
@@ -58,36 +59,42 @@ def _create(directory: Path, name: str, mode: int) -> tuple[int, Path]:
 
 @contextmanager
 def staged(
-    directory: Path, name: str = "blob", mode: int = 0o600
+    directory: Path, name: str = "blob", mode: int = 0o600, durable: bool = True
 ) -> Iterator[tuple[BinaryIO, Path]]:
-    """A new temp file in `directory` and its path: flushed and fsynced when the block
-    ends well (the caller then renames it), removed when it does not."""
+    """A new temp file in `directory` and its path: flushed (and fsynced, when `durable`)
+    when the block ends well (the caller then renames it), removed when it does not."""
     fd, tmp = _create(directory, name, mode)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f, tmp
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
 @contextmanager
-def replacing(path: Path, tmp_dir: Path | None = None, mode: int = 0o600) -> Iterator[BinaryIO]:
+def replacing(
+    path: Path, tmp_dir: Path | None = None, mode: int = 0o600, durable: bool = True
+) -> Iterator[BinaryIO]:
     """A stream whose bytes replace `path` atomically when the block succeeds (see module doc).
 
     `mode` is given at creation (the umask applies), so a secret never sits in a file
-    others can read.
+    others can read. `durable` (the store's files) fsyncs the file before the rename and
+    the directory after it; a command's output skips that, as `docker save` does: readers
+    still never see half a file, only a power cut can cost the new one.
     """
-    with staged(tmp_dir or path.parent, path.name, mode) as (f, tmp):
+    with staged(tmp_dir or path.parent, path.name, mode, durable) as (f, tmp):
         yield f
     try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def write_atomic(path: Path, data: bytes, tmp_dir: Path | None = None, mode: int = 0o600) -> None:
@@ -112,7 +119,7 @@ def output(out: BinaryIO | str | Path) -> Iterator[BinaryIO]:
     target = Path(os.path.realpath(path))
     with ExitStack() as stack:
         try:  # mode as `open(path, "w")` would make it
-            f = stack.enter_context(replacing(target, mode=0o666))
+            f = stack.enter_context(replacing(target, mode=0o666, durable=False))
         except OSError as exc:
             raise _cannot_write(path, exc) from None
         yield f  # renamed into place when the caller's block ends well, else removed

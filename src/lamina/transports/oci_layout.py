@@ -153,7 +153,7 @@ def write_dir(images: list[Image], root: Path) -> int:
         target = root / blob_path(dig)
         if target.exists():
             return
-        with replacing(target, mode=0o666) as f:
+        with replacing(target, mode=0o666, durable=False) as f:
             if data is not None:
                 f.write(data)
             elif opener is not None:
