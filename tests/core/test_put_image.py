@@ -21,6 +21,7 @@ from lamina.image import Image, Layer
 from lamina.ops import squash as squash_op
 from lamina.spec import Config
 from tests.builders import FakeImage, docker_archive, layer_tar, sha, stack, store_files
+from tests.kit import validate_store
 
 
 class Opened:
@@ -73,6 +74,7 @@ def test_present_layers_are_not_read_and_blobs_arrive_layers_config_manifest(sto
     assert doc["config"]["digest"] == image.id
     assert [x["digest"] for x in doc["layers"]] == list(image.diff_ids)
     assert lamina.get_image(store, "local/put:1").id == image.id
+    assert image.id in {c.id for c in validate_store(store)}
 
 
 def test_an_image_already_stored_keeps_its_manifest_and_is_not_read(store):
@@ -126,6 +128,7 @@ def test_layers_handed_out_open_after_commit(store):
         result = squash_op.squash(image, squash_op.Range(0, 2), tx, seekable)
         tx.keep(tx.put_image(result), "local/sq:1")
         handed_out = tx.layer(result.diff_ids[0])
+    validate_store(store)
     for layer in (result.layers[0], handed_out):
         with layer.open_tar() as f:
             assert sha(f.read()) == result.diff_ids[0]

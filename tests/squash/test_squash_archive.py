@@ -16,6 +16,7 @@ import pytest
 import lamina
 from lamina.ops.squash import Range
 from tests.builders import docker_archive, sha, stack
+from tests.kit import validate_archive
 
 
 def _squash(tmp: Path, store: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -44,6 +45,7 @@ def test_archive_squash_needs_no_store_and_equals_the_store_path(tmp_path, compr
     expected = tmp_path / "expected.tar"
     lamina.save(store, ["local/stack:3"], expected)
     assert out.read_bytes() == expected.read_bytes()
+    assert [c.id for c in validate_archive(out)] == [done.id]
     assert cp.stdout.decode().strip() == done.id
     assert done.squashed == Range(1, 4)  # above the oldest tagged ancestor, local/base:1
 
