@@ -16,14 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from lamina import digest, mediatype
 from lamina.api.base import graph
 from lamina.errors import InvalidInputError, UsageError
-from lamina.image import Image, Layer
+from lamina.image import Layer
 from lamina.layer import compression
 from lamina.ops.analyze import Analysis, OpenTar
 from lamina.ops.analyze import analyze as analyze_op
-from lamina.spec import Descriptor
 from lamina.store.base import Base, find_base
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage
@@ -76,7 +74,7 @@ def analyze_archive(
         tempfile.TemporaryDirectory(prefix="lamina-analyze-") as scratch,
         open_archive(source, Path(scratch)) as fs,
     ):
-        stored = [_as_stored(i) for i in read_images(fs)]
+        stored = [StoredImage.in_memory(i) for i in read_images(fs)]
         if image is None:
             if len(stored) != 1:
                 raise UsageError(f"{source} holds {len(stored)} images", "name one with IMAGE")
@@ -157,10 +155,3 @@ def _layer_index(layer: int, count: int) -> int:
             f"valid indexes are 0..{count - 1} (or -{count}..-1)",
         )
     return index
-
-
-def _as_stored(image: Image) -> StoredImage:
-    """An archive's image as the base and name lookups expect it (not stored anywhere)."""
-    manifest = image.manifest_bytes()
-    desc = Descriptor(mediatype.OCI_MANIFEST, digest.of_bytes(manifest), len(manifest))
-    return StoredImage(image, desc, image.names)

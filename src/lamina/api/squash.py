@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina import atomic, digest, mediatype, reference
+from lamina import atomic, reference
 from lamina.api.base import graph
 from lamina.errors import UsageError
 from lamina.image import Image, Layer
@@ -17,7 +17,6 @@ from lamina.ops import rebase as rebase_op
 from lamina.ops import squash as squash_op
 from lamina.ops.squash import Range
 from lamina.progress import Progress
-from lamina.spec import Descriptor
 from lamina.store.base import find_base
 from lamina.store.cas import BlobDir
 from lamina.store.graph import Graph, resolve
@@ -154,7 +153,7 @@ def squash_archive(
     scratch = Path(tempfile.mkdtemp(prefix="lamina-squash-"))
     try:
         with open_archive(source, scratch) as fs:
-            found = [_as_stored(i) for i in read_images(fs)]
+            found = [StoredImage.in_memory(i) for i in read_images(fs)]
             if image is None:
                 if len(found) != 1:
                     raise UsageError(f"{source} holds {len(found)} images", "name one with IMAGE")
@@ -174,13 +173,6 @@ def squash_archive(
         return Reshaped(result.id, name, span, len(plain.layers), len(result.layers))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _as_stored(image: Image) -> StoredImage:
-    """An archive's image as the graph and the base rules take it (never stored)."""
-    manifest = image.manifest_bytes()
-    desc = Descriptor(mediatype.OCI_MANIFEST, digest.of_bytes(manifest), len(manifest))
-    return StoredImage(image, desc, image.names)
 
 
 def _plain_files(image: Image, stop: int, scratch: Path) -> Image:

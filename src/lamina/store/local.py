@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina import mediatype
+from lamina import digest, mediatype
 from lamina.atomic import write_atomic
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
@@ -57,6 +57,14 @@ class StoredImage:
     @property
     def id(self) -> str:
         return self.image.id
+
+    @classmethod
+    def in_memory(cls, image: Image) -> StoredImage:
+        """An image that is in no store (an archive's), as the graph, the base rules and
+        name lookups take it: with the manifest the store would write for it."""
+        manifest = image.manifest_bytes()
+        desc = Descriptor(mediatype.OCI_MANIFEST, digest.of_bytes(manifest), len(manifest))
+        return cls(image, desc, image.names)
 
 
 class Store:
