@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from lamina import digest
 from lamina.api.base import graph
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Layer

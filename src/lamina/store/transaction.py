@@ -115,7 +115,8 @@ class Transaction:
         """A layer in the store's form (uncompressed, named by its diff_id) that this
         transaction holds; it still opens after commit. NotFoundError if absent."""
         if not self.has_blob(diff_id):
-            raise NotFoundError(f"layer {diff_id[:19]} is not in the store")
+            short = digest.short(diff_id, algorithm=True)
+            raise NotFoundError(f"layer {short} of the image is not in the store")
         size = self.blob_size(diff_id)
         return Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: self.open_blob(diff_id))
 
@@ -153,7 +154,7 @@ class Transaction:
 
     def _put_image(self, image: Image, progress: Progress) -> Descriptor:
         todo = {x.diff_id: x for x in image.layers if not self.has_blob(x.diff_id)}
-        name = image.names[0] if image.names else image.id[7:19]
+        name = image.names[0] if image.names else digest.short(image.id)
         task = progress.task(f"Loading {name}", sum(x.size for x in todo.values()))
         for layer in todo.values():
             put_layer(layer, self, task)
