@@ -16,7 +16,7 @@ first; images it already holds are only tagged; the rest go into `POST /images/l
 as one streamed delta archive carrying only the layers whose chain ID it lacks.
 Which archive depends on the daemon's image store, from `GET /info`:
 - classic (graph drivers: overlay2, vfs, ...; every Docker before 29 by default):
-  the delta archive of transports/delta_archive.py (manifest.json, no OCI layout).
+  the delta archive of transports/archive_writer.py (manifest.json, no OCI layout).
   moby's loader looks each layer's chain ID up before it opens the file, so the
   delta loads and yields the same image ID. Tested on Docker 20.10.
 - containerd image store (`DriverStatus` names `io.containerd.snapshotter.v1`;
@@ -26,7 +26,7 @@ Which archive depends on the daemon's image store, from `GET /info`:
   to resolve layers: layer blobs/sha256/... not found"). Given an OCI layout it
   takes index.json as is: blobs not in the tar may be missing, and unpacking skips
   every layer whose chain ID is already a snapshot. So lamina sends the same delta
-  WITH its OCI layout there (docker_archive.write_archive leaving the layers out):
+  WITH its OCI layout there (archive_writer's layout=True, leaving the layers out):
   checked with `ctr images import` of containerd 1.6 (the base imported, its layer
   blob even deleted from the content store: the delta imports, unpacks, and runs).
   The caveat: the new image's manifest names the base layers by their uncompressed
@@ -47,7 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina.api.images import Loaded, images_for, load_images
+from lamina.api.images import Loaded, load_images
+from lamina.api.save import images_for
 from lamina.errors import UsageError
 from lamina.image import Image
 from lamina.ops import delta
@@ -55,8 +56,7 @@ from lamina.progress import Progress
 from lamina.spec import BASE_NAME
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store, Transaction
-from lamina.transports import docker_archive
-from lamina.transports.delta_archive import write_delta
+from lamina.transports.archive_writer import write_archive
 from lamina.transports.docker_engine import export
 from lamina.transports.docker_engine.body import body_of
 from lamina.transports.docker_engine.client import Engine
@@ -217,8 +217,8 @@ def archive_writer(
 ) -> Callable[[BinaryIO], int]:
     """What to stream into a daemon with image store `kind` (see module doc)."""
     if kind == CONTAINERD or not omit:  # an OCI layout too: containerd needs it
-        return lambda out: docker_archive.write_archive(images, out, "docker", omit, progress)
-    return lambda out: write_delta(images, out, omit, progress, label="Sending")
+        return lambda out: write_archive(images, out, omit=omit, progress=progress, layout=True)
+    return lambda out: write_archive(images, out, omit=omit, progress=progress, label="Sending")
 
 
 def deliver(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from lamina import reference
 from lamina.api.docker import DockerSent, daemon_name, deliver, staged
-from lamina.api.images import images_for
+from lamina.api.save import images_for
 from lamina.api.squash import Reshaped
 from lamina.api.squash import rebase as rebase_store
 from lamina.api.squash import squash as squash_store

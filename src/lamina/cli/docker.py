@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
-from lamina import humanize
+from lamina import atomic, humanize
 from lamina.api import docker, docker_reshape, transfer
-from lamina.api.delta import DeltaSaved, write_to
-from lamina.api.images import Loaded, images_for
+from lamina.api.images import Loaded
+from lamina.api.save import Saved, images_for
 from lamina.cli.app import Ctx
 from lamina.cli.delta import saved_json, summary
 from lamina.errors import LaminaError, UsageError
@@ -71,7 +71,8 @@ def inventory(c: Ctx, output: str | None) -> None:
     if output is None:
         sys.stdout.buffer.write(data)
         return
-    write_to(output, lambda f: f.write(data))
+    with atomic.output(output) as f:
+        f.write(data)
 
 
 def send_to_docker(
@@ -95,7 +96,7 @@ def send_to_docker(
 
 def report_sent(sent: docker.DockerSent, as_json: bool, err: bool = False) -> None:
     if as_json:
-        doc = saved_json(DeltaSaved(sent.images, sent.plan, sent.archive_bytes, ()))
+        doc = saved_json(Saved(sent.images, sent.plan, sent.archive_bytes, ()))
         doc.update(
             Target=sent.target,
             ImageStore=sent.store_kind,

@@ -14,6 +14,9 @@ so the same images give the same bytes):
 | manifest.json, repositories   | yes         | yes          | no  |
 | padded to a 10 KiB record     | yes         | no           | yes |
 
+(`layout=True` makes a delta with the full column's layout and padding but only the
+carried layers: what Docker's containerd image store needs, see api/docker.py.)
+
 A full docker-archive is Docker 25+'s layout: manifest.json (+ repositories) AND an OCI
 layout, so Docker since 1.10, Docker 25+, podman and skopeo all load it. An archive is a
 delta when `omit` names a layer of its images: it lists every layer in manifest.json and
@@ -78,13 +81,21 @@ def is_delta(images: Iterable[Image], omit: Collection[str]) -> bool:
     return bool(omit) and any(x.diff_id in omit for image in images for x in image.layers)
 
 
-def members(images: list[Image], fmt: str = "docker", omit: Collection[str] = ()) -> list[Member]:
-    """The files of the archive (see the module doc's table), sorted by name."""
+def members(
+    images: list[Image],
+    fmt: str = "docker",
+    omit: Collection[str] = (),
+    layout: bool | None = None,
+) -> list[Member]:
+    """The files of the archive (see the module doc's table), sorted by name.
+
+    `layout` None: an OCI layout unless the archive is a delta; True: always (a delta
+    for Docker's containerd image store, see api/docker.py)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown archive format {fmt!r}", "use docker or oci")
-    delta = is_delta(images, omit)
-    if delta and fmt != "docker":
+    if is_delta(images, omit) and fmt != "docker":
         raise UsageError("only a docker-archive can leave layers out", "drop --format")
+    delta = not _with_layout(images, omit, layout)  # no layout: written as a delta
     out: dict[str, Member] = {}
 
     def add(name: str, data: bytes) -> None:
@@ -102,13 +113,17 @@ def members(images: list[Image], fmt: str = "docker", omit: Collection[str] = ()
             if layer.diff_id not in omit and path not in out:
                 out[path] = Member(path, layer.size, layer.open_blob)
     if not delta:
-        layout, index = oci_layout.layout_files(images)
-        add("oci-layout", layout)
+        marker, index = oci_layout.layout_files(images)
+        add("oci-layout", marker)
         add("index.json", index)
     if fmt == "docker":
         add(docker_archive.MANIFEST, docker_archive.manifest_json(images))
         add("repositories", docker_archive.repositories_json(images))
     return sorted(out.values(), key=lambda m: m.name)
+
+
+def _with_layout(images: list[Image], omit: Collection[str], layout: bool | None) -> bool:
+    return not is_delta(images, omit) if layout is None else layout
 
 
 def write_archive(
@@ -118,13 +133,14 @@ def write_archive(
     omit: Collection[str] = (),
     progress: Progress | None = None,
     label: str = "Saving",
+    layout: bool | None = None,
 ) -> int:
     """Write `images` as one tar to the stream `out`; returns the bytes written.
 
     `fmt` is "docker" (a docker-archive) or "oci" (an oci-archive); layers whose
     diff_id is in `omit` are left out (a delta, docker only).
     """
-    files = members(images, fmt, omit)
+    files = members(images, fmt, omit, layout)
     task = (progress or Progress.null()).task(label, sum(f.size for f in files))
     written = 0
     for d in _dirs(files):
@@ -139,7 +155,7 @@ def write_archive(
                 written += _copy(stream, out, f.size, f.name, task)
         written += _write(out, bytes(-f.size % tarfile.BLOCKSIZE))
     written += _write(out, bytes(2 * tarfile.BLOCKSIZE))
-    if not is_delta(images, omit):
+    if _with_layout(images, omit, layout):
         written += _write(out, bytes(-written % tarfile.RECORDSIZE))
     task.done()
     return written
