@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lamina
 from lamina.api.docker import CLASSIC, CONTAINERD, archive_writer
-from lamina.api.images import images_for
+from lamina.api.save import images_for
 from lamina.ops import delta
 from tests.docker_bridge.conftest import Containerd
 from tests.fixtures.build import FixtureSet
