@@ -17,6 +17,7 @@ from lamina import digest, mediatype
 from lamina.errors import InvalidInputError, MissingLayersError
 from lamina.image import Image, Layer, LayerSink
 from lamina.layer import compression
+from lamina.layer.tarcheck import CheckedTar
 from lamina.progress import Progress, Task
 from lamina.spec import Descriptor
 
@@ -74,8 +75,9 @@ def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
     with layer.open_blob() as blob:
         counted = _Counting(blob, task, hash_it=compressed)
         _, plain = compression.auto_decompressed(counted)  # type: ignore[arg-type]
+        checked = CheckedTar(plain, f"layer {layer.diff_id[:19]}")
         try:
-            sink.put_blob(plain, expected=layer.diff_id)
+            sink.put_blob(checked, expected=layer.diff_id)  # type: ignore[arg-type]
         except compression.DECOMPRESSION_ERRORS as exc:
             raise InvalidInputError(
                 f"layer {digest.short(layer.diff_id, algorithm=True)} is truncated or corrupt "
