@@ -56,15 +56,17 @@ class _Tee:
 
 class CheckedTar:
     """A readable stream of `raw`'s bytes, unchanged, that raises InvalidInputError
-    (before its end is reached) when they are not a valid layer tar."""
+    (before its end is reached) when they are not a valid layer tar (with
+    entry_rules=False: not a valid tar at all, for whole image archives)."""
 
-    def __init__(self, raw: BinaryIO, what: str = "layer") -> None:
+    def __init__(self, raw: BinaryIO, what: str = "layer", entry_rules: bool = True) -> None:
         self._tee = _Tee(raw)
         self._reader = TarReader(self._tee, what)  # type: ignore[arg-type]
         self._entries: Iterator[Member] | None = iter(self._reader)
         self._data: Iterator[bytes] | None = None
         self._done = False
         self._what = what
+        self._rules = entry_rules  # False for an image archive: its names are not a rootfs
         self._trailing = 0
         self.entries = 0
         self.content_size = 0  # Docker's layer size: the sum of the entries' sizes
@@ -97,14 +99,15 @@ class CheckedTar:
                 raise InvalidInputError(
                     f"{self._what} goes on for more than {MAX_TRAILING} bytes after its "
                     "end-of-archive marker",
-                    "that is not a layer but damage or a decompression bomb",
+                    "that is not a tar but damage or a decompression bomb",
                 )
             return
         member = next(self._entries, None)
         if member is None:
             self._entries = None
             return
-        check_member(member)
+        if self._rules:
+            check_member(member)
         self.entries += 1
         self.content_size += member.size
         if member.data_size:
