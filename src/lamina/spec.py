@@ -18,16 +18,28 @@ REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
 BASE_NAME = "org.opencontainers.image.base.name"
+# 2^53: the largest size JSON carries exactly (and 8 PiB, far beyond any real blob); a
+# descriptor declaring more is refused before anything is read
+MAX_BLOB_SIZE = 1 << 53
 
 
-def parse_json(raw: bytes, what: str) -> dict[str, Any]:
-    """Parse a JSON object, turning any failure into a one-line InvalidInputError."""
+def load_json(raw: bytes | str, what: str) -> Any:
+    """Parse JSON, turning any failure (nesting too deep included) into one line."""
     try:
-        value = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError(
             f"{what} is not valid JSON ({exc})", "the file is corrupt"
         ) from None
+    except RecursionError:
+        raise InvalidInputError(
+            f"{what} is not valid JSON (nested too deeply)", "the file is corrupt or hostile"
+        ) from None
+
+
+def parse_json(raw: bytes, what: str) -> dict[str, Any]:
+    """Parse a JSON object, turning any failure into a one-line InvalidInputError."""
+    value = load_json(raw, what)
     if not isinstance(value, dict):
         raise InvalidInputError(f"{what} is not a JSON object", "the file is corrupt")
     return value
@@ -77,7 +89,7 @@ class Descriptor:
             raise InvalidInputError(
                 f"{what}: descriptor lacks {exc}", "the file is corrupt"
             ) from None
-        if not isinstance(size, int) or size < 0:
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_BLOB_SIZE:
             raise InvalidInputError(f"{what}: bad size {size!r}", "the file is corrupt")
         plat = obj.get("platform")
         platform = None

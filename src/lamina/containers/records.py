@@ -110,7 +110,7 @@ class Container:
             doc = json.loads(raw)
             doc["diff_ids"] = tuple(doc["diff_ids"])
             return cls(**doc, dir=where)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise InvalidInputError(
                 f"container record {where / RECORD} is corrupt ({exc})"
             ) from None
