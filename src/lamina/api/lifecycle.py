@@ -192,6 +192,8 @@ def import_tar(
             try:
                 diff_id, size = tx.put_blob(checked)  # type: ignore[arg-type]
             except compression.DECOMPRESSION_ERRORS as exc:
+                if not compression.damaged(exc):
+                    raise
                 raise InvalidInputError(f"{label} is truncated or corrupt ({exc})") from None
             if size == 0:
                 raise InvalidInputError(f"{label} is empty", "import needs a tar archive")

@@ -79,6 +79,8 @@ def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
         try:
             sink.put_blob(checked, expected=layer.diff_id)  # type: ignore[arg-type]
         except compression.DECOMPRESSION_ERRORS as exc:
+            if not compression.damaged(exc):
+                raise
             raise InvalidInputError(
                 f"layer {digest.short(layer.diff_id, algorithm=True)} is truncated or corrupt "
                 f"({exc})",

@@ -62,13 +62,9 @@ def _manifests(
             chosen = choose_platform(nested.manifests, platform, fs.label)
             for child, manifest in _manifests(fs, chosen, platform, depth + 1):
                 yield (desc if desc.annotations else child), manifest
-        else:
-            if desc.media_type and desc.media_type not in mediatype.MANIFESTS:
-                raise InvalidInputError(
-                    f"{fs.label}: unknown media type {desc.media_type!r} in index.json",
-                    "lamina reads OCI/Docker image manifests and indexes",
-                )
+        elif not desc.media_type or desc.media_type in mediatype.MANIFESTS:
             yield desc, Manifest.parse(read_blob(fs, desc, "manifest"), desc.media_type)
+        # else: "an encountered mediaType that is unknown MUST be ignored" (OCI image spec)
 
 
 def choose_platform(
@@ -100,7 +96,8 @@ def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
     index = Index.parse(fs.read_bytes("index.json"), f"{fs.label}: index.json")
     found: dict[str, tuple[Image, list[str]]] = {}
     for desc, manifest in _manifests(fs, index.manifests, platform):
-        mediatype.check_config(manifest.config.media_type)
+        if manifest.config.media_type not in mediatype.CONFIGS:
+            continue  # an artifact (signature, SBOM, ...): not an image, not in our way
         config = Config.parse(read_blob(fs, manifest.config, "image config"))
         if len(manifest.layers) != len(config.diff_ids):
             raise InvalidInputError(
@@ -108,7 +105,7 @@ def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
                 f"but its config lists {len(config.diff_ids)}"
             )
         layers = tuple(
-            Layer(diff_id, d.digest, d.size, d.media_type, _opener(fs, d.digest))
+            _layer(fs, d, diff_id)
             for d, diff_id in zip(manifest.layers, config.diff_ids, strict=True)
         )
         image = Image(config, layers, annotations=manifest.annotations)
@@ -116,6 +113,31 @@ def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
         if name := name_of(desc):
             entry[1].append(name)
     return [image.with_names(sorted(set(names))) for image, names in found.values()]
+
+
+def _layer(fs: ArchiveFS, desc: Descriptor, diff_id: str) -> Layer:
+    """A layer of the layout; one whose blob is absent is left out, as a delta
+    docker-archive leaves layer files out (the store must have it: else exit 6)."""
+    path = blob_path(desc.digest)
+    if not fs.exists(path):
+        if fs.listed(path):
+            raise InvalidInputError(f"{fs.label}: blob {desc.digest} is not a regular file")
+        return Layer(diff_id, desc.digest, desc.size, desc.media_type, _absent(fs, path), False)
+    actual = fs.size(path)
+    if actual != desc.size:
+        raise InvalidInputError(
+            f"{fs.label}: layer {desc.digest[:19]} is {actual} bytes, its descriptor says "
+            f"{desc.size}",
+            "the layout is damaged",
+        )
+    return Layer(diff_id, desc.digest, desc.size, desc.media_type, _opener(fs, desc.digest))
+
+
+def _absent(fs: ArchiveFS, path: str) -> Callable[[], BinaryIO]:
+    def fail() -> BinaryIO:
+        raise NotFoundError(f"{fs.label} does not carry layer blob {path}")
+
+    return fail
 
 
 def _opener(fs: ArchiveFS, dig: str) -> Callable[[], BinaryIO]:

@@ -145,6 +145,10 @@ class TarFS:
     def exists(self, name: str) -> bool:
         return self.resolve(name) is not None
 
+    def listed(self, name: str) -> bool:
+        """Is there any member (file, link, FIFO, ...) at `name`?"""
+        return _normal(name) in self.members
+
     def size(self, name: str) -> int:
         return self._must(name).size
 
@@ -176,6 +180,9 @@ class DirFS:
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
+
+    def listed(self, name: str) -> bool:
+        return os.path.lexists(self._path(name))
 
     def size(self, name: str) -> int:
         return self._path(name).stat().st_size
