@@ -1,8 +1,9 @@
 """The `lamina` command: parse, call lamina.api, print. Nothing else lives here.
 
-Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input,
-6 missing layers, 7 registry, 8 auth, 9 needs root, 10 Docker Engine; `diff` exits 1
-when images differ.
+Exit codes: 0 ok, 1 failure (also: disk full), 2 usage, 3 not found, 4 conflict,
+5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root (or permission
+denied), 10 Docker Engine; `diff` exits 1 when images differ. Every error is one line
+(cli/failure.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from lamina import api
+from lamina.cli import failure
 from lamina.errors import LaminaError
 from lamina.progress import Progress
 from lamina.store.local import Store
@@ -96,7 +98,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
       lamina squash docker-daemon:app:3                            # in Docker, base kept
 
     \b
-    Exit codes: 0 ok, 1 failure (diff: images differ), 2 usage, 3 not found,
+    Exit codes: 0 ok, 1 failure (diff: images differ; disk full), 2 usage, 3 not found,
     4 conflict, 5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root,
     10 Docker Engine unreachable or refused.
     """
@@ -121,9 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("lamina: aborted", err=True)
         return 130
     except BrokenPipeError:
         return 141
+    except Exception as exc:  # the one boundary: one line, an exit code (cli/failure.py)
+        line, exit_code = failure.describe(exc)
+        click.echo(failure.debug_traceback(exc) + f"lamina: error: {line}", err=True)
+        return exit_code
     return code if isinstance(code, int) else 0

@@ -275,12 +275,14 @@ class Transaction:
     # outcome
     def commit(self) -> None:
         blobs = self.store.blobs
-        for dig, tmp in self._staged.items():
-            blobs.adopt(tmp, dig)
-        write_atomic(self.store.index_path, render(self.entries), self.store.tmp)
-        for dig in self._doomed:
-            blobs.remove(dig)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        try:
+            for dig, tmp in self._staged.items():
+                blobs.adopt(tmp, dig)
+            write_atomic(self.store.index_path, render(self.entries), self.store.tmp)
+            for dig in self._doomed:
+                blobs.remove(dig)
+        finally:  # also when the disk is full: no tx-* directory is left behind
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
