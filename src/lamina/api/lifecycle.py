@@ -114,7 +114,14 @@ def commit(
         raise NotFoundError(
             f"the image of container {c.name} ({digest.short(c.image_id)}) is gone from the store"
         ) from None
-    tmp, diff_id = _diff_to_temp(store, c)
+    try:
+        tmp, diff_id = _diff_to_temp(store, c)
+    except FileNotFoundError:
+        if c.dir.exists():
+            raise
+        raise NotFoundError(
+            f"container {c.name} was removed while it was being committed"
+        ) from None
     try:
         config_raw = child_config(
             parent,
@@ -217,5 +224,3 @@ def _opened(source: str | None, stdin: BinaryIO | None) -> Iterator[BinaryIO]:
         raise UsageError(f"{source} is a directory", "import takes a tar file") from None
     with f:
         yield f
-
-
