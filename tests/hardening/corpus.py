@@ -167,6 +167,9 @@ def tar_layers() -> list[Layer]:
 
 # -- archives -------------------------------------------------------------------------
 
+TAG = "local/corpus:1"
+BASE = layer_tar({"bin/": None, "bin/sh": b"#!fake\n", "etc/": None, "etc/os": b"base\n"})
+
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
@@ -184,14 +187,17 @@ def docker_archive(
     config: bytes | None = None,
     layer_member: Callable[[tarfile.TarFile, str], None] | None = None,
 ) -> Path:
-    """One image whose only layer is `layer` (stored as `stored`, e.g. compressed)."""
-    img = FakeImage([layer], tags if tags is not None else ["local/corpus:1"])
+    """One image: a small good base layer, then `layer` (stored as `stored`, e.g.
+    compressed, or added by `layer_member`)."""
+    img = FakeImage([BASE, layer], tags if tags is not None else [TAG])
     cfg = config if config is not None else img.config()
     cfg_name = sha(cfg)[7:] + ".json"
+    base_name = sha(BASE)[7:] + "/layer.tar"
     layer_name = sha(layer)[7:] + "/layer.tar"
-    doc = [{"Config": cfg_name, "RepoTags": img.tags, "Layers": [layer_name]}]
+    doc = [{"Config": cfg_name, "RepoTags": img.tags, "Layers": [base_name, layer_name]}]
     with tarfile.open(path, "w") as tar:
         _add(tar, cfg_name, cfg)
+        _add(tar, base_name, BASE)
         if layer_member is not None:
             layer_member(tar, layer_name)
         else:
