@@ -207,17 +207,18 @@ def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
 
 
 def images(store: Store, *, all: bool = False, pattern: str | None = None) -> list[views.ImageRow]:
-    return views.image_rows(graph(store), all, pattern)
+    return views.image_rows(graph(store), all, pattern, sizes=views.LayerSizes(store.layer_path))
 
 
 def history(store: Store, ref: str) -> list[views.HistoryRow]:
     g = graph(store)
-    return views.history_rows(g, resolve(g.images, ref))
+    return views.history_rows(g, resolve(g.images, ref), sizes=views.LayerSizes(store.layer_path))
 
 
 def inspect(store: Store, refs: Sequence[str]) -> list[dict[str, Any]]:
     g = graph(store)
-    return [views.inspect_doc(g, resolve(g.images, r)) for r in refs]
+    sizes = views.LayerSizes(store.layer_path)
+    return [views.inspect_doc(g, resolve(g.images, r), sizes=sizes) for r in refs]
 
 
 def tree(store: Store, ref: str | None = None) -> list[views.TreeNode]:
