@@ -15,7 +15,16 @@ from typing import BinaryIO
 from lamina import digest, mediatype, platforms, reference
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
-from lamina.spec import CONTAINERD_NAME, REF_NAME, Config, Descriptor, Index, Manifest, Platform
+from lamina.spec import (
+    CONTAINERD_NAME,
+    REF_NAME,
+    Config,
+    Descriptor,
+    Index,
+    Manifest,
+    Platform,
+    parse_json,
+)
 from lamina.transports.tarfs import ArchiveFS
 
 MAX_INDEX_DEPTH = 4
@@ -63,8 +72,19 @@ def _manifests(
             for child, manifest in _manifests(fs, chosen, platform, depth + 1):
                 yield (desc if desc.annotations else child), manifest
         elif not desc.media_type or desc.media_type in mediatype.MANIFESTS:
-            yield desc, Manifest.parse(read_blob(fs, desc, "manifest"), desc.media_type)
+            raw = read_blob(fs, desc, "manifest")
+            if _is_image(raw, f"{fs.label}: manifest {desc.digest[:19]}"):
+                yield desc, Manifest.parse(raw, desc.media_type)
         # else: "an encountered mediaType that is unknown MUST be ignored" (OCI image spec)
+
+
+def _is_image(raw: bytes, what: str) -> bool:
+    """False for an artifact (signature, SBOM, ...): its config is not an image config.
+    It is skipped, so it does not stand in the way of the images beside it."""
+    config = parse_json(raw, what).get("config")
+    if not isinstance(config, dict) or "mediaType" not in config:
+        return True  # let Manifest.parse say what is wrong, if anything
+    return config["mediaType"] in mediatype.CONFIGS
 
 
 def choose_platform(
@@ -96,8 +116,7 @@ def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
     index = Index.parse(fs.read_bytes("index.json"), f"{fs.label}: index.json")
     found: dict[str, tuple[Image, list[str]]] = {}
     for desc, manifest in _manifests(fs, index.manifests, platform):
-        if manifest.config.media_type not in mediatype.CONFIGS:
-            continue  # an artifact (signature, SBOM, ...): not an image, not in our way
+        mediatype.check_config(manifest.config.media_type)
         config = Config.parse(read_blob(fs, manifest.config, "image config"))
         if len(manifest.layers) != len(config.diff_ids):
             raise InvalidInputError(
