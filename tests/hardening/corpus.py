@@ -186,6 +186,7 @@ def docker_archive(
     manifest: bytes | None = None,
     config: bytes | None = None,
     layer_member: Callable[[tarfile.TarFile, str], None] | None = None,
+    manifest_first: bool = False,
 ) -> Path:
     """One image: a small good base layer, then `layer` (stored as `stored`, e.g.
     compressed, or added by `layer_member`)."""
@@ -195,14 +196,18 @@ def docker_archive(
     base_name = sha(BASE)[7:] + "/layer.tar"
     layer_name = sha(layer)[7:] + "/layer.tar"
     doc = [{"Config": cfg_name, "RepoTags": img.tags, "Layers": [base_name, layer_name]}]
+    manifest_bytes = manifest if manifest is not None else json.dumps(doc).encode()
     with tarfile.open(path, "w") as tar:
+        if manifest_first:
+            _add(tar, "manifest.json", manifest_bytes)
         _add(tar, cfg_name, cfg)
         _add(tar, base_name, BASE)
         if layer_member is not None:
             layer_member(tar, layer_name)
         else:
             _add(tar, layer_name, stored if stored is not None else layer)
-        _add(tar, "manifest.json", manifest if manifest is not None else json.dumps(doc).encode())
+        if not manifest_first:
+            _add(tar, "manifest.json", manifest_bytes)
     return path
 
 
@@ -311,6 +316,12 @@ def archives() -> list[Archive]:
             "the archive stops in the middle",
         ),
         Archive("gzip-bomb", _gzip_bomb, 5, "a gzip of zeros after a tiny archive"),
+        Archive(
+            "archive-bad-checksum",
+            lambda p: _flip_last_checksum(docker_archive(p, small, manifest_first=True)),
+            5,
+            "a flipped checksum in the header of the archive's last layer file (was 6)",
+        ),
         Archive("empty-file", lambda p: _write(p, b""), 5, "an empty file"),
     ]
     return out
@@ -323,6 +334,15 @@ def _write(path: Path, data: bytes) -> Path:
 
 def _compress(path: Path, how: Callable[[bytes], bytes]) -> Path:
     return _write(path, how(path.read_bytes()))
+
+
+def _flip_last_checksum(path: Path) -> Path:
+    """Flip a checksum digit of the archive's last header."""
+    data = bytearray(path.read_bytes())
+    with tarfile.open(path) as tar:
+        last = tar.getmembers()[-1].offset
+    data[last + 148 + 2] ^= 1
+    return _write(path, bytes(data))
 
 
 def _truncate(path: Path) -> Path:
