@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lamina import reference
+from lamina import digest, reference
 from lamina.layer.tarcheck import content_size
 from lamina.spec import HistoryEntry
 from lamina.store.graph import Graph
@@ -47,7 +47,9 @@ class LayerSizes:
         size = self._known.get(diff_id)
         if size is None:
             with open(self._path_of(diff_id), "rb") as f:
-                size = self._known[diff_id] = content_size(f, f"stored layer {diff_id[:19]}")
+                size = self._known[diff_id] = content_size(
+                    f, f"stored layer {digest.short(diff_id, algorithm=True)}"
+                )
         return size
 
 

@@ -75,7 +75,7 @@ def _import_layer(layer: Layer, sink: StoreSink, task: Task) -> None:
     with layer.open_blob() as blob:
         counted = _Counting(blob, task, hash_it=compressed)
         _, plain = compression.auto_decompressed(counted)  # type: ignore[arg-type]
-        checked = CheckedTar(plain, f"layer {layer.diff_id[:19]}")
+        checked = CheckedTar(plain, f"layer {digest.short(layer.diff_id, algorithm=True)}")
         try:
             sink.put_blob(checked, expected=layer.diff_id)  # type: ignore[arg-type]
         except compression.DECOMPRESSION_ERRORS as exc:

@@ -73,7 +73,7 @@ def _manifests(
                 yield (desc if desc.annotations else child), manifest
         elif not desc.media_type or desc.media_type in mediatype.MANIFESTS:
             raw = read_blob(fs, desc, "manifest")
-            if _is_image(raw, f"{fs.label}: manifest {desc.digest[:19]}"):
+            if _is_image(raw, f"{fs.label}: manifest {digest.short(desc.digest, algorithm=True)}"):
                 yield desc, Manifest.parse(raw, desc.media_type)
         # else: "an encountered mediaType that is unknown MUST be ignored" (OCI image spec)
 
@@ -145,8 +145,8 @@ def _layer(fs: ArchiveFS, desc: Descriptor, diff_id: str) -> Layer:
     actual = fs.size(path)
     if actual != desc.size:
         raise InvalidInputError(
-            f"{fs.label}: layer {desc.digest[:19]} is {actual} bytes, its descriptor says "
-            f"{desc.size}",
+            f"{fs.label}: layer {digest.short(desc.digest, algorithm=True)} is {actual} bytes, "
+            f"its descriptor says {desc.size}",
             "the layout is damaged",
         )
     return Layer(diff_id, desc.digest, desc.size, desc.media_type, _opener(fs, desc.digest))
