@@ -39,7 +39,7 @@ class Base:
         return len(self.image.image.layers)
 
     @property
-    def chain_ids(self) -> list[str]:
+    def chain_ids(self) -> tuple[str, ...]:
         return self.image.image.chain_ids
 
 

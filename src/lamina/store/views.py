@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina import reference
+from lamina.jsondoc import thaw
 from lamina.spec import HistoryEntry
 from lamina.store.graph import Graph
 from lamina.store.local import StoredImage
@@ -74,7 +75,8 @@ def history_rows(graph: Graph, img: StoredImage) -> list[HistoryRow]:
 
 
 def inspect_doc(graph: Graph, img: StoredImage) -> dict[str, Any]:
-    doc = img.image.config.doc
+    """`docker inspect`'s document: plain data, a copy the caller may change freely."""
+    doc = thaw(img.image.config.doc)
     repos = {reference.parse(n).repository for n in img.names}
     return {
         "Id": img.id,
