@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from lamina import reference
-from lamina.api.base import graph
+from lamina.api.base import get_image, graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
@@ -182,7 +182,7 @@ def tag(store: Store, source: str, target: str) -> str:
     if reference.parse(target).digest:
         raise UsageError(f"cannot tag with a digest reference {target!r}")
     with store.transaction() as tx:
-        img = resolve(store.images(), source)
+        img = get_image(store, source)
         tx.set_name(name, img.manifest)
     return name
 

@@ -1,13 +1,21 @@
 """Derived relations between stored images: parents, children, lookups by name or ID.
 
 Nothing here is stored: a parent is the nearest image whose layers and history
-are a prefix of another's (docs/design.md §2), computed from the images themselves.
+are a prefix of another's (docs/design.md §2), computed from the images themselves:
+- P is a parent candidate of C when P is not C, P's history is a proper prefix of
+  C's, and P's layers (diff_ids) are a prefix of C's (possibly all of them: history
+  can grow by empty layers alone).
+- The parent is the candidate with the longest history, then the most layers; on a
+  tie, the one listed first.
+Linear in images times layers: every image is indexed under the chain ID of its
+top layer (`None` for no layers), and a child looks only in the buckets of its own
+chain-ID prefixes, checking history there.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 
 from lamina import reference
 from lamina.errors import ConflictError, NotFoundError
@@ -16,38 +24,69 @@ from lamina.store.local import StoredImage
 _HEX_PREFIX = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 
 
-def is_prefix_of(parent: StoredImage, child: StoredImage) -> bool:
-    p, c = parent.image, child.image
-    if p.id == c.id:
-        return False
-    ph, ch = p.history, c.history
-    if len(ph) >= len(ch) or ch[: len(ph)] != ph:
-        return False
-    return len(p.diff_ids) <= len(c.diff_ids) and c.diff_ids[: len(p.diff_ids)] == p.diff_ids
+def top_chain(img: StoredImage) -> str | None:
+    """The chain ID of the image's top layer; None for an image without layers."""
+    chains = img.image.chain_ids
+    return chains[-1] if chains else None
 
 
-@dataclass
+class ChainIndex:
+    """Images by the chain ID they end at, in the order they were added."""
+
+    def __init__(self, images: Iterable[StoredImage] = ()) -> None:
+        self.ends: dict[str | None, list[tuple[int, StoredImage]]] = {}
+        self.count = 0
+        for img in images:
+            self.add(img)
+
+    def add(self, img: StoredImage) -> None:
+        self.ends.setdefault(top_chain(img), []).append((self.count, img))
+        self.count += 1
+
+    def parent_of(self, child: StoredImage) -> StoredImage | None:
+        """The nearest parent candidate of `child` among the indexed images (rules above)."""
+        c = child.image
+        history = c.history
+        best: tuple[int, int, int] | None = None
+        found = None
+        for chain in (None, *c.chain_ids):
+            for pos, p in self.ends.get(chain, ()):
+                h = p.image.history
+                if len(h) >= len(history) or p.id == c.id or history[: len(h)] != h:
+                    continue
+                key = (len(h), len(p.image.layers), -pos)
+                if best is None or key > best:
+                    best, found = key, p
+        return found
+
+
 class Graph:
-    images: list[StoredImage]
-    parent: dict[str, str] = field(default_factory=dict)  # image id -> parent id
-    children: dict[str, list[str]] = field(default_factory=dict)
+    """Parents and children of a set of images (see the module docstring for the rules)."""
+
+    def __init__(self, images: Sequence[StoredImage]) -> None:
+        self.images = list(images)
+        self.parent: dict[str, str] = {}  # image id -> parent id
+        self.children: dict[str, list[str]] = {}
+        self._by_id: dict[str, StoredImage] = {}
+        for img in self.images:
+            self._by_id.setdefault(img.id, img)
 
     @classmethod
-    def build(cls, images: list[StoredImage]) -> Graph:
+    def build(cls, images: Sequence[StoredImage]) -> Graph:
         g = cls(images)
-        for child in images:
-            candidates = [p for p in images if is_prefix_of(p, child)]
-            if candidates:
-                nearest = max(candidates, key=lambda p: (len(p.image.history), len(p.image.layers)))
+        index = ChainIndex(g.images)
+        for child in g.images:
+            nearest = index.parent_of(child)
+            if nearest is not None:
                 g.parent[child.id] = nearest.id
                 g.children.setdefault(nearest.id, []).append(child.id)
         return g
 
     def by_id(self, image_id: str) -> StoredImage:
-        for img in self.images:
-            if img.id == image_id:
-                return img
-        raise NotFoundError(f"no such image: {image_id}")
+        img = self._by_id.get(image_id)
+        if img is None:
+            raise NotFoundError(f"no such image: {image_id}")
+        return img
 
     def ancestors(self, image_id: str) -> list[str]:
         """Parent first, then its parent, and so on."""
@@ -63,7 +102,7 @@ class Graph:
         return not img.names and not self.children.get(img.id)
 
 
-def resolve(images: list[StoredImage], text: str) -> StoredImage:
+def resolve(images: Sequence[StoredImage], text: str) -> StoredImage:
     """Find an image by `name[:tag]`, `name@sha256:...`, or a full or short image ID."""
     ref = reference.try_parse(text)
     if ref is not None:

@@ -66,7 +66,8 @@ class Store:
         self.state = root / STATE_DIR
         self.tmp = self.state / "tmp"
         self.index_path = root / "index.json"
-        self._cache: dict[str, StoredImage] = {}
+        self._cache: dict[str, StoredImage] = {}  # manifest digest -> image, until a write
+        self.loads = 0  # images read from blobs (tests count them)
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
@@ -95,27 +96,35 @@ class Store:
 
     def images(self) -> list[StoredImage]:
         """Every root image in the store, once each, with all its names."""
-        by_manifest: dict[str, list[str]] = {}
+        return [self.image_at(desc, names) for desc, names in self.roots()]
+
+    def roots(self) -> list[tuple[Descriptor, tuple[str, ...]]]:
+        """Each root manifest of index.json once, in index order, with its names sorted."""
+        names: dict[str, list[str]] = {}
         descs: dict[str, Descriptor] = {}
         for entry in self.entries():
-            by_manifest.setdefault(entry.manifest.digest, [])
-            descs[entry.manifest.digest] = entry.manifest
+            descs.setdefault(entry.manifest.digest, entry.manifest)
+            found = names.setdefault(entry.manifest.digest, [])
             if entry.name:
-                by_manifest[entry.manifest.digest].append(entry.name)
-        return [self._stored(descs[m], tuple(sorted(names))) for m, names in by_manifest.items()]
+                found.append(entry.name)
+        return [(descs[m], tuple(sorted(n))) for m, n in names.items()]
 
-    def _stored(self, manifest: Descriptor, names: tuple[str, ...]) -> StoredImage:
+    def image_at(self, manifest: Descriptor, names: tuple[str, ...]) -> StoredImage:
+        """The image of one root manifest (loaded once per store value, until a write)."""
         cached = self._cache.get(manifest.digest)
-        if cached is None:
-            cached = StoredImage(self.load_image(manifest.digest), manifest, ())
+        if cached is None or cached.names != names:
+            image = cached.image if cached is not None else self.load_image(manifest.digest)
+            cached = StoredImage(image.with_names(names), manifest, names)
             self._cache[manifest.digest] = cached
-        return StoredImage(cached.image.with_names(names), manifest, names)
+        return cached
 
     def load_image(self, manifest_digest: str) -> Image:
+        """The image a stored manifest describes (manifest and config verified, layers not read)."""
+        self.loads += 1
         manifest = Manifest.parse(self.blobs.read_bytes(manifest_digest))
         config = Config.parse(self.blobs.read_bytes(manifest.config.digest))
         layers = tuple(
-            self.layer(d.digest, diff_id)
+            self._layer(d.digest, diff_id, d.size)
             for d, diff_id in zip(manifest.layers, config.diff_ids, strict=False)
         )
         image = Image(config, layers, annotations=manifest.annotations)
@@ -123,10 +132,12 @@ class Store:
         return image
 
     def layer(self, dig: str, diff_id: str | None = None) -> Layer:
-        """A stored (uncompressed) layer as a Layer value."""
-        size = self.blobs.size(dig) if self.blobs.has(dig) else 0
+        """A stored (uncompressed) layer as a Layer value (size 0 if the blob is missing)."""
+        return self._layer(dig, diff_id or dig, self.blobs.size(dig) if self.blobs.has(dig) else 0)
+
+    def _layer(self, dig: str, diff_id: str, size: int) -> Layer:
         return Layer(
-            diff_id=diff_id or dig,
+            diff_id=diff_id,
             digest=dig,
             size=size,
             media_type=mediatype.OCI_LAYER,
