@@ -211,15 +211,18 @@ def images(store: Store, *, all: bool = False, pattern: str | None = None) -> li
 
 
 def history(store: Store, ref: str) -> list[views.HistoryRow]:
-    g = graph(store)
-    return views.history_rows(g, resolve(g.images, ref))
+    img = get_image(store, ref)
+    return views.history_rows(Graph.around(store.images(), img), img)
 
 
 def inspect(store: Store, refs: Sequence[str]) -> list[dict[str, Any]]:
-    g = graph(store)
-    return [views.inspect_doc(g, resolve(g.images, r)) for r in refs]
+    found = [get_image(store, r) for r in refs]
+    images = store.images()
+    return [views.inspect_doc(Graph.around(images, img), img) for img in found]
 
 
 def tree(store: Store, ref: str | None = None) -> list[views.TreeNode]:
-    g = graph(store)
-    return views.layer_tree(g, resolve(g.images, ref) if ref else None)
+    if ref is None:
+        return views.layer_tree(graph(store))
+    img = get_image(store, ref)
+    return views.layer_tree(Graph.around(store.images(), img), img)

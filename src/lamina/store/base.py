@@ -36,11 +36,11 @@ class Base:
     @property
     def layer_count(self) -> int:
         """How many of the image's bottom layers are the base's."""
-        return len(self.image.image.layers)
+        return len(self.image.facts.diff_ids)
 
     @property
     def chain_ids(self) -> tuple[str, ...]:
-        return self.image.image.chain_ids
+        return self.image.facts.chain_ids
 
 
 def find_base(graph: Graph, img: StoredImage) -> Base | None:
@@ -84,7 +84,7 @@ def _resolve_declared(graph: Graph, img: StoredImage, dig: str, name: str) -> St
 
 
 def _is_layer_prefix(base: StoredImage, img: StoredImage) -> bool:
-    ours, theirs = img.image.diff_ids, base.image.diff_ids
+    ours, theirs = img.facts.diff_ids, base.facts.diff_ids
     return len(theirs) <= len(ours) and ours[: len(theirs)] == theirs
 
 

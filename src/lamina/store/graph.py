@@ -7,9 +7,10 @@ are a prefix of another's (docs/design.md §2), computed from the images themsel
   can grow by empty layers alone).
 - The parent is the candidate with the longest history, then the most layers; on a
   tie, the one listed first.
-Linear in images times layers: every image is indexed under the chain ID of its
-top layer (`None` for no layers), and a child looks only in the buckets of its own
-chain-ID prefixes, checking history there.
+Linear in images times history length, and needing only each image's Facts:
+every image is indexed under the key of its whole history, and a child looks only
+in the buckets of its own proper history prefixes, checking layers there. Images
+with identical histories share a bucket: only many of those make it slower.
 """
 
 from __future__ import annotations
@@ -24,39 +25,33 @@ from lamina.store.local import StoredImage
 _HEX_PREFIX = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 
 
-def top_chain(img: StoredImage) -> str | None:
-    """The chain ID of the image's top layer; None for an image without layers."""
-    chains = img.image.chain_ids
-    return chains[-1] if chains else None
-
-
-class ChainIndex:
-    """Images by the chain ID they end at, in the order they were added."""
+class PrefixIndex:
+    """Images by their whole history (length and key, see Facts), in the order added."""
 
     def __init__(self, images: Iterable[StoredImage] = ()) -> None:
-        self.ends: dict[str | None, list[tuple[int, StoredImage]]] = {}
+        self.by_history: dict[tuple[int, str], list[tuple[int, StoredImage]]] = {}
         self.count = 0
         for img in images:
             self.add(img)
 
     def add(self, img: StoredImage) -> None:
-        self.ends.setdefault(top_chain(img), []).append((self.count, img))
+        f = img.facts
+        key = (f.history_length, f.history[-1])
+        self.by_history.setdefault(key, []).append((self.count, img))
         self.count += 1
 
     def parent_of(self, child: StoredImage) -> StoredImage | None:
         """The nearest parent candidate of `child` among the indexed images (rules above)."""
-        c = child.image
-        history = c.history
+        c = child.facts
         best: tuple[int, int, int] | None = None
         found = None
-        for chain in (None, *c.chain_ids):
-            for pos, p in self.ends.get(chain, ()):
-                h = p.image.history
-                if len(h) >= len(history) or p.id == c.id or history[: len(h)] != h:
+        for k in range(c.history_length):  # the child's proper history prefixes
+            for pos, p in self.by_history.get((k, c.history[k]), ()):
+                n = len(p.facts.diff_ids)
+                if p.id == c.id or n > len(c.diff_ids) or c.diff_ids[:n] != p.facts.diff_ids:
                     continue
-                key = (len(h), len(p.image.layers), -pos)
-                if best is None or key > best:
-                    best, found = key, p
+                if best is None or (k, n, -pos) > best:
+                    best, found = (k, n, -pos), p
         return found
 
 
@@ -74,13 +69,23 @@ class Graph:
     @classmethod
     def build(cls, images: Sequence[StoredImage]) -> Graph:
         g = cls(images)
-        index = ChainIndex(g.images)
+        index = PrefixIndex(g.images)
         for child in g.images:
             nearest = index.parent_of(child)
             if nearest is not None:
                 g.parent[child.id] = nearest.id
                 g.children.setdefault(nearest.id, []).append(child.id)
         return g
+
+    @classmethod
+    def around(cls, images: Sequence[StoredImage], img: StoredImage) -> Graph:
+        """The graph of `img`'s ancestors: the same parents and ancestors `build` gives for
+        it, from only the images whose history is a prefix of its own (children and
+        everything else are left out)."""
+        f = img.facts
+        prefixes = set(enumerate(f.history))
+        related = [i for i in images if (i.facts.history_length, i.facts.history[-1]) in prefixes]
+        return cls.build(related if img in related else [*related, img])
 
     def by_id(self, image_id: str) -> StoredImage:
         img = self._by_id.get(image_id)

@@ -5,6 +5,7 @@ Layout (a valid OCI layout, readable by skopeo and umoci as it is):
     STORE/oci-layout, STORE/index.json, STORE/blobs/sha256/...
     STORE/lamina/            lamina's own state, ignored by OCI readers
         lock                 one writer at a time (flock)
+        facts.json           what listing needs of each image (store/facts.py)
         tmp/                 staging for transactions
         containers/          working containers
 
@@ -22,17 +23,19 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from lamina import digest, mediatype
 from lamina.atomic import write_atomic
-from lamina.errors import InvalidInputError, NotFoundError
-from lamina.image import Image, Layer
-from lamina.spec import Config, Descriptor, Manifest
+from lamina.errors import InvalidInputError
+from lamina.image import Image
+from lamina.spec import Descriptor
 from lamina.store.cas import BlobStore, stream_to_temp
-from lamina.store.refs import Entry, read_entries, render
+from lamina.store.facts import FactsCache
+from lamina.store.reader import StoredImage as StoredImage
+from lamina.store.reader import StoreReader
+from lamina.store.refs import Entry, render
 
 STATE_DIR = "lamina"
 OCI_LAYOUT = json.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}).encode()
@@ -46,27 +49,18 @@ def default_path() -> Path:
     return Path(data_home) / "lamina"
 
 
-@dataclass(frozen=True)
-class StoredImage:
-    """An image as the store holds it: its value, its manifest, its names."""
+class Store(StoreReader):
+    """The store: read as StoreReader says; written only through transactions."""
 
-    image: Image
-    manifest: Descriptor
-    names: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        return self.image.id
-
-
-class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = BlobStore(root)
         self.state = root / STATE_DIR
         self.tmp = self.state / "tmp"
         self.index_path = root / "index.json"
-        self._cache: dict[str, StoredImage] = {}  # manifest digest -> image, until a write
+        self.facts = FactsCache(self.state / "facts.json", self.tmp)
+        self._cache: dict[tuple[str, tuple[str, ...]], StoredImage] = {}
+        self._values: dict[str, Image] = {}  # manifest digest -> loaded image
         self.loads = 0  # images read from blobs (tests count them)
 
     @classmethod
@@ -88,69 +82,6 @@ class Store:
             write_atomic(layout, OCI_LAYOUT, self.tmp)
         if not self.index_path.exists():
             write_atomic(self.index_path, render([]), self.tmp)
-
-    # -- reading ---------------------------------------------------------------
-
-    def entries(self) -> list[Entry]:
-        return read_entries(self.index_path)
-
-    def images(self) -> list[StoredImage]:
-        """Every root image in the store, once each, with all its names."""
-        return [self.image_at(desc, names) for desc, names in self.roots()]
-
-    def roots(self) -> list[tuple[Descriptor, tuple[str, ...]]]:
-        """Each root manifest of index.json once, in index order, with its names sorted."""
-        names: dict[str, list[str]] = {}
-        descs: dict[str, Descriptor] = {}
-        for entry in self.entries():
-            descs.setdefault(entry.manifest.digest, entry.manifest)
-            found = names.setdefault(entry.manifest.digest, [])
-            if entry.name:
-                found.append(entry.name)
-        return [(descs[m], tuple(sorted(n))) for m, n in names.items()]
-
-    def image_at(self, manifest: Descriptor, names: tuple[str, ...]) -> StoredImage:
-        """The image of one root manifest (loaded once per store value, until a write)."""
-        cached = self._cache.get(manifest.digest)
-        if cached is None or cached.names != names:
-            image = cached.image if cached is not None else self.load_image(manifest.digest)
-            cached = StoredImage(image.with_names(names), manifest, names)
-            self._cache[manifest.digest] = cached
-        return cached
-
-    def load_image(self, manifest_digest: str) -> Image:
-        """The image a stored manifest describes (manifest and config verified, layers not read)."""
-        self.loads += 1
-        manifest = Manifest.parse(self.blobs.read_bytes(manifest_digest))
-        config = Config.parse(self.blobs.read_bytes(manifest.config.digest))
-        layers = tuple(
-            self._layer(d.digest, diff_id, d.size)
-            for d, diff_id in zip(manifest.layers, config.diff_ids, strict=False)
-        )
-        image = Image(config, layers, annotations=manifest.annotations)
-        image.check_consistent()
-        return image
-
-    def layer(self, dig: str, diff_id: str | None = None) -> Layer:
-        """A stored (uncompressed) layer as a Layer value (size 0 if the blob is missing)."""
-        return self._layer(dig, diff_id or dig, self.blobs.size(dig) if self.blobs.has(dig) else 0)
-
-    def _layer(self, dig: str, diff_id: str, size: int) -> Layer:
-        return Layer(
-            diff_id=diff_id,
-            digest=dig,
-            size=size,
-            media_type=mediatype.OCI_LAYER,
-            open_blob=lambda: self.blobs.open(dig),
-        )
-
-    def has_layer(self, diff_id: str) -> bool:
-        return self.blobs.has(diff_id)
-
-    def layer_path(self, diff_id: str) -> Path:
-        if not self.blobs.has(diff_id):
-            raise NotFoundError(f"layer {diff_id} is not in the store")
-        return self.blobs.path(diff_id)
 
     # -- writing ---------------------------------------------------------------
 
@@ -174,6 +105,7 @@ class Store:
                 raise
             tx.commit()
         self._cache.clear()
+        self._values.clear()
 
     def scratch_dir(self) -> Path:
         """A private temp dir inside the store (same filesystem, so renames are cheap)."""

@@ -26,14 +26,14 @@ class ImageRow:
 
 
 def image_size(img: StoredImage) -> int:
-    return sum(layer.size for layer in img.image.layers)
+    return img.facts.size
 
 
 def image_rows(graph: Graph, show_all: bool, pattern: str | None = None) -> list[ImageRow]:
     rows = []
     want = _pattern(pattern)
     for img in graph.images:
-        common = (img.id, img.image.config.created, image_size(img), img.manifest.digest)
+        common = (img.id, img.facts.created, image_size(img), img.manifest.digest)
         if img.names:
             for name in img.names:
                 ref = reference.parse(name)
@@ -62,7 +62,7 @@ def history_rows(graph: Graph, img: StoredImage) -> list[HistoryRow]:
     """Newest first, as `docker history` prints them."""
     ends_at: dict[int, str] = {len(img.image.history): img.id}
     for anc in graph.ancestors(img.id):
-        ends_at.setdefault(len(graph.by_id(anc).image.history), anc)
+        ends_at.setdefault(graph.by_id(anc).facts.history_length, anc)
     rows = []
     layers = iter(img.image.layers)
     for i, entry in enumerate(img.image.history):
@@ -127,10 +127,10 @@ def layer_tree(graph: Graph, only: StoredImage | None = None) -> list[TreeNode]:
     kids: dict[str, dict[str, tuple[str, int]]] = {}
     roots: dict[str, tuple[str, int]] = {}
     for img in images:
-        chains = img.image.chain_ids
+        f = img.facts
+        chains = f.chain_ids
         for i, chain in enumerate(chains):
-            layer = img.image.layers[i]
-            info = (layer.diff_id, layer.size)
+            info = (f.diff_ids[i], f.sizes[i])
             if i == 0:
                 roots[chain] = info
             else:
