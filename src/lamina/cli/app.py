@@ -7,13 +7,13 @@ when images differ.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
 
-from lamina import api
 from lamina.errors import LaminaError
 from lamina.progress import Progress
 from lamina.store.local import Store
@@ -33,7 +33,7 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = api.open_store(self.store_path)
+            self._store = Store.open(self.store_path)
         return self._store
 
     def use_store(self, store: Store) -> None:
@@ -55,7 +55,30 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False))
 
 
-@click.group(context_settings=CONTEXT)
+# The listing commands (lamina.cli.images) start without importing the rest of lamina.
+LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
+MODULES = ("images", "analyze", "archives", "containers", "delta", "registry", "squash")
+
+
+def load_commands(listing_only: bool = False) -> None:
+    """Import the modules that register commands: all of them, or just the listing ones."""
+    if not listing_only:
+        importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
+    for module in MODULES[:1] if listing_only else MODULES:
+        importlib.import_module(f"lamina.cli.{module}")
+
+
+class LazyGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        load_commands(listing_only=cmd_name in LISTING)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option(
     "--store",
     "store_path",
