@@ -52,11 +52,11 @@ class Descriptor:
     urls: tuple[str, ...] = ()
 
     @classmethod
-    def from_json(cls, obj: Any, what: str, default_type: str = "") -> Descriptor:
+    def from_json(cls, obj: Any, what: str) -> Descriptor:
         if not isinstance(obj, dict):
             raise InvalidInputError(f"{what}: descriptor is not an object", "the file is corrupt")
         try:
-            media_type = obj.get("mediaType", default_type)
+            media_type = obj.get("mediaType", "")  # unknown: readers decide by context
             size = obj["size"]
             dig = digest.validate(obj["digest"])
         except KeyError as exc:
@@ -111,7 +111,7 @@ class Manifest:
         return digest.of_bytes(self.raw)
 
     @classmethod
-    def parse(cls, raw: bytes, media_type: str = "") -> Manifest:
+    def parse(cls, raw: bytes, media_type: str | None = None) -> Manifest:
         obj = parse_json(raw, "image manifest")
         # umoci (and the OCI spec before 1.1) omit mediaType; the descriptor's type stands in
         kind = obj.get("mediaType") or media_type or mediatype.OCI_MANIFEST

@@ -92,3 +92,16 @@ def test_listing_a_store_without_facts_reads_every_image_once(tmp_path):
     (path / "lamina" / "facts.json").write_text("{not json")
     damaged = Store.open(path)
     assert lamina.images(damaged, all=True) == rows and damaged.loads == 6
+
+
+def test_a_base_named_by_a_config_label_is_read_through_the_frozen_config():
+    from lamina.image import Image
+    from lamina.spec import BASE_NAME
+    from lamina.store.base import declared_base
+    from tests.core.test_graph import stored
+
+    plain = stored(0, [], [])
+    doc = {**json.loads(plain.image.config.raw), "config": {"Labels": {BASE_NAME: "x/base:1"}}}
+    labelled = Image(Config.parse(canonical_json(doc)), ())
+    img = type(plain)(plain.manifest, (), plain.facts, lambda: labelled)
+    assert declared_base(img) == (None, "x/base:1")
