@@ -21,23 +21,22 @@ from collections.abc import Iterable, Sequence
 from lamina import reference
 from lamina.errors import ConflictError, NotFoundError
 from lamina.store.local import StoredImage
+from lamina.store.reader import bulk
 
 _HEX_PREFIX = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 
 
 class PrefixIndex:
-    """Images by their whole history (length and key, see Facts), in the order added."""
+    """Images by the key of their whole history (see Facts), in the order added."""
 
     def __init__(self, images: Iterable[StoredImage] = ()) -> None:
-        self.by_history: dict[tuple[int, str], list[tuple[int, StoredImage]]] = {}
+        self.by_history: dict[str, list[tuple[int, StoredImage]]] = {}
         self.count = 0
         for img in images:
             self.add(img)
 
     def add(self, img: StoredImage) -> None:
-        f = img.facts
-        key = (f.history_length, f.history[-1])
-        self.by_history.setdefault(key, []).append((self.count, img))
+        self.by_history.setdefault(img.facts.history[-1], []).append((self.count, img))
         self.count += 1
 
     def parent_of(self, child: StoredImage) -> StoredImage | None:
@@ -45,8 +44,8 @@ class PrefixIndex:
         c = child.facts
         best: tuple[int, int, int] | None = None
         found = None
-        for k in range(c.history_length):  # the child's proper history prefixes
-            for pos, p in self.by_history.get((k, c.history[k]), ()):
+        for k, key in enumerate(c.history[:-1]):  # the child's proper history prefixes
+            for pos, p in self.by_history.get(key, ()):
                 n = len(p.facts.diff_ids)
                 if p.id == c.id or n > len(c.diff_ids) or c.diff_ids[:n] != p.facts.diff_ids:
                     continue
@@ -69,13 +68,16 @@ class Graph:
     @classmethod
     def build(cls, images: Sequence[StoredImage]) -> Graph:
         g = cls(images)
-        index = PrefixIndex(g.images)
-        for child in g.images:
+        with bulk():
+            g._link(PrefixIndex(g.images))
+        return g
+
+    def _link(self, index: PrefixIndex) -> None:
+        for child in self.images:
             nearest = index.parent_of(child)
             if nearest is not None:
-                g.parent[child.id] = nearest.id
-                g.children.setdefault(nearest.id, []).append(child.id)
-        return g
+                self.parent[child.id] = nearest.id
+                self.children.setdefault(nearest.id, []).append(child.id)
 
     @classmethod
     def around(cls, images: Sequence[StoredImage], img: StoredImage) -> Graph:
@@ -83,8 +85,8 @@ class Graph:
         it, from only the images whose history is a prefix of its own (children and
         everything else are left out)."""
         f = img.facts
-        prefixes = set(enumerate(f.history))
-        related = [i for i in images if (i.facts.history_length, i.facts.history[-1]) in prefixes]
+        prefixes = set(f.history)
+        related = [i for i in images if i.facts.history[-1] in prefixes]
         return cls.build(related if img in related else [*related, img])
 
     def by_id(self, image_id: str) -> StoredImage:

@@ -9,7 +9,9 @@ blobs and verified.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,6 +47,19 @@ class StoredImage:
         return self.load().with_names(self.names)
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """No cyclic garbage collection while many acyclic values are made at once: each
+    collection would walk every object made so far (quadratic in the store's size)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class StoreReader:
     """The read side of Store (which sets these attributes up)."""
 
@@ -62,9 +77,10 @@ class StoreReader:
     def images(self) -> list[StoredImage]:
         """Every root image in the store, once each, with all its names (blobs read only
         for images the facts cache does not know yet)."""
-        roots = self.roots()
-        found = [self.image_at(desc, names) for desc, names in roots]
-        self.facts.save({desc.digest: desc for desc, _ in roots})
+        with bulk():
+            roots = self.roots()
+            found = [self.image_at(desc, names) for desc, names in roots]
+            self.facts.save({desc.digest: desc for desc, _ in roots})
         return found
 
     def roots(self) -> list[tuple[Descriptor, tuple[str, ...]]]:
