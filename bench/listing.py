@@ -14,8 +14,9 @@ CPU time (user + system) of that run, as the machine is shared. `images -a (cold
 runs without STORE/lamina/facts.json, as right after an older lamina wrote the
 store. `--before SRC` runs the same commands with PYTHONPATH=SRC (e.g.
 /work/main/src) for a before column; slow ones stop at --timeout. `podman images`
-runs on the same 1,000 images, loaded once into a
-private podman from a `lamina save` archive. Prints a Markdown table.
+runs on the tagged ones of the same 1,000 images (about 700), loaded into a private
+podman from one `lamina save` archive (that load alone took 13 minutes here).
+Prints Markdown tables.
 """
 
 from __future__ import annotations
