@@ -38,6 +38,11 @@ class StoredImage:
     facts: Facts
     load: Callable[[], Image] = field(compare=False, repr=False)
 
+    @classmethod
+    def of(cls, image: Image, manifest: Descriptor) -> StoredImage:
+        """An image value held in memory as the store would hold it (with its names)."""
+        return cls(manifest, image.names, Facts.of(image), lambda: image)
+
     @property
     def id(self) -> str:
         return self.facts.id
