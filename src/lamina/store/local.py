@@ -5,12 +5,17 @@ Layout (a valid OCI layout, readable by skopeo and umoci as it is):
     STORE/oci-layout, STORE/index.json, STORE/blobs/sha256/...
     STORE/lamina/            lamina's own state, ignored by OCI readers
         lock                 one writer at a time (flock)
-        tmp/                 staging for transactions
+        tmp/own-*/           temp space, one dir per live process (store/tmp.py)
+        journal              what an unfinished commit adds and deletes (store/journal.py)
+        readers, trash/      deleted blobs wait until no reader needs them (store/trash.py)
         containers/          working containers
 
 Writers go through a Transaction: blobs are staged and verified, and nothing is
 visible until commit moves them in and replaces index.json atomically. A
-failed transaction leaves the store exactly as it was.
+failed transaction leaves the store exactly as it was. Every transaction first
+heals the store, under the lock: it reclaims what dead processes left in tmp/,
+settles a dead writer's journal and empties the trash if no reader holds it.
+Readers hold the readers lock (shared) from their first read of index.json on.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from lamina.atomic import write_atomic
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
 from lamina.spec import Config, Descriptor, Manifest
+from lamina.store import journal, tmp, trash
 from lamina.store.cas import BlobStore, stream_to_temp
 from lamina.store.refs import Entry, read_entries, render
 
@@ -64,9 +70,15 @@ class Store:
         self.root = root
         self.blobs = BlobStore(root)
         self.state = root / STATE_DIR
-        self.tmp = self.state / "tmp"
+        self.tmp_root = self.state / "tmp"
         self.index_path = root / "index.json"
+        self.readers = trash.ReaderLock(self.state)
         self._cache: dict[str, StoredImage] = {}
+
+    @property
+    def tmp(self) -> Path:
+        """This process's own temp dir in the store (reclaimed if the process dies)."""
+        return tmp.owned_dir(self.tmp_root)
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
@@ -78,7 +90,7 @@ class Store:
 
     def _init_layout(self) -> None:
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            self.tmp_root.mkdir(parents=True, exist_ok=True)
             self.blobs.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InvalidInputError(f"cannot create store at {self.root}: {exc.strerror}") from None
@@ -91,6 +103,7 @@ class Store:
     # -- reading ---------------------------------------------------------------
 
     def entries(self) -> list[Entry]:
+        self.readers.hold()  # from now on, no blob this index names can vanish
         return read_entries(self.index_path)
 
     def images(self) -> list[StoredImage]:
@@ -124,7 +137,7 @@ class Store:
 
     def layer(self, dig: str, diff_id: str | None = None) -> Layer:
         """A stored (uncompressed) layer as a Layer value."""
-        size = self.blobs.size(dig) if self.blobs.has(dig) else 0
+        size = self.blobs.size(dig) if self.blobs.locate(dig) else 0
         return Layer(
             diff_id=diff_id or dig,
             digest=dig,
@@ -137,9 +150,10 @@ class Store:
         return self.blobs.has(diff_id)
 
     def layer_path(self, diff_id: str) -> Path:
-        if not self.blobs.has(diff_id):
+        path = self.blobs.locate(diff_id)
+        if path is None:
             raise NotFoundError(f"layer {diff_id} is not in the store")
-        return self.blobs.path(diff_id)
+        return path
 
     # -- writing ---------------------------------------------------------------
 
@@ -155,6 +169,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         with self.lock():
+            self.heal()
             tx = Transaction(self)
             try:
                 yield tx
@@ -162,7 +177,15 @@ class Store:
                 tx.abort()
                 raise
             tx.commit()
+            self.readers.release()  # what this process read before is stale now
+            trash.empty(self.state)
         self._cache.clear()
+
+    def heal(self) -> None:
+        """Reclaim what dead writers left (call under the lock; cheap when nothing is)."""
+        tmp.reclaim(self.tmp_root)
+        journal.settle(self.state, self.blobs, self.index_path)
+        trash.empty(self.state)
 
     def scratch_dir(self) -> Path:
         """A private temp dir inside the store (same filesystem, so renames are cheap)."""
@@ -274,13 +297,28 @@ class Transaction:
 
     # outcome
     def commit(self) -> None:
-        blobs = self.store.blobs
-        for dig, tmp in self._staged.items():
-            blobs.adopt(tmp, dig)
-        write_atomic(self.store.index_path, render(self.entries), self.store.tmp)
-        for dig in self._doomed:
-            blobs.remove(dig)
+        self._verify_new_entries()
+        store, blobs = self.store, self.store.blobs
+        doomed = {d for d in self._doomed if blobs.has(d)}
+        if self._staged or doomed:
+            journal.write(store.state, set(self._staged), doomed, store.tmp)
+            journal.crash_point("after-journal")
+        for dig, staged in self._staged.items():
+            blobs.adopt(staged, dig)
+        journal.crash_point("after-adopt")
+        write_atomic(store.index_path, render(self.entries), store.tmp)
+        journal.crash_point("after-index")
+        for dig in doomed:
+            trash.discard(blobs.path(dig), store.state, dig)
+        journal.crash_point("after-doom")
+        journal.clear(store.state)
         shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _verify_new_entries(self) -> None:
+        """Every blob a manifest new to index.json names must be here after the commit."""
+        before = {e.manifest.digest for e in self.store.entries()}
+        new = {e.manifest.digest for e in self.entries} - before
+        journal.check_complete(new, self.has_blob, self.open_blob)
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
