@@ -8,6 +8,7 @@ when images differ.
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -110,6 +111,7 @@ def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up, as Ctrl-C
     try:
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)

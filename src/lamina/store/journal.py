@@ -20,6 +20,9 @@ normal commit costs one small fsync'd file, whatever the size of the store.
 `crash_point(step)` is a test hook: with LAMINA_TEST_CRASH_AT=step in the
 environment the process SIGKILLs itself there (steps: after-journal, after-adopt,
 after-index, after-doom), so tests can prove each of those states is settled.
+`pause_point(step)` is another: with LAMINA_TEST_PAUSE_AT=step:DIR the process
+creates DIR/reached there and waits (up to a minute) for DIR/go, so a test can
+run a second command at exactly that moment (step: load-planned, in `load`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -40,12 +44,25 @@ from lamina.store.refs import read_entries
 
 JOURNAL = "journal"
 CRASH_ENV = "LAMINA_TEST_CRASH_AT"
+PAUSE_ENV = "LAMINA_TEST_PAUSE_AT"
 
 
 def crash_point(step: str) -> None:
     """Die here, as a SIGKILL would kill us, when a fault test asks for it."""
     if os.environ.get(CRASH_ENV) == step:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def pause_point(step: str) -> None:
+    """Wait here for a test's go-ahead, when a test asks for it."""
+    name, _, folder = os.environ.get(PAUSE_ENV, "").partition(":")
+    if name != step or not folder:
+        return
+    (Path(folder) / "reached").touch()
+    for _ in range(1200):
+        if (Path(folder) / "go").exists():
+            return
+        time.sleep(0.05)
 
 
 def write(state: Path, added: set[str], doomed: set[str], tmp_dir: Path) -> None:
