@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import big_archive, lamina, ok
+from tests.faults.conftest import lamina, ok
 
 CHILD = """
 import os, signal, sys
