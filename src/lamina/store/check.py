@@ -67,7 +67,8 @@ def check(
     with store.transaction() as tx:  # heals first: leftovers are reclaimed there
         found = [replace(f, fixed=True) for f in before] + _repair(tx, held, quick, force)
     if trash.empty(store.state) is None:
-        found.append(Finding("leftover", "trash", "a reader holds the store: freed later"))
+        note = "deleted blobs wait for a reader to finish: the next writer frees them"
+        found.append(Finding("leftover", "trash", note, trash.size(store.state), fixed=True))
     return found
 
 
