@@ -65,6 +65,30 @@ def pause_point(step: str) -> None:
         time.sleep(0.05)
 
 
+def apply(
+    state: Path,
+    blobs: BlobStore,
+    staged: dict[str, Path],
+    doomed: set[str],
+    index: bytes,
+    tmp_dir: Path,
+) -> None:
+    """A commit: adopt `staged` blobs, replace index.json with `index`, trash `doomed`."""
+    doomed = {d for d in doomed if blobs.has(d)}
+    if staged or doomed:
+        write(state, set(staged), doomed, tmp_dir)
+        crash_point("after-journal")
+    for dig, path in staged.items():
+        blobs.adopt(path, dig)
+    crash_point("after-adopt")
+    write_atomic(state.parent / "index.json", index, tmp_dir)
+    crash_point("after-index")
+    for dig in doomed:
+        trash.discard(blobs.path(dig), state, dig)
+    crash_point("after-doom")
+    clear(state)
+
+
 def write(state: Path, added: set[str], doomed: set[str], tmp_dir: Path) -> None:
     doc = {"added": sorted(added), "doomed": sorted(doomed)}
     write_atomic(state / JOURNAL, json.dumps(doc).encode(), tmp_dir)
@@ -102,11 +126,11 @@ def settle(state: Path, blobs: BlobStore, index_path: Path) -> list[str]:
 def referenced(blobs: BlobStore, index_path: Path) -> set[str]:
     """Every blob index.json reaches: its manifests, their configs and layers."""
     found: set[str] = set()
-    for entry in read_entries(index_path):
-        dig = entry.manifest.digest
+    manifests = {e.manifest.digest: e.manifest.media_type for e in read_entries(index_path)}
+    for dig, media_type in manifests.items():
         found.add(dig)
         try:
-            manifest = Manifest.parse(blobs.path(dig).read_bytes(), entry.manifest.media_type)
+            manifest = Manifest.parse(blobs.path(dig).read_bytes(), media_type)
         except (OSError, LaminaError):
             continue  # a missing or damaged manifest: `system check` reports it
         found.add(manifest.config.digest)

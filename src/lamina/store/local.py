@@ -12,10 +12,9 @@ Layout (a valid OCI layout, readable by skopeo and umoci as it is):
 
 Writers go through a Transaction: blobs are staged and verified, and nothing is
 visible until commit moves them in and replaces index.json atomically. A
-failed transaction leaves the store exactly as it was. Every transaction first
-heals the store, under the lock: it reclaims what dead processes left in tmp/,
-settles a dead writer's journal and empties the trash if no reader holds it.
-Readers hold the readers lock (shared) from their first read of index.json on.
+failed transaction leaves the store exactly as it was. Each transaction first heals
+the store under the lock: what dead processes left in tmp/ is reclaimed, a dead
+writer's journal settled, the trash emptied unless a reader holds the store.
 """
 
 from __future__ import annotations
@@ -182,7 +181,7 @@ class Store:
         self._cache.clear()
 
     def heal(self) -> None:
-        """Reclaim what dead writers left (call under the lock; cheap when nothing is)."""
+        """Reclaim what dead writers left (under the lock; cheap when nothing is left)."""
         tmp.reclaim(self.tmp_root)
         journal.settle(self.state, self.blobs, self.index_path)
         trash.empty(self.state)
@@ -297,28 +296,12 @@ class Transaction:
 
     # outcome
     def commit(self) -> None:
-        self._verify_new_entries()
-        store, blobs = self.store, self.store.blobs
-        doomed = {d for d in self._doomed if blobs.has(d)}
-        if self._staged or doomed:
-            journal.write(store.state, set(self._staged), doomed, store.tmp)
-            journal.crash_point("after-journal")
-        for dig, staged in self._staged.items():
-            blobs.adopt(staged, dig)
-        journal.crash_point("after-adopt")
-        write_atomic(store.index_path, render(self.entries), store.tmp)
-        journal.crash_point("after-index")
-        for dig in doomed:
-            trash.discard(blobs.path(dig), store.state, dig)
-        journal.crash_point("after-doom")
-        journal.clear(store.state)
-        shutil.rmtree(self.staging, ignore_errors=True)
-
-    def _verify_new_entries(self) -> None:
-        """Every blob a manifest new to index.json names must be here after the commit."""
-        before = {e.manifest.digest for e in self.store.entries()}
+        store, before = self.store, {e.manifest.digest for e in self.store.entries()}
         new = {e.manifest.digest for e in self.entries} - before
-        journal.check_complete(new, self.has_blob, self.open_blob)
+        journal.check_complete(new, self.has_blob, self.open_blob)  # no dangling reference
+        index = render(self.entries)
+        journal.apply(store.state, store.blobs, self._staged, self._doomed, index, store.tmp)
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
