@@ -198,6 +198,7 @@ class Transaction:
         self.store = store
         self.staging = Path(tempfile.mkdtemp(dir=store.tmp, prefix="tx-"))
         self.entries = store.entries()
+        self._roots = {e.manifest.digest for e in self.entries}  # before: checked at commit
         self._staged: dict[str, Path] = {}
         self._doomed: set[str] = set()
 
@@ -296,8 +297,7 @@ class Transaction:
 
     # outcome
     def commit(self) -> None:
-        store, before = self.store, {e.manifest.digest for e in self.store.entries()}
-        new = {e.manifest.digest for e in self.entries} - before
+        store, new = self.store, {e.manifest.digest for e in self.entries} - self._roots
         journal.check_complete(new, self.has_blob, self.open_blob)  # no dangling reference
         index = render(self.entries)
         journal.apply(store.state, store.blobs, self._staged, self._doomed, index, store.tmp)
