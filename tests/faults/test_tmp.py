@@ -86,8 +86,8 @@ def test_an_interrupted_spooling_load_leaves_no_copy(tmp_path, sig, via):
         proc.stdin.flush()
     _wait_for_spool(tmp_of(store))
     proc.send_signal(sig)
+    proc.stdin.close()  # as in `cat x.gz | lamina load`: Ctrl-C ends the writer too
     assert proc.wait(timeout=60) != 0
-    proc.stdin.close()
     assert list(tmp_of(store).iterdir()) == []  # no writer needed: it cleaned up itself
     assert b"Traceback" not in proc.stderr.read()
 

@@ -111,7 +111,15 @@ def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind and clean up, as Ctrl-C
+    # SIGTERM unwinds as Ctrl-C does, so temp files and locks are cleaned up on the way out
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)

@@ -72,12 +72,13 @@ class Store:
         self.tmp_root = self.state / "tmp"
         self.index_path = root / "index.json"
         self.readers = trash.ReaderLock(self.state)
+        self._tmp = tmp.TempSpace(self.tmp_root)
         self._cache: dict[str, StoredImage] = {}
 
     @property
     def tmp(self) -> Path:
         """This process's own temp dir in the store (reclaimed if the process dies)."""
-        return tmp.owned_dir(self.tmp_root)
+        return self._tmp.path()
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:

@@ -1,9 +1,9 @@
 """Temp space in the store, owned by live processes; what dead ones left is reclaimed.
 
 `STORE/lamina/tmp/` holds one directory per process that needs temp space
-(`own-*`), made the first time it asks (`owned_dir`). The process holds an
-exclusive flock on that directory's own fd for as long as it lives, and everything
-it stages goes inside: transactions, spooled input, scratch dirs, atomic writes.
+(`own-*`, a TempSpace of its Store), made the first time it asks. The process holds
+an exclusive flock on that directory's own fd for as long as it uses it, and
+everything it stages goes inside: transactions, spooled input, scratch dirs, atomic writes.
 The kernel drops the flock when its holder dies, however it dies (SIGKILL
 included), so "its flock can be taken" means exactly "its owner is dead" - unlike
 a PID, which the system hands out again.
@@ -14,31 +14,22 @@ while it deletes; an owner that lost the race for its brand-new directory to a
 reclaimer sees it gone and makes another. Anything in tmp/ that is not a directory
 (files of lamina versions before this one) has no owner and is deleted too. The
 cost is one open and one flock per entry of tmp/ (per live or dead process), never
-per image. An owned directory is removed when its process exits normally (atexit;
-SIGINT and SIGTERM unwind into a normal exit, see lamina.cli.app).
+per image. An owned directory is removed when its process exits normally (SIGINT
+and SIGTERM unwind into a normal exit, see lamina.cli.app).
 """
 
 from __future__ import annotations
 
-import atexit
 import fcntl
 import os
 import shutil
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "own-"
-
-
-@dataclass(frozen=True)
-class _Owned:
-    path: Path
-    fd: int
-    pid: int
-
-
-_owned: dict[Path, _Owned] = {}
 
 
 @dataclass(frozen=True)
@@ -49,11 +40,36 @@ class Leftover:
     size: int
 
 
-def owned_dir(tmp_root: Path) -> Path:
-    """This process's own directory under `tmp_root`, made (and flocked) on first use."""
-    owned = _owned.get(tmp_root)
-    if owned is not None and owned.pid == os.getpid():
-        return owned.path
+class TempSpace:
+    """One owner's directory under `tmp_root`, made (and flocked) on first use.
+
+    It is removed when its owner (a Store) is garbage collected or the process exits
+    normally; a forked child never removes its parent's.
+    """
+
+    def __init__(self, tmp_root: Path) -> None:
+        self.root = tmp_root
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._done: weakref.finalize[..., TempSpace] | None = None
+
+    def path(self) -> Path:
+        with self._lock:
+            if self._path is None:
+                path, fd = _make(self.root)
+                self._done = weakref.finalize(self, _remove, path, fd, os.getpid())
+                self._path = path
+            return self._path
+
+    def release(self) -> None:
+        """Remove the directory now (it is made again when needed)."""
+        with self._lock:
+            if self._done is not None:
+                self._done()
+            self._path = self._done = None
+
+
+def _make(tmp_root: Path) -> tuple[Path, int]:
     tmp_root.mkdir(parents=True, exist_ok=True)
     while True:
         path = Path(tempfile.mkdtemp(dir=tmp_root, prefix=PREFIX))
@@ -63,26 +79,14 @@ def owned_dir(tmp_root: Path) -> Path:
             continue  # a reclaimer took it before we could lock it
         fcntl.flock(fd, fcntl.LOCK_EX)  # waits only while a reclaimer deletes it
         if _same_inode(path, fd):
-            _owned[tmp_root] = _Owned(path, fd, os.getpid())
-            return path
+            return path, fd
         os.close(fd)
 
 
-def release(tmp_root: Path) -> None:
-    """Remove this process's directory under `tmp_root` (it is made again when needed)."""
-    owned = _owned.pop(tmp_root, None)
-    if owned is None or owned.pid != os.getpid():
-        return  # a forked child never removes its parent's directory
-    shutil.rmtree(owned.path, ignore_errors=True)
-    os.close(owned.fd)
-
-
-def _release_all() -> None:
-    for root in list(_owned):
-        release(root)
-
-
-atexit.register(_release_all)
+def _remove(path: Path, fd: int, pid: int) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)
 
 
 def _same_inode(path: Path, fd: int) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from lamina import digest
 
@@ -31,20 +32,17 @@ class ReaderLock:
 
     def __init__(self, state: Path) -> None:
         self.path = state / READERS
-        self._fd: int | None = None
-        self._pid = 0
+        self._file: BinaryIO | None = None
 
     def hold(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_SH)  # waits only while the trash is being emptied
-        self._fd, self._pid = fd, os.getpid()
+        if self._file is None:
+            self._file = open(self.path, "a+b")  # noqa: SIM115 - held until released
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_SH)  # waits only while trash empties
 
     def release(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)
-        self._fd = None
+        if self._file is not None:
+            self._file.close()
+        self._file = None
 
 
 def trash_path(state: Path, dig: str) -> Path:
