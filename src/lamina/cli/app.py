@@ -83,6 +83,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
     Registries:  push, pull, login, logout
     Docker:      docker-daemon:NAME in load, save, send, squash, flatten, rebase;
                  send --to-docker [HOST]; inventory --docker
+    Store:       system check [--repair]
     Walkthrough: demo
 
     The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
