@@ -100,3 +100,10 @@ def test_container_records_are_checked(store):
     code, lines = check(store.root, "--repair")
     assert code == 1 and "container c1: its rootfs is missing" in lines[-1]
     assert not (containers / ".gone-0123").exists() and new.exists()
+
+
+def test_an_unreadable_index_is_one_finding(store):
+    (store.root / "index.json").write_bytes(b"{not json")
+    code, lines = check(store.root)
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("broken: index.json: ")
+    assert check(store.root, "--repair", "--force") == (code, lines)

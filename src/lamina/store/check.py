@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from lamina import digest
-from lamina.errors import LaminaError
+from lamina.errors import InvalidInputError, LaminaError
 from lamina.spec import Config, Manifest
 from lamina.store import journal, tmp, trash
 from lamina.store.local import Store, Transaction
@@ -61,9 +61,13 @@ def check(
 ) -> list[Finding]:
     """Findings about `store`; `held` maps blobs containers need to who needs them."""
     before = _leftovers(store)
-    if not repair:
-        with store.lock():
-            return before + _scan(store, store.entries(), held, quick).findings
+    with store.lock():
+        try:
+            entries = store.entries()
+        except InvalidInputError as exc:  # nothing can be repaired without it
+            return [*before, Finding("broken", "index.json", exc.one_line())]
+        if not repair:
+            return before + _scan(store, entries, held, quick).findings
     with store.transaction() as tx:  # heals first: leftovers are reclaimed there
         found = [replace(f, fixed=True) for f in before] + _repair(tx, held, quick, force)
     if trash.empty(store.state) is None:
