@@ -91,7 +91,7 @@ def test_concurrent_writers_and_readers_keep_the_store_sound(seeded, tmp_path):
                 if done.returncode not in codes or b"blob" in done.stderr:
                     failures.append(f"{args[0]}: {done.returncode} {done.stderr.decode()}")
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(3)]
     for t in threads:
         t.start()
     for t in threads:

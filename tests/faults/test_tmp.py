@@ -69,12 +69,12 @@ def test_a_live_process_keeps_its_temp_space(seeded):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("via", ["stdin", "gzip-file"])
-def test_an_interrupted_spooling_load_leaves_no_copy(tmp_path, sig, via):
+def test_an_interrupted_spooling_load_leaves_no_copy(tmp_path, zeros_gz, sig, via):
     store = tmp_path / "s"
     ok(store, "images")
     source, feed = "-", gzip.compress(os.urandom(4_000_000), 1)  # > a read buffer
     if via == "gzip-file":  # 1 GiB of zeros: spooling takes a while, the signal comes first
-        source, feed = str(_zeros_gz(tmp_path / "zeros.gz", 1 << 30)), b""
+        source, feed = str(zeros_gz), b""
     proc = subprocess.Popen(
         [sys.executable, "-m", "lamina", "--store", str(store), "load", "-i", source],
         stdin=subprocess.PIPE,
@@ -90,6 +90,11 @@ def test_an_interrupted_spooling_load_leaves_no_copy(tmp_path, sig, via):
     assert proc.wait(timeout=60) != 0
     assert list(tmp_of(store).iterdir()) == []  # no writer needed: it cleaned up itself
     assert b"Traceback" not in proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def zeros_gz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _zeros_gz(tmp_path_factory.mktemp("gz") / "zeros.gz", 1 << 30)
 
 
 def _zeros_gz(path: Path, size: int) -> Path:
