@@ -57,6 +57,7 @@ def test_a_commit_naming_blobs_the_store_lacks_is_refused(tmp_path):
     with pytest.raises(NotFoundError, match="not in the store"), store.transaction() as tx:
         tx.set_name("ghost:1", ghost)
     assert store_files(store.root) == before
+    assert list(store.tmp.iterdir()) == []  # its staging went too
 
 
 def test_a_reader_keeps_its_snapshot_while_a_writer_deletes(seeded):

@@ -173,10 +173,10 @@ class Store:
             tx = Transaction(self)
             try:
                 yield tx
+                tx.commit()
             except BaseException:
-                tx.abort()
+                tx.abort()  # a refused commit too: nothing staged stays behind
                 raise
-            tx.commit()
             self.readers.release()  # what this process read before is stale now
             trash.empty(self.state)
         self._cache.clear()
