@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from lamina import digest
 from lamina.containers.records import RECORD, Container, Containers
 from lamina.errors import LaminaError
 from lamina.store import check as store_check
@@ -57,7 +58,9 @@ def _records(containers: Containers) -> tuple[list[Container], list[Finding]]:
         try:
             record = Container.from_json((path / RECORD).read_bytes(), path)
         except (OSError, LaminaError) as exc:
-            found.append(Finding("broken", f"container {entry.name[:12]}", f"no record ({exc})"))
+            found.append(
+                Finding("broken", f"container {digest.short(entry.name)}", f"no record ({exc})")
+            )
             continue
         records.append(record)
         if not record.rootfs.is_dir():
@@ -70,4 +73,3 @@ def _leftover(path: Path, gone: bool) -> list[Finding]:
         return []  # perhaps a create still running
     what = "an interrupted container create or rm"
     return [Finding("leftover", str(path), what, tree_size(path))]
-

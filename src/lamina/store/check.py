@@ -116,9 +116,8 @@ def _scan(store: Store, entries: list[Entry], held: Mapping[str, str], quick: bo
     for entry in entries:
         by_manifest.setdefault(entry.manifest.digest, []).append(entry.name)
     users: dict[str, list[str]] = {}
-    for manifest, names in by_manifest.items():
-        label = " ".join(n for n in names if n) or manifest[:19]
-        for dig in _check_image(store, scan, manifest, label):
+    for manifest in by_manifest:
+        for dig in _check_image(store, scan, manifest, label_of(by_manifest, manifest)):
             users.setdefault(dig, []).append(manifest)
     for dig, who in sorted(held.items()):
         if not store.blobs.has(dig):
@@ -131,7 +130,7 @@ def _scan(store: Store, entries: list[Entry], held: Mapping[str, str], quick: bo
 
 
 def label_of(by_manifest: Mapping[str, list[str]], manifest: str) -> str:
-    return " ".join(n for n in by_manifest[manifest] if n) or manifest[:19]
+    return " ".join(n for n in by_manifest[manifest] if n) or digest.short(manifest, algorithm=True)
 
 
 def _check_image(store: Store, scan: _Scan, manifest_digest: str, label: str) -> list[str]:
