@@ -15,7 +15,7 @@ from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
 from lamina.progress import Progress
 from lamina.spec import Descriptor, Platform
-from lamina.store import views
+from lamina.store import journal, views
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage, Transaction
 from lamina.store.rules import Removal, prune
@@ -54,10 +54,12 @@ def load(
         images = read_images(fs, platform)
         if not images:
             raise InvalidInputError(f"{fs.label} holds no images")
-        missing = find_missing(images, store.has_layer)
-        if missing:
-            raise missing_error(missing)
+        journal.pause_point("load-planned")
         with store.transaction() as tx:
+            # what the store holds is decided under the lock only (an rmi may have run)
+            missing = find_missing(images, tx.has_blob)
+            if missing:
+                raise missing_error(missing)
             return load_images(store, tx, images, progress)
 
 

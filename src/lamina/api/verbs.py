@@ -5,6 +5,7 @@ import sys
 # delta save, expand, send, receive; a Docker Engine as a source and destination
 from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
 from lamina.api import registry as registry  # push, pull, login, logout
+from lamina.api import system as system  # system check
 from lamina.api.analyze import Report, analyze, analyze_archive
 from lamina.api.base import get_image, graph, open_store
 from lamina.api.images import (

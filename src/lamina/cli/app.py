@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -57,7 +58,9 @@ def emit_json(value: Any) -> None:
 
 # The listing commands (lamina.cli.images) start without importing the rest of lamina.
 LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
-MODULES = ("images", "analyze", "archives", "containers", "delta", "registry", "squash")
+MODULES = (
+    "images", "analyze", "archives", "containers", "delta", "registry", "squash", "system"
+)
 
 
 def load_commands(listing_only: bool = False) -> None:
@@ -105,6 +108,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
     Registries:  push, pull, login, logout
     Docker:      docker-daemon:NAME in load, save, send, squash, flatten, rebase;
                  send --to-docker [HOST]; inventory --docker
+    Store:       system check [--repair]
     Walkthrough: demo
 
     The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
@@ -133,6 +137,15 @@ def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds as Ctrl-C does, so temp files and locks are cleaned up on the way out
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)

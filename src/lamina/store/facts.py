@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -77,7 +77,7 @@ class FactsCache:
     (`layers`: [diff_id, size], `keys`) and images refer to them by position.
     """
 
-    def __init__(self, path: Path, tmp_dir: Path) -> None:
+    def __init__(self, path: Path, tmp_dir: Callable[[], Path]) -> None:
         self.path = path
         self.tmp_dir = tmp_dir
         self._doc: dict[str, Any] | None = None
@@ -121,7 +121,7 @@ class FactsCache:
         doc = {"version": VERSION, "layers": list(layers), "keys": list(keys), "images": rows}
         data = json.dumps(doc, separators=(",", ":")).encode()
         with contextlib.suppress(OSError):  # a read-only store lists more slowly, that is all
-            write_atomic(self.path, data, self.tmp_dir)
+            write_atomic(self.path, data, self.tmp_dir())
 
     def _read(self) -> dict[str, Any]:
         if self._doc is None:

@@ -6,12 +6,16 @@ Layout (a valid OCI layout, readable by skopeo and umoci as it is):
     STORE/lamina/            lamina's own state, ignored by OCI readers
         lock                 one writer at a time (flock)
         facts.json           what listing needs of each image (store/facts.py)
-        tmp/                 staging for transactions
+        tmp/own-*/           temp space, one dir per live process (store/tmp.py)
+        journal              what an unfinished commit adds and deletes (store/journal.py)
+        readers, trash/      deleted blobs wait until no reader needs them (store/trash.py)
         containers/          working containers
 
 Writers go through a Transaction: blobs are staged and verified, and nothing is
 visible until commit moves them in and replaces index.json atomically. A
-failed transaction leaves the store exactly as it was.
+failed transaction leaves the store exactly as it was. Each transaction first heals
+the store under the lock: what dead processes left in tmp/ is reclaimed, a dead
+writer's journal settled, the trash emptied unless a reader holds the store.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from lamina.atomic import write_atomic
 from lamina.errors import InvalidInputError
 from lamina.image import Image
 from lamina.spec import Descriptor
+from lamina.store import journal, tmp, trash
 from lamina.store.cas import BlobStore, stream_to_temp
 from lamina.store.facts import FactsCache
 from lamina.store.reader import StoredImage as StoredImage
@@ -56,12 +61,19 @@ class Store(StoreReader):
         self.root = root
         self.blobs = BlobStore(root)
         self.state = root / STATE_DIR
-        self.tmp = self.state / "tmp"
+        self.tmp_root = self.state / "tmp"
         self.index_path = root / "index.json"
-        self.facts = FactsCache(self.state / "facts.json", self.tmp)
+        self.readers = trash.ReaderLock(self.state)
+        self._tmp = tmp.TempSpace(self.tmp_root)
+        self.facts = FactsCache(self.state / "facts.json", lambda: self.tmp)
         self._cache: dict[tuple[str, tuple[str, ...]], StoredImage] = {}
         self._values: dict[str, Image] = {}  # manifest digest -> loaded image
         self.loads = 0  # images read from blobs (tests count them)
+
+    @property
+    def tmp(self) -> Path:
+        """This process's own temp dir in the store (reclaimed if the process dies)."""
+        return self._tmp.path()
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
@@ -73,7 +85,7 @@ class Store(StoreReader):
 
     def _init_layout(self) -> None:
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            self.tmp_root.mkdir(parents=True, exist_ok=True)
             self.blobs.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InvalidInputError(f"cannot create store at {self.root}: {exc.strerror}") from None
@@ -97,15 +109,24 @@ class Store(StoreReader):
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         with self.lock():
+            self.heal()
             tx = Transaction(self)
             try:
                 yield tx
+                tx.commit()
             except BaseException:
-                tx.abort()
+                tx.abort()  # a refused commit too: nothing staged stays behind
                 raise
-            tx.commit()
+            self.readers.release()  # what this process read before is stale now
+            trash.empty(self.state)
         self._cache.clear()
         self._values.clear()
+
+    def heal(self) -> None:
+        """Reclaim what dead writers left (under the lock; cheap when nothing is left)."""
+        tmp.reclaim(self.tmp_root)
+        journal.settle(self.state, self.blobs, self.index_path)
+        trash.empty(self.state)
 
     def scratch_dir(self) -> Path:
         """A private temp dir inside the store (same filesystem, so renames are cheap)."""
@@ -119,6 +140,7 @@ class Transaction:
         self.store = store
         self.staging = Path(tempfile.mkdtemp(dir=store.tmp, prefix="tx-"))
         self.entries = store.entries()
+        self._roots = {e.manifest.digest for e in self.entries}  # before: checked at commit
         self._staged: dict[str, Path] = {}
         self._doomed: set[str] = set()
 
@@ -217,12 +239,10 @@ class Transaction:
 
     # outcome
     def commit(self) -> None:
-        blobs = self.store.blobs
-        for dig, tmp in self._staged.items():
-            blobs.adopt(tmp, dig)
-        write_atomic(self.store.index_path, render(self.entries), self.store.tmp)
-        for dig in self._doomed:
-            blobs.remove(dig)
+        store, new = self.store, {e.manifest.digest for e in self.entries} - self._roots
+        journal.check_complete(new, self.has_blob, self.open_blob)  # no dangling reference
+        index = render(self.entries)
+        journal.apply(store.state, store.blobs, self._staged, self._doomed, index, store.tmp)
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def abort(self) -> None:

@@ -23,6 +23,7 @@ from lamina.spec import Config, Descriptor, Manifest
 from lamina.store.cas import BlobStore
 from lamina.store.facts import Facts, FactsCache
 from lamina.store.refs import Entry, read_entries
+from lamina.store.trash import ReaderLock
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,13 @@ class StoreReader:
     blobs: BlobStore
     index_path: Path
     facts: FactsCache
+    readers: ReaderLock
     loads: int
     _cache: dict[tuple[str, tuple[str, ...]], StoredImage]
     _values: dict[str, Image]
 
     def entries(self) -> list[Entry]:
+        self.readers.hold()  # from now on, no blob this index names can vanish
         return read_entries(self.index_path)
 
     def images(self) -> list[StoredImage]:
@@ -134,7 +137,8 @@ class StoreReader:
 
     def layer(self, dig: str, diff_id: str | None = None) -> Layer:
         """A stored (uncompressed) layer as a Layer value (size 0 if the blob is missing)."""
-        return self._layer(dig, diff_id or dig, self.blobs.size(dig) if self.blobs.has(dig) else 0)
+        size = self.blobs.size(dig) if self.blobs.locate(dig) else 0
+        return self._layer(dig, diff_id or dig, size)
 
     def _layer(self, dig: str, diff_id: str, size: int) -> Layer:
         return Layer(
@@ -149,6 +153,7 @@ class StoreReader:
         return self.blobs.has(diff_id)
 
     def layer_path(self, diff_id: str) -> Path:
-        if not self.blobs.has(diff_id):
+        path = self.blobs.locate(diff_id)  # a blob an rmi trashed stays readable for readers
+        if path is None:
             raise NotFoundError(f"layer {diff_id} is not in the store")
-        return self.blobs.path(diff_id)
+        return path

@@ -41,8 +41,10 @@ def _spool(stream: BinaryIO, scratch: Path, label: str) -> Path:
     try:
         with open(fd, "wb") as out:
             shutil.copyfileobj(plain, out, 1 << 20)
-    except compression.DECOMPRESSION_ERRORS as exc:
+    except BaseException as exc:  # Ctrl-C and SIGTERM too: never leave the copy behind
         Path(tmp).unlink(missing_ok=True)
+        if not isinstance(exc, compression.DECOMPRESSION_ERRORS):
+            raise
         what = f"{kind}-compressed " if kind else ""
         raise InvalidInputError(f"{label}: {what}data is truncated or corrupt ({exc})") from None
     return Path(tmp)
