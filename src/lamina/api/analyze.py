@@ -163,4 +163,4 @@ def _as_stored(image: Image) -> StoredImage:
     """An archive's image as the base and name lookups expect it (not stored anywhere)."""
     manifest = image.manifest_bytes()
     desc = Descriptor(mediatype.OCI_MANIFEST, digest.of_bytes(manifest), len(manifest))
-    return StoredImage(image, desc, image.names)
+    return StoredImage.of(image, desc)

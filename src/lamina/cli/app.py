@@ -8,13 +8,14 @@ denied), 10 Docker Engine; `diff` exits 1 when images differ. Every error is one
 
 from __future__ import annotations
 
+import importlib
 import json
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
 
-from lamina import api
 from lamina.cli import failure
 from lamina.errors import LaminaError
 from lamina.progress import Progress
@@ -35,7 +36,7 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = api.open_store(self.store_path)
+            self._store = Store.open(self.store_path)
         return self._store
 
     def use_store(self, store: Store) -> None:
@@ -57,7 +58,32 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False))
 
 
-@click.group(context_settings=CONTEXT)
+# The listing commands (lamina.cli.images) start without importing the rest of lamina.
+LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
+MODULES = (
+    "images", "analyze", "archives", "containers", "delta", "registry", "squash", "system"
+)
+
+
+def load_commands(listing_only: bool = False) -> None:
+    """Import the modules that register commands: all of them, or just the listing ones."""
+    if not listing_only:
+        importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
+    for module in MODULES[:1] if listing_only else MODULES:
+        importlib.import_module(f"lamina.cli.{module}")
+
+
+class LazyGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        load_commands(listing_only=cmd_name in LISTING)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option(
     "--store",
     "store_path",
@@ -84,6 +110,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
     Registries:  push, pull, login, logout
     Docker:      docker-daemon:NAME in load, save, send, squash, flatten, rebase;
                  send --to-docker [HOST]; inventory --docker
+    Store:       system check [--repair]
     Walkthrough: demo
 
     The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
@@ -112,6 +139,15 @@ def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds as Ctrl-C does, so temp files and locks are cleaned up on the way out
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from lamina import digest, reference
-from lamina.layer.tarcheck import content_size
+from lamina import reference
+from lamina.jsondoc import thaw
 from lamina.spec import HistoryEntry
 from lamina.store.graph import Graph
 from lamina.store.local import StoredImage
@@ -32,29 +31,11 @@ class ImageRow:
     digest: str
 
 
-LayerSize = Callable[[str], int]  # diff_id -> Docker's size of that layer
-
-
-class LayerSizes:
-    """Docker's layer sizes, read from the stored layers' headers (data is skipped by
-    seeking), once per layer per process."""
-
-    def __init__(self, path_of: Callable[[str], Path]) -> None:
-        self._path_of = path_of
-        self._known: dict[str, int] = {}
-
-    def __call__(self, diff_id: str) -> int:
-        size = self._known.get(diff_id)
-        if size is None:
-            with open(self._path_of(diff_id), "rb") as f:
-                size = self._known[diff_id] = content_size(
-                    f, f"stored layer {digest.short(diff_id, algorithm=True)}"
-                )
-        return size
+LayerSize = Callable[[str], int]  # diff_id -> Docker's size of that layer (store/layersizes.py)
 
 
 def image_size(img: StoredImage, sizes: LayerSize) -> int:
-    return sum(sizes(layer.diff_id) for layer in img.image.layers)
+    return sum(map(sizes, img.facts.diff_ids))  # facts: no image is loaded to list it
 
 
 def image_rows(
@@ -63,7 +44,7 @@ def image_rows(
     rows = []
     want = _pattern(pattern)
     for img in graph.images:
-        common = (img.id, img.image.config.created, image_size(img, sizes), img.manifest.digest)
+        common = (img.id, img.facts.created, image_size(img, sizes), img.manifest.digest)
         if img.names:
             for name in img.names:
                 ref = reference.parse(name)
@@ -92,7 +73,7 @@ def history_rows(graph: Graph, img: StoredImage, *, sizes: LayerSize) -> list[Hi
     """Newest first, as `docker history` prints them."""
     ends_at: dict[int, str] = {len(img.image.history): img.id}
     for anc in graph.ancestors(img.id):
-        ends_at.setdefault(len(graph.by_id(anc).image.history), anc)
+        ends_at.setdefault(graph.by_id(anc).facts.history_length, anc)
     rows = []
     layers = iter(img.image.layers)
     for i, entry in enumerate(img.image.history):
@@ -105,7 +86,8 @@ def history_rows(graph: Graph, img: StoredImage, *, sizes: LayerSize) -> list[Hi
 
 
 def inspect_doc(graph: Graph, img: StoredImage, *, sizes: LayerSize) -> dict[str, Any]:
-    doc = img.image.config.doc
+    """`docker inspect`'s document: plain data, a copy the caller may change freely."""
+    doc = thaw(img.image.config.doc)
     repos = {reference.parse(n).repository for n in img.names}
     return {
         "Id": img.id,
@@ -156,10 +138,10 @@ def layer_tree(graph: Graph, only: StoredImage | None = None) -> list[TreeNode]:
     kids: dict[str, dict[str, tuple[str, int]]] = {}
     roots: dict[str, tuple[str, int]] = {}
     for img in images:
-        chains = img.image.chain_ids
+        f = img.facts
+        chains = f.chain_ids
         for i, chain in enumerate(chains):
-            layer = img.image.layers[i]
-            info = (layer.diff_id, layer.size)
+            info = (f.diff_ids[i], f.sizes[i])
             if i == 0:
                 roots[chain] = info
             else:

@@ -43,15 +43,12 @@ def _spool(stream: BinaryIO, scratch: Path, label: str) -> Path:
     try:
         with open(fd, "wb") as out:
             shutil.copyfileobj(CheckedTar(plain, label, entry_rules=False), out, 1 << 20)
-    except compression.DECOMPRESSION_ERRORS as exc:
+    except BaseException as exc:  # Ctrl-C and SIGTERM too: never leave the copy behind
         Path(tmp).unlink(missing_ok=True)
-        if not compression.damaged(exc):
+        if not isinstance(exc, compression.DECOMPRESSION_ERRORS) or not compression.damaged(exc):
             raise
         what = f"{kind}-compressed " if kind else ""
         raise InvalidInputError(f"{label}: {what}data is truncated or corrupt ({exc})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return Path(tmp)
 
 
