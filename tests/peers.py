@@ -202,6 +202,18 @@ def remove_tree(root: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+KEPT_LOGS = Path(tempfile.gettempdir()) / "lamina-peer-logs"
+
+
+def keep_log(log: Path) -> Path:
+    """Copy a daemon's log out of its private dir (which is removed) for later reading."""
+    KEPT_LOGS.mkdir(exist_ok=True)
+    kept = KEPT_LOGS / f"{log.parent.name}-{log.name}"
+    with contextlib.suppress(OSError):
+        shutil.copyfile(log, kept)
+    return kept
+
+
 def wait_until(ready: Callable[[], bool], proc: Process, what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -233,7 +245,22 @@ class Docker:
         self.env.update(DOCKER_HOST=f"unix://{self.sock}", DOCKER_CONFIG=str(root / "client"))
 
     @classmethod
-    def start(cls, timeout: float = 60) -> Docker:
+    def start(cls, timeout: float | None = None, attempts: int = 2) -> Docker:
+        """Start a private dockerd and wait for its socket to answer /_ping, with a bound
+        generous enough for a loaded machine (LAMINA_DOCKERD_TIMEOUT, default 180 s).
+        A daemon that does not come up is stopped, its log kept (KEPT_LOGS) and its tail
+        reported; one more fresh daemon is tried before giving up."""
+        bound = timeout or float(os.environ.get("LAMINA_DOCKERD_TIMEOUT", "180"))
+        failures = []
+        for _ in range(attempts):
+            try:
+                return cls._start_once(bound)
+            except PeerError as e:
+                failures.append(str(e))
+        raise PeerError("\n\n".join(failures))
+
+    @classmethod
+    def _start_once(cls, timeout: float) -> Docker:
         dockerd, cli = find_tool("dockerd"), find_tool("docker")
         root = short_tempdir("ld")
         (root / "daemon.json").write_text("{}\n")
@@ -255,16 +282,28 @@ class Docker:
         docker = cls(root, proc, cli)
         try:
             wait_until(docker._ready, proc, "dockerd", timeout)
+        except PeerError as e:
+            kept = keep_log(proc.log_path)
+            docker.stop()
+            raise PeerError(f"{e}\n(whole log kept at {kept})") from None
         except BaseException:
             docker.stop()
             raise
         return docker
 
     def _ready(self) -> bool:
+        """Does the daemon answer GET /_ping on its socket? (cheap: no client process)"""
         if not self.sock.exists():
             return False
-        cp = self.run("info", "--format", "{{.ServerVersion}}", check=False, timeout=10)
-        return cp.returncode == 0
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                s.connect(str(self.sock))
+                s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+                answer = s.recv(64)
+        except OSError:
+            return False
+        return answer.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
 
     def run(
         self,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import peers
 from tests.fixtures.build import FixtureSet
 from tests.peers import Docker, Podman, Registry, Umoci, bcrypt_hash, require, secret
 
@@ -73,3 +74,29 @@ def test_umoci_runs(umoci: Umoci, tmp_path: Path) -> None:
     umoci("init", "--layout", tmp_path / "layout")
     umoci("new", "--image", f"{tmp_path / 'layout'}:x")
     assert umoci("ls", "--layout", tmp_path / "layout").stdout.split() == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [
+        ("echo 'failed to start daemon: boom' >&2; exit 1", ("exited with 1", "boom")),
+        ("echo 'stuck on something' >&2; exec sleep 60", ("not ready after 2.0s", "stuck on")),
+    ],
+)
+def test_a_dockerd_that_does_not_come_up_is_reported_with_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, words: tuple[str, ...]
+) -> None:
+    """Both attempts fail: the error carries each log's tail and where the log was kept."""
+    fake = tmp_path / "dockerd"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(peers, "find_tool", lambda name: str(fake))
+    with pytest.raises(peers.PeerError) as failed:
+        peers.Docker.start(timeout=2.0)
+    message = str(failed.value)
+    for w in words:
+        assert message.count(w) == 2, message  # two attempts, each reported
+    kept = [
+        line.split("kept at ")[1].rstrip(")") for line in message.splitlines() if "kept at" in line
+    ]
+    assert len(kept) == 2 and all(words[1] in Path(k).read_text() for k in kept)

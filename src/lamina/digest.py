@@ -153,12 +153,16 @@ class BackgroundCheck:
     is bad. Each job is (expected digest, file descriptor); reads use pread, so the
     caller's file positions are not disturbed. The thread reads duplicates of the
     descriptors (closed when it ends), so a caller that fails and closes its files
-    while the check runs neither kills the thread nor has it read a reused fd."""
+    while the check runs neither kills the thread nor has it read a reused fd.
+
+    Used as a context manager, leaving it (also on an error) stops the check and joins
+    the thread: no thread outlives the command's work, nothing is printed from it."""
 
     def __init__(self, jobs: Sequence[tuple[str, int]], what: str = "stored layer") -> None:
         self._jobs = [(expected, os.dup(fd)) for expected, fd in jobs]
         self._what = what
-        self._error: LaminaError | None = None
+        self._error: Exception | None = None
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -166,20 +170,30 @@ class BackgroundCheck:
         try:
             for expected, fd in self._jobs:
                 hasher = Hasher()
-                while chunk := os.pread(fd, CHUNK, hasher.size):
+                while not self._stop.is_set() and (chunk := os.pread(fd, CHUNK, hasher.size)):
                     hasher.update(chunk)
-                try:
-                    check(
-                        expected, hasher.digest, f"{self._what} {short(expected, algorithm=True)}"
-                    )
-                except LaminaError as exc:
-                    self._error = exc
+                if self._stop.is_set():
                     return
+                check(expected, hasher.digest, f"{self._what} {short(expected, algorithm=True)}")
+        except (LaminaError, OSError) as exc:
+            self._error = exc
         finally:
             for _, fd in self._jobs:
                 os.close(fd)
 
     def finish(self) -> None:
+        """Wait for the whole check; raise what it found."""
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+    def stop(self) -> None:
+        """Abandon the check (the caller failed anyway) and wait for the thread to end."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> BackgroundCheck:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -70,13 +71,13 @@ class Image:
     def id(self) -> str:
         return self.config.id
 
-    @property
+    @cached_property
     def diff_ids(self) -> tuple[str, ...]:
         return tuple(layer.diff_id for layer in self.layers)
 
-    @property
-    def chain_ids(self) -> list[str]:
-        return digest.chain_ids(self.diff_ids)
+    @cached_property
+    def chain_ids(self) -> tuple[str, ...]:
+        return tuple(digest.chain_ids(self.diff_ids))
 
     @property
     def history(self) -> tuple[HistoryEntry, ...]:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -73,6 +74,7 @@ def _split_domain(name: str) -> tuple[str, str]:
     return DEFAULT_DOMAIN, name
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a listing parses every name of the store twice
 def parse(text: str, default_tag: bool = True) -> Reference:
     """Parse and normalise `text`; with default_tag, a bare name gets `:latest`."""
     if not text or text != text.strip():

@@ -6,36 +6,26 @@ read, and `to_json()` is only used for documents lamina creates itself.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 from lamina import digest, mediatype, platforms
 from lamina.errors import InvalidInputError, UsageError
+from lamina.jsondoc import canonical_json as canonical_json
+from lamina.jsondoc import freeze, thaw
+from lamina.jsondoc import load_json as load_json
+from lamina.jsondoc import parse_json as parse_json
 
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 BASE_DIGEST = "org.opencontainers.image.base.digest"
 BASE_NAME = "org.opencontainers.image.base.name"
-
-
-def parse_json(raw: bytes, what: str) -> dict[str, Any]:
-    """Parse a JSON object, turning any failure into a one-line InvalidInputError."""
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            f"{what} is not valid JSON ({exc})", "the file is corrupt"
-        ) from None
-    if not isinstance(value, dict):
-        raise InvalidInputError(f"{what} is not a JSON object", "the file is corrupt")
-    return value
-
-
-def canonical_json(value: Any) -> bytes:
-    """The bytes lamina writes for documents it creates: stable key order, compact."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+# 2^53: the largest size JSON carries exactly (and 8 PiB, far beyond any real blob); a
+# descriptor declaring more is refused before anything is read
+MAX_BLOB_SIZE = 1 << 53
 
 
 @dataclass(frozen=True)
@@ -66,18 +56,18 @@ class Descriptor:
     urls: tuple[str, ...] = ()
 
     @classmethod
-    def from_json(cls, obj: Any, what: str, default_type: str = "") -> Descriptor:
+    def from_json(cls, obj: Any, what: str) -> Descriptor:
         if not isinstance(obj, dict):
             raise InvalidInputError(f"{what}: descriptor is not an object", "the file is corrupt")
         try:
-            media_type = obj.get("mediaType", default_type)
+            media_type = obj.get("mediaType", "")  # unknown: readers decide by context
             size = obj["size"]
             dig = digest.validate(obj["digest"])
         except KeyError as exc:
             raise InvalidInputError(
                 f"{what}: descriptor lacks {exc}", "the file is corrupt"
             ) from None
-        if not isinstance(size, int) or size < 0:
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_BLOB_SIZE:
             raise InvalidInputError(f"{what}: bad size {size!r}", "the file is corrupt")
         plat = obj.get("platform")
         platform = None
@@ -125,7 +115,7 @@ class Manifest:
         return digest.of_bytes(self.raw)
 
     @classmethod
-    def parse(cls, raw: bytes, media_type: str = "") -> Manifest:
+    def parse(cls, raw: bytes, media_type: str | None = None) -> Manifest:
         obj = parse_json(raw, "image manifest")
         # umoci (and the OCI spec before 1.1) omit mediaType; the descriptor's type stands in
         kind = obj.get("mediaType") or media_type or mediatype.OCI_MANIFEST
@@ -225,10 +215,15 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class Config:
-    """An image config. `raw` is what the image ID hashes; `doc` is its parsed form."""
+    """An image config. `raw` is what the image ID hashes; `doc` is its parsed form.
+
+    A value: `doc` and everything derived from it are read-only and computed once
+    (`doc` lazily, as most readers need only `diff_ids`, `history` or `created`).
+    `source` is the parsed JSON itself; nothing outside this class may hold it.
+    """
 
     raw: bytes
-    doc: Mapping[str, Any]
+    source: Mapping[str, Any] = field(compare=False, repr=False)
 
     @classmethod
     def parse(cls, raw: bytes) -> Config:
@@ -240,34 +235,40 @@ class Config:
             digest.validate(d)
         return cls(raw, doc)
 
-    @property
+    @cached_property
+    def doc(self) -> Mapping[str, Any]:
+        """The parsed config, read-only all the way down (`thaw` makes a mutable copy)."""
+        frozen: Mapping[str, Any] = freeze(self.source)
+        return frozen
+
+    @cached_property
     def id(self) -> str:
         return digest.of_bytes(self.raw)
 
-    @property
+    @cached_property
     def diff_ids(self) -> tuple[str, ...]:
-        return tuple(self.doc["rootfs"]["diff_ids"])
+        return tuple(self.source["rootfs"]["diff_ids"])
 
-    @property
+    @cached_property
     def history(self) -> tuple[HistoryEntry, ...]:
-        return tuple(HistoryEntry.from_json(h) for h in self.doc.get("history") or ())
+        return tuple(HistoryEntry.from_json(h) for h in self.source.get("history") or ())
 
-    @property
+    @cached_property
     def created(self) -> str:
-        return str(self.doc.get("created", ""))
+        return str(self.source.get("created", ""))
 
     @property
     def platform(self) -> Platform:
         return Platform(
-            str(self.doc.get("os", "")),
-            str(self.doc.get("architecture", "")),
-            str(self.doc.get("variant", "")),
+            str(self.source.get("os", "")),
+            str(self.source.get("architecture", "")),
+            str(self.source.get("variant", "")),
         )
 
     @property
     def container_config(self) -> Mapping[str, Any]:
         value = self.doc.get("config")
-        return value if isinstance(value, dict) else {}
+        return value if isinstance(value, Mapping) else MappingProxyType({})
 
     def layer_history(self) -> list[HistoryEntry | None]:
         """The history entry that made each layer (None where history is short)."""
@@ -277,10 +278,10 @@ class Config:
 
     def with_changes(self, **changes: Any) -> Config:
         """A new config with top-level keys replaced (None deletes); serialised canonically."""
-        doc = dict(self.doc)
+        doc = thaw(self.source)
         for key, value in changes.items():
             if value is None:
                 doc.pop(key, None)
             else:
-                doc[key] = value
+                doc[key] = thaw(value)
         return Config(canonical_json(doc), doc)

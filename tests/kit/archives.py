@@ -162,6 +162,16 @@ def _by_id(checked: list[Checked]) -> dict[str, tuple[tuple[str, ...], set[str]]
     return out
 
 
+def _facts_agree(img: Any) -> bool:
+    """A StoredImage's facts (what listing reads) say what its verified value says."""
+    facts, value = getattr(img, "facts", None), img.image
+    if facts is None:
+        return True
+    sizes = tuple(layer.size for layer in value.layers)
+    return (facts.id, facts.diff_ids, facts.sizes, facts.chain_ids, facts.created) == (
+        value.id, value.diff_ids, sizes, tuple(value.chain_ids), value.config.created)
+
+
 def validate_store(store: Any) -> list[Checked]:
     """A store (lamina.Store, or the path of one): its OCI layout, lamina's values, and
     the store's own rules: one manifest per image ID, each name given once."""
@@ -177,7 +187,11 @@ def validate_store(store: Any) -> list[Checked]:
     if problems:
         raise Invalid(f"store {root}", problems)
     if hasattr(store, "images"):
-        values = [validate_image(img) for img in store.images()]
+        stored = store.images()
+        values = [validate_image(img) for img in stored]
         if {c.id for c in values} != {c.id for c in checked}:
             raise Invalid(f"store {root}", ["lamina reads other images than index.json lists"])
+        wrong = [img.id[:19] for img in stored if not _facts_agree(img)]
+        if wrong:
+            raise Invalid(f"store {root}", [f"facts.json disagrees with image {i}" for i in wrong])
     return checked

@@ -9,6 +9,7 @@ import pytest
 
 import lamina
 from lamina.errors import UsageError
+from lamina.jsondoc import thaw
 from lamina.ops.squash import Range, parse_range
 from tests.builders import FakeImage, docker_archive, layer_tar, stack
 from tests.kit import validate_archive, validate_store
@@ -84,7 +85,7 @@ def test_flatten_and_rebase(store, tmp_path):
     assert flat.layers_after == 1
     assert lamina.diff(store, "local/stack:3", "flat:1") == []
     cfg = lamina.get_image(store, "flat:1").image.config
-    assert cfg.container_config == {"Cmd": ["sh"]}
+    assert thaw(cfg.container_config) == {"Cmd": ["sh"]}  # values hand out frozen JSON
     newbase = FakeImage([layer_tar({"bin/": None, "bin/sh": b"new shell\n"})], ["new/base:1"])
     lamina.load(store, str(docker_archive([newbase], tmp_path / "n.tar")))
     moved = lamina.rebase(store, "local/stack:3", "new/base:1", tag="moved:1")

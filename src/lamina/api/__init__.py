@@ -2,56 +2,32 @@
 
 Each verb composes the store, the transports and the operations; none of them
 prints. Errors are LaminaError subclasses with a one-line message and an exit code.
+
+The names live in lamina.api.verbs and are imported on first use, so that the CLI,
+which imports only the module of the command it runs, starts fast.
 """
 
-# delta save, expand, send, receive; a Docker Engine as a source and destination
-from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
-from lamina.api import registry as registry  # push, pull, login, logout
-from lamina.api.analyze import Report, analyze, analyze_archive
-from lamina.api.base import get_image, graph, open_store
-from lamina.api.images import (
-    Loaded,
-    history,
-    image_prune,
-    images,
-    inspect,
-    load,
-    rmi,
-    tag,
-    tree,
-)
-from lamina.api.lifecycle import *  # noqa: F403  (containers: create, run, cp, commit, ...)
-from lamina.api.lifecycle import __all__ as _lifecycle
-from lamina.api.save import SAVE_FORMATS, images_for, save
-from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
-from lamina.store.local import Store, StoredImage
+from __future__ import annotations
 
-__all__ = [
-    "SAVE_FORMATS",
-    "Loaded",
-    "Report",
-    "Reshaped",
-    "Store",
-    "StoredImage",
-    "analyze",
-    "analyze_archive",
-    "diff",
-    "flatten",
-    "get_image",
-    "graph",
-    "history",
-    "image_prune",
-    "images",
-    "images_for",
-    "inspect",
-    "load",
-    "open_store",
-    "rebase",
-    "rmi",
-    "save",
-    "squash",
-    "squash_archive",
-    "tag",
-    "tree",
-]
-__all__ += _lifecycle
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lamina.api.verbs import *  # noqa: F403
+
+
+_VERBS_NAMED_LIKE_MODULES = ("analyze", "images", "save", "squash")  # the verbs, as ever
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__") and name != "__all__":
+        raise AttributeError(name)
+    if name not in _VERBS_NAMED_LIKE_MODULES and importlib.util.find_spec(f"{__name__}.{name}"):
+        return importlib.import_module(f"{__name__}.{name}")  # a submodule, not a verb
+    verbs = importlib.import_module("lamina.api.verbs")
+
+    try:
+        return getattr(verbs, name)
+    except AttributeError:
+        raise AttributeError(f"module 'lamina.api' has no attribute {name!r}") from None

@@ -75,7 +75,7 @@ def analyze_archive(
         tempfile.TemporaryDirectory(prefix="lamina-analyze-") as scratch,
         open_archive(source, Path(scratch)) as fs,
     ):
-        stored = [StoredImage.in_memory(i) for i in read_images(fs)]
+        stored = [StoredImage.of(i) for i in read_images(fs)]
         if image is None:
             if len(stored) != 1:
                 raise UsageError(f"{source} holds {len(stored)} images", "name one with IMAGE")

@@ -1,9 +1,15 @@
-"""Opening the store and finding images in it: what every verb starts from."""
+"""Opening the store and finding images in it: what every verb starts from.
+
+A verb that names one image loads only that image when the name is a tag in
+index.json; IDs, digests and unknown names fall back to looking at every image
+(with the same answer `graph.resolve` gives).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from lamina import reference
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage
 
@@ -18,4 +24,10 @@ def graph(store: Store) -> Graph:
 
 
 def get_image(store: Store, ref: str) -> StoredImage:
+    """The image `ref` names (see `graph.resolve`), loading as few images as it can."""
+    parsed = reference.try_parse(ref)
+    if parsed is not None and not parsed.digest:
+        for desc, names in store.roots():
+            if parsed.familiar in names:
+                return store.image_at(desc, names)
     return resolve(store.images(), ref)

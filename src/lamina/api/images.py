@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from lamina import reference
-from lamina.api.base import graph
+from lamina.api.base import get_image, graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
 from lamina.progress import Progress
 from lamina.spec import Platform
-from lamina.store import views
-from lamina.store.graph import Graph, resolve
+from lamina.store import journal, views
+from lamina.store.graph import Graph
 from lamina.store.ingest import find_missing, missing_error
+from lamina.store.layersizes import LayerSizes
 from lamina.store.local import Store, Transaction
 from lamina.store.rules import Removal, prune
 from lamina.transports.sources import open_archive, read_images
@@ -51,6 +52,7 @@ def load(
         images = read_images(fs, platform)
         if not images:
             raise InvalidInputError(f"{fs.label} holds no images")
+        journal.pause_point("load-planned")
         with store.transaction() as tx:
             return load_images(store, tx, images, progress)
 
@@ -59,7 +61,9 @@ def load_images(
     store: Store, tx: Transaction, images: list[Image], progress: Progress | None = None
 ) -> list[Loaded]:
     """Put read images into the store within `tx`, names and all (see `load`)."""
-    missing = find_missing(images, tx.has_blob)  # all of them, before any is written
+    # all of them, before any is written; what the store holds is decided under the
+    # lock only (an rmi may have run since the archive was read)
+    missing = find_missing(images, tx.has_blob)
     if missing:
         raise missing_error(missing)
     present = {e.manifest.digest for e in tx.entries}
@@ -96,7 +100,7 @@ def tag(store: Store, source: str, target: str) -> str:
     if reference.parse(target).digest:
         raise UsageError(f"cannot tag with a digest reference {target!r}")
     with store.transaction() as tx:
-        img = resolve(store.images(), source)
+        img = get_image(store, source)
         tx.set_name(name, img.manifest)
     return name
 
@@ -121,19 +125,35 @@ def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
 
 
 def images(store: Store, *, all: bool = False, pattern: str | None = None) -> list[views.ImageRow]:
-    return views.image_rows(graph(store), all, pattern)
+    sizes = layer_sizes(store)
+    rows = views.image_rows(graph(store), all, pattern, sizes=sizes)
+    sizes.save()
+    return rows
 
 
 def history(store: Store, ref: str) -> list[views.HistoryRow]:
-    g = graph(store)
-    return views.history_rows(g, resolve(g.images, ref))
+    img = get_image(store, ref)
+    sizes = layer_sizes(store)
+    rows = views.history_rows(Graph.around(store.images(), img), img, sizes=sizes)
+    sizes.save()
+    return rows
 
 
 def inspect(store: Store, refs: Sequence[str]) -> list[dict[str, Any]]:
-    g = graph(store)
-    return [views.inspect_doc(g, resolve(g.images, r)) for r in refs]
+    found = [get_image(store, r) for r in refs]
+    images, sizes = store.images(), layer_sizes(store)
+    docs = [views.inspect_doc(Graph.around(images, img), img, sizes=sizes) for img in found]
+    sizes.save()
+    return docs
+
+
+def layer_sizes(store: Store) -> LayerSizes:
+    """Docker's layer sizes, remembered in the store (store/layersizes.py)."""
+    return LayerSizes(store.layer_path, store.state / "sizes.json", lambda: store.tmp)
 
 
 def tree(store: Store, ref: str | None = None) -> list[views.TreeNode]:
-    g = graph(store)
-    return views.layer_tree(g, resolve(g.images, ref) if ref else None)
+    if ref is None:
+        return views.layer_tree(graph(store))
+    img = get_image(store, ref)
+    return views.layer_tree(Graph.around(store.images(), img), img)

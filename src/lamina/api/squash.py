@@ -153,7 +153,7 @@ def squash_archive(
     scratch = Path(tempfile.mkdtemp(prefix="lamina-squash-"))
     try:
         with open_archive(source, scratch) as fs:
-            found = [StoredImage.in_memory(i) for i in read_images(fs)]
+            found = [StoredImage.of(i) for i in read_images(fs)]
             if image is None:
                 if len(found) != 1:
                     raise UsageError(f"{source} holds {len(found)} images", "name one with IMAGE")

@@ -1,11 +1,6 @@
-"""The `lamina` command. Each module registers its commands on the one group."""
+"""The `lamina` command. Each module registers its commands on the one group, and
+lamina.cli.app imports a module when one of its commands runs (see LazyGroup)."""
 
-from lamina.cli import analyze as _analyze  # noqa: F401  (analyze)
-from lamina.cli import containers as _containers  # noqa: F401  (create, run, ..., demo)
-from lamina.cli import delta as _delta  # noqa: F401  (inventory, expand, send, receive)
-from lamina.cli import images  # noqa: F401  (registers commands)
-from lamina.cli import registry as _registry  # noqa: F401  (push, pull, login, logout)
-from lamina.cli import squash as _squash  # noqa: F401  (squash, flatten, rebase, diff)
-from lamina.cli.app import cli, main
+from lamina.cli.app import cli, load_commands, main
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "load_commands", "main"]

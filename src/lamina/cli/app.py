@@ -1,19 +1,22 @@
 """The `lamina` command: parse, call lamina.api, print. Nothing else lives here.
 
-Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict, 5 invalid input,
-6 missing layers, 7 registry, 8 auth, 9 needs root, 10 Docker Engine; `diff` exits 1
-when images differ.
+Exit codes: 0 ok, 1 failure (also: disk full), 2 usage, 3 not found, 4 conflict,
+5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root (or permission
+denied), 10 Docker Engine; `diff` exits 1 when images differ. Every error is one line
+(cli/failure.py).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
 
-from lamina import api
+from lamina.cli import failure
 from lamina.errors import LaminaError
 from lamina.progress import Progress
 from lamina.store.local import Store
@@ -33,7 +36,7 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = api.open_store(self.store_path)
+            self._store = Store.open(self.store_path)
         return self._store
 
     def use_store(self, store: Store) -> None:
@@ -55,7 +58,32 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False))
 
 
-@click.group(context_settings=CONTEXT)
+# The listing commands (lamina.cli.images) start without importing the rest of lamina.
+LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
+MODULES = (
+    "images", "analyze", "archives", "containers", "delta", "registry", "squash", "system"
+)
+
+
+def load_commands(listing_only: bool = False) -> None:
+    """Import the modules that register commands: all of them, or just the listing ones."""
+    if not listing_only:
+        importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
+    for module in MODULES[:1] if listing_only else MODULES:
+        importlib.import_module(f"lamina.cli.{module}")
+
+
+class LazyGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        load_commands(listing_only=cmd_name in LISTING)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option(
     "--store",
     "store_path",
@@ -82,6 +110,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
     Registries:  push, pull, login, logout
     Docker:      docker-daemon:NAME in load, save, send, squash, flatten, rebase;
                  send --to-docker [HOST]; inventory --docker
+    Store:       system check [--repair]
     Walkthrough: demo
 
     The store is an OCI image layout (skopeo copy oci:STORE:NAME ... reads it).
@@ -96,7 +125,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
       lamina squash docker-daemon:app:3                            # in Docker, base kept
 
     \b
-    Exit codes: 0 ok, 1 failure (diff: images differ), 2 usage, 3 not found,
+    Exit codes: 0 ok, 1 failure (diff: images differ; disk full), 2 usage, 3 not found,
     4 conflict, 5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root,
     10 Docker Engine unreachable or refused.
     """
@@ -110,6 +139,15 @@ def echo_table(rows: Sequence[tuple[str, ...]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds as Ctrl-C does, so temp files and locks are cleaned up on the way out
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)
@@ -121,9 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return 2
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("lamina: aborted", err=True)
         return 130
     except BrokenPipeError:
         return 141
+    except Exception as exc:  # the one boundary: one line, an exit code (cli/failure.py)
+        line, exit_code = failure.describe(exc)
+        click.echo(failure.debug_traceback(exc) + f"lamina: error: {line}", err=True)
+        return exit_code
     return code if isinstance(code, int) else 0

@@ -1,126 +1,22 @@
-"""Commands for images in the store: load, save, images, tag, rmi, prune, history, inspect, tree."""
+"""Commands that list and name images in the store: images, tag, rmi, prune, history,
+inspect, tree. They import only what they use (lamina.api.images), to start fast."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from lamina import api, digest, humanize
-from lamina.cli import docker as docker_cli
+from lamina import digest, humanize
+from lamina.api.images import history as history_rows
+from lamina.api.images import image_prune as prune_images
+from lamina.api.images import images as image_rows
+from lamina.api.images import inspect as inspect_images
+from lamina.api.images import rmi as remove_images
+from lamina.api.images import tag as tag_image
+from lamina.api.images import tree as layer_tree
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
-from lamina.cli.delta import delta_options, is_delta, save_delta
-from lamina.errors import UsageError
-from lamina.spec import Platform
 from lamina.store.views import TreeNode
-
-
-@cli.command(context_settings=CONTEXT)
-@click.argument("daemon_images", nargs=-1, metavar="[docker-daemon:NAME]...")
-@click.option(
-    "-i",
-    "--input",
-    "source",
-    metavar="FILE",
-    help="docker-archive, oci-archive or OCI layout dir (default: stdin).",
-)
-@click.option("--platform", metavar="OS/ARCH", help="Which image of a multi-platform index.")
-@json_option
-@pass_ctx
-def load(
-    c: Ctx, daemon_images: tuple[str, ...], source: str | None, platform: str | None, as_json: bool
-) -> None:
-    """Load images from an archive or a Docker Engine, with their layers, history and tags.
-
-    Reads docker-archive (Docker legacy, Docker 25+, podman/skopeo layouts),
-    oci-archive and OCI layout directories, any layer compression. A delta
-    archive (see `save --exclude`) loads when the store has the layers it omits.
-    docker-daemon:NAME streams images out of a Docker Engine (--docker-host,
-    DOCKER_HOST or the docker context): same IDs; layers held are not written twice.
-
-    \b
-    Examples:
-      lamina load -i app.tar
-      lamina load docker-daemon:local/app:3 docker-daemon:debian:bookworm
-      lamina --docker-host ssh://bob@host load docker-daemon:app:2
-    """
-    if daemon_images and (source is not None or platform is not None):
-        raise UsageError("load reads either docker-daemon:NAME images or -i FILE")
-    plat = Platform.parse(platform) if platform else None
-    with c.progress() as progress:
-        if daemon_images:
-            results = docker_cli.load(c, daemon_images, progress)
-        else:
-            results = api.load(c.store, source, platform=plat, progress=progress)
-    if as_json:
-        emit_json(
-            [{"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers} for r in results]
-        )
-        return
-    for r in results:
-        for name, old in r.replaced:
-            click.echo(f"The image {name} already exists, renaming the old one with ID {old}")
-        for name in r.names:
-            click.echo(f"Loaded image: {name}")
-        if not r.names:
-            click.echo(f"Loaded image ID: {r.id}")
-
-
-@cli.command(context_settings=CONTEXT)
-@click.argument("images", nargs=-1, required=True)
-@click.option("-o", "--output", metavar="FILE", help="Write here (default: stdout).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(api.SAVE_FORMATS),
-    default="docker-archive",
-    show_default=True,
-    help="docker-archive also holds an OCI layout; oci-dir needs -o DIR.",
-)
-@delta_options
-@json_option
-@pass_ctx
-def save(
-    c: Ctx,
-    images: tuple[str, ...],
-    output: str | None,
-    fmt: str,
-    exclude: tuple[str, ...],
-    exclude_base: bool,
-    have: str | None,
-    as_json: bool,
-) -> None:
-    """Save images to one archive that docker, podman and skopeo all load.
-
-    Several images share their common layers once. Output is deterministic:
-    the same images always give the same bytes.
-
-    With --exclude, --exclude-base or --have it writes a delta: every layer is
-    listed but only those the recipient lacks are carried (what was left out is
-    reported on stderr, or as JSON with --json). `docker load` and `lamina load`
-    take it where the rest is present; `lamina expand` makes it whole for podman.
-    IMAGE may be docker-daemon:NAME: saved from a Docker Engine, delta options too.
-    """
-    if output is None and sys.stdout.isatty():
-        raise UsageError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
-    with docker_cli.reading(c, images, exclude) as (refs, exclude):
-        if is_delta(exclude, exclude_base, have):
-            save_delta(
-                c,
-                refs,
-                output,
-                fmt,
-                exclude=exclude,
-                exclude_base=exclude_base,
-                have=have,
-                as_json=as_json,
-            )
-            return
-        with c.progress() as progress:
-            api.save(
-                c.store, refs, output if output else sys.stdout.buffer, fmt=fmt, progress=progress
-            )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -134,7 +30,7 @@ def images(
     c: Ctx, pattern: str | None, show_all: bool, ids_only: bool, no_trunc: bool, as_json: bool
 ) -> None:
     """List images, newest first (untagged parents only with -a)."""
-    rows = api.images(c.store, all=show_all, pattern=pattern)
+    rows = image_rows(c.store, all=show_all, pattern=pattern)
     if as_json:
         emit_json(
             [
@@ -172,7 +68,7 @@ def images(
 @pass_ctx
 def tag(c: Ctx, source: str, target: str) -> None:
     """Give SOURCE image the name TARGET (NAME[:TAG])."""
-    api.tag(c.store, source, target)
+    tag_image(c.store, source, target)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -188,7 +84,7 @@ def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool) -> None:
     An image other images or containers depend on is only untagged (it stays
     as <none>); deleting the last dependent also deletes untagged parents.
     """
-    for line in api.rmi(c.store, images, force=force, no_prune=no_prune):
+    for line in remove_images(c.store, images, force=force, no_prune=no_prune):
         click.echo(line)
 
 
@@ -202,7 +98,7 @@ def image() -> None:
 @pass_ctx
 def image_prune(c: Ctx, all_unused: bool) -> None:
     """Delete dangling (untagged, childless) images."""
-    lines = api.image_prune(c.store, all_unused=all_unused)
+    lines = prune_images(c.store, all_unused=all_unused)
     if lines:
         click.echo("Deleted Images:")
         for line in lines:
@@ -217,7 +113,7 @@ def image_prune(c: Ctx, all_unused: bool) -> None:
 @pass_ctx
 def history(c: Ctx, image: str, no_trunc: bool, human: bool, as_json: bool) -> None:
     """Show the history of an image, newest first."""
-    rows = api.history(c.store, image)
+    rows = history_rows(c.store, image)
     if as_json:
         emit_json(
             [
@@ -252,7 +148,7 @@ def history(c: Ctx, image: str, no_trunc: bool, human: bool, as_json: bool) -> N
 @pass_ctx
 def inspect(c: Ctx, images: tuple[str, ...]) -> None:
     """Show images as a JSON list, like `docker inspect`."""
-    emit_json(api.inspect(c.store, images))
+    emit_json(inspect_images(c.store, images))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -261,7 +157,7 @@ def inspect(c: Ctx, images: tuple[str, ...]) -> None:
 @pass_ctx
 def tree(c: Ctx, image: str | None, as_json: bool) -> None:
     """Show layer stacks as a tree, with the images that end at each layer."""
-    nodes = api.tree(c.store, image)
+    nodes = layer_tree(c.store, image)
     if as_json:
         emit_json([tree_json(n) for n in nodes])
         return

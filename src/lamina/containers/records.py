@@ -16,10 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import stat
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +25,7 @@ from typing import Any
 from lamina import digest
 from lamina.atomic import write_atomic
 from lamina.errors import ConflictError, InvalidInputError, NotFoundError
+from lamina.layer import safedir
 from lamina.store.local import Store
 from lamina.store.rules import ContainerUse
 
@@ -110,7 +108,7 @@ class Container:
             doc = json.loads(raw)
             doc["diff_ids"] = tuple(doc["diff_ids"])
             return cls(**doc, dir=where)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, RecursionError) as exc:
             raise InvalidInputError(
                 f"container record {where / RECORD} is corrupt ({exc})"
             ) from None
@@ -227,31 +225,7 @@ class Containers:
                     remove_tree(Path(entry.path))
 
 
-def _walk_size(root: Path) -> Iterator[int]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if not stat.S_ISDIR(st.st_mode):
-                yield st.st_size
-
-
 def remove_tree(path: Path) -> int:
-    """Delete a directory tree, even parts a container made read-only; returns bytes freed."""
-    size = sum(_walk_size(path))
-
-    def writable_and_retry(func: Any, failed: str, _exc: Any) -> None:
-        # a read-only directory (mode 0555, as images often have) blocks deleting
-        # its children when we are not root: open it up and try once more
-        parent = os.path.dirname(failed)
-        os.chmod(parent, stat.S_IRWXU)
-        if os.path.isdir(failed) and not os.path.islink(failed):
-            os.chmod(failed, stat.S_IRWXU)
-            shutil.rmtree(failed, onerror=writable_and_retry)
-        else:
-            func(failed)
-
-    shutil.rmtree(path, onerror=writable_and_retry)
-    return size
+    """Delete a directory tree, even parts a container made read-only, however deep;
+    returns bytes freed."""
+    return safedir.remove_tree(str(path))

@@ -28,7 +28,9 @@ def materialise(store: Store, image: Image, where: Path) -> tuple[str, ...]:
     with ExitStack() as stack:
         files = [stack.enter_context(open(store.layer_path(x.diff_id), "rb")) for x in image.layers]
         pairs = zip(image.layers, files, strict=True)
-        check = digest.BackgroundCheck([(x.diff_id, f.fileno()) for x, f in pairs])
+        check = stack.enter_context(  # stopped before the files close
+            digest.BackgroundCheck([(x.diff_id, f.fileno()) for x, f in pairs])
+        )
         report = apply_layers(files, rootfs)
         check.finish()  # a damaged layer fails the create (the staging dir is removed)
     sandbox.make_mount_points(rootfs)

@@ -1,11 +1,14 @@
 """Layer compression: sniff what a stream is, open it decompressed, compress on demand.
 
+Read: gzip, zstd, and (as Docker's DecompressStream) xz and bzip2. Written: gzip, zstd.
 Streams only: nothing here reads a layer whole into memory.
 """
 
 from __future__ import annotations
 
+import bz2
 import io
+import lzma
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO, cast
@@ -21,17 +24,32 @@ DECOMPRESSION_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     cast(type[Exception], isal_zlib.IsalError),  # typed as an instance in its stub
     zstandard.ZstdError,
+    lzma.LZMAError,
 )
+
+
+
+def damaged(exc: BaseException) -> bool:
+    """Was a DECOMPRESSION_ERRORS error the data's fault? An OSError with an errno
+    (ENOSPC, EIO, ...) is the system's: it must not be reported as a corrupt input."""
+    return not (isinstance(exc, OSError) and exc.errno is not None)
+
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_MAGIC = b"BZh"
 _ZSTD_SKIPPABLE = range(0x184D2A50, 0x184D2A60)
 
 
 def sniff(head: bytes) -> str:
-    """Compression of a blob from its first bytes: "gzip", "zstd" or "" (plain tar)."""
+    """Compression of a blob from its first bytes: "gzip", "zstd", "xz", "bzip2" or ""."""
     if head.startswith(GZIP_MAGIC):
         return "gzip"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    if head.startswith(BZIP2_MAGIC) and len(head) > 3 and head[3:4] in b"123456789":
+        return "bzip2"
     if head.startswith(ZSTD_MAGIC):
         return "zstd"
     if len(head) >= 4 and int.from_bytes(head[:4], "little") in _ZSTD_SKIPPABLE:
@@ -76,6 +94,10 @@ def decompressed(stream: BinaryIO, compression: str) -> BinaryIO:
     if compression == "zstd":
         reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
         return cast(BinaryIO, io.BufferedReader(reader, 1 << 20))
+    if compression == "xz":
+        return cast(BinaryIO, lzma.LZMAFile(stream, "rb"))
+    if compression == "bzip2":
+        return cast(BinaryIO, bz2.BZ2File(stream, "rb"))
     raise InvalidInputError(f"unknown compression {compression!r}", "use gzip, zstd or none")
 
 

@@ -10,14 +10,81 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
+from collections.abc import Callable
+from functools import partial
 
 from lamina.errors import UnsafePathError
 from lamina.layer import paths
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CACHE = 64
+
+
+def remove_tree(name: str, parent_fd: int | None = None) -> int:
+    """Delete the directory `name` (relative to `parent_fd`, else a path) and everything
+    below it; returns the bytes of the non-directories removed. Iterative, with at most
+    two descriptors open (a layer may nest directories thousands deep: recursion, as in
+    Python 3.11's shutil.rmtree, would fail), never following a symlink; directories
+    made read-only (0555 or 0000, as images have them) are opened up for their owner."""
+    fd = _open_for_removal(name, parent_fd)
+    below: list[str] = []  # from `name` down to the directory `fd` is
+    freed = 0
+    try:
+        while True:
+            sub, n = _remove_files(fd)
+            freed += n
+            if sub is not None:
+                child = _open_for_removal(sub, fd)
+                os.close(fd)
+                fd = child
+                below.append(sub)
+                continue
+            if not below:
+                break
+            up = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = up
+            _retry_writable(fd, partial(os.rmdir, below.pop(), dir_fd=fd))
+    finally:
+        os.close(fd)
+    if parent_fd is None:
+        os.rmdir(name)
+    else:
+        _retry_writable(parent_fd, partial(os.rmdir, name, dir_fd=parent_fd))
+    return freed
+
+
+def _open_for_removal(name: str, parent_fd: int | None) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    except PermissionError:  # mode 0000: ours, so we may open it up
+        os.chmod(name, stat.S_IRWXU, dir_fd=parent_fd)
+        return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+
+
+def _retry_writable(fd: int, act: Callable[[], None]) -> None:
+    """Do `act`; if the directory `fd` is read-only to us, make it writable and retry."""
+    try:
+        act()
+    except PermissionError:
+        os.fchmod(fd, stat.S_IRWXU)
+        act()
+
+
+def _remove_files(fd: int) -> tuple[str | None, int]:
+    """Unlink every non-directory in the directory `fd`; returns (a subdirectory left in
+    it or None, the bytes unlinked)."""
+    sub: str | None = None
+    freed = 0
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                sub = sub or entry.name
+                continue
+            freed += entry.stat(follow_symlinks=False).st_size
+            _retry_writable(fd, partial(os.unlink, entry.name, dir_fd=fd))
+    return sub, freed
 
 
 def points_outside(dir_parts: list[str], target: str) -> bool:
@@ -70,8 +137,12 @@ class SafeRoot:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        fd = self.fd
-        for depth, name in enumerate(parts):
+        fd, start = self.fd, 0
+        parent = self._cache.get(key[:-1]) if len(key) > 1 else None
+        if parent is not None:  # a layer lists a directory's subdirectories one by one
+            fd = os.dup(parent)
+            start = len(key) - 1
+        for depth, name in enumerate(parts[start:], start):
             try:
                 next_fd = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except OSError as e:
@@ -118,7 +189,7 @@ class SafeRoot:
             return False
         if stat.S_ISDIR(st.st_mode):
             self._forget_below((*dir_parts, name))
-            shutil.rmtree(name, dir_fd=dir_fd)
+            remove_tree(name, dir_fd)
         else:
             os.unlink(name, dir_fd=dir_fd)
         return True

@@ -269,10 +269,7 @@ class _Writer:
     # -- writing -------------------------------------------------------------------------
     def _raw(self, member: Member | None, layer: int) -> None:
         assert member is not None
-        if member.standalone:
-            self.sink.copy_range(self.layers[layer], member.header_offset, member.end_offset)
-        else:  # a global PAX header shaped it: write its values out in full
-            self.sink.add_payload_range(member.header(), self.layers[layer], member.data_offset)
+        self.sink.copy_range(self.layers[layer], member.header_offset, member.end_offset)
 
     def _content(self, member: Member, src: BinaryIO, path: str) -> None:
         header = member.header()
@@ -284,7 +281,6 @@ class _Writer:
         assert entry is not None
         if (
             entry.type == tf.HARDLINK
-            and entry.standalone
             and paths.normalise(entry.linkname) == target
         ):
             self._raw(entry, node.layer)

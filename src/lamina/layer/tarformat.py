@@ -115,9 +115,23 @@ def parse_pax(data: bytes, where: str) -> dict[str, str]:
         if space < 0 or length <= 0 or not record.endswith(b"\n") or b"=" not in record:
             raise InvalidInputError(f"corrupt PAX header at {where}")
         key, _, value = record[:-1].partition(b"=")
+        if not _valid_pax_record(key, value):
+            raise InvalidInputError(f"corrupt PAX header at {where} (NUL or empty key)")
         records[decode_str(key)] = decode_str(value)
         pos += length
     return records
+
+
+_NUL_FREE_VALUES = frozenset({b"path", b"linkpath", b"uname", b"gname"})
+
+
+def _valid_pax_record(key: bytes, value: bytes) -> bool:
+    """Go's rule (and BSD tar's): names may not hold NUL, nor may any key (xattr names)."""
+    if not key:
+        return False
+    if key in _NUL_FREE_VALUES:
+        return b"\0" not in value
+    return b"\0" not in key
 
 
 def pax_record(key: str, value: str) -> bytes:

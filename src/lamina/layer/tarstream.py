@@ -5,6 +5,12 @@ name/link), its own header and its padded data, so a writer can copy an entry ve
 from a seekable file without re-encoding it. On seekable streams data is skipped with a
 seek; on pipes it is read past (or handed to the caller through `TarReader.data`).
 Only headers are held in memory, one at a time.
+
+Verdicts follow Go's archive/tar (what Docker reads layers with): a negative or
+impossibly large size, a bad checksum, a zero block followed by a non-zero one, or
+a NUL in a PAX key or path are corrupt headers; extended headers at the very end
+(a PAX header with no entry after it) end the archive cleanly; global PAX headers
+are checked but, as Go and Docker do, never change the entries after them.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import BinaryIO
 from lamina.errors import InvalidInputError
 from lamina.layer import tarformat as tf
 
+MAX_SIZE = (1 << 63) - 1  # Go's int64: a larger (or negative) size is a corrupt header
 _MAX_EXTENDED = 1 << 20  # PAX / GNU long-name payloads are read whole: bound them (as Go)
 _BUFFER = 1 << 16  # read-ahead for headers: many small entries per read
 _SEEK_OVER = 1 << 16  # skip data by seeking when the gap is larger than this
@@ -29,14 +36,11 @@ _NOT_ENTRIES = _EXTENSIONS | {tf.PAX_GLOBAL, tf.GNU_VOLUME}
 @dataclass(slots=True)
 class Member(tf.Header):
     """One tar entry. `type` is normalised: every regular-file flavour is "0" and a
-    V7 regular entry whose name ends in "/" is a directory. `standalone` is False when
-    a global PAX header changed this entry, so its raw bytes alone do not describe it
-    (a writer must re-encode its header)."""
+    V7 regular entry whose name ends in "/" is a directory."""
 
     header_offset: int = 0
     data_offset: int = 0
     end_offset: int = 0
-    standalone: bool = True
 
     @property
     def data_size(self) -> int:
@@ -120,7 +124,6 @@ class TarReader:
         if self._seekable:
             self._size = stream.seek(0, io.SEEK_END)
             stream.seek(self._buf_start)
-        self._global: dict[str, str] = {}
 
     # -- buffered access to absolute offsets -------------------------------------------
     def _fill(self, offset: int, n: int) -> bytes:
@@ -190,12 +193,21 @@ class TarReader:
         if len(block) < tf.BLOCK:
             raise InvalidInputError(f"{self._what} is truncated at offset {offset}")
         if block == tf.ZERO_BLOCK:
+            self._after_zero_block(offset + tf.BLOCK)
             return None
         if not tf.checksum_ok(block):
             raise InvalidInputError(
                 f"{self._what} is not a tar archive or is corrupt (bad header at offset {offset})"
             )
         return block
+
+    def _after_zero_block(self, offset: int) -> None:
+        """One zero block ends the archive only if the stream ends or another follows."""
+        following = self._fill(offset, tf.BLOCK)
+        if following and following != tf.ZERO_BLOCK:
+            if len(following) < tf.BLOCK:
+                raise InvalidInputError(f"{self._what} is truncated at offset {offset}")
+            raise self._corrupt(offset)
 
     def _next(self, offset: int) -> Member | None:
         start = offset
@@ -204,9 +216,7 @@ class TarReader:
         while True:
             block = self._block(offset)
             if block is None:
-                if start != offset:
-                    raise InvalidInputError(f"{self._what} ends inside an entry's headers")
-                return None
+                return None  # extended headers with no entry after them: Go reads the end
             kind = chr(block[156])
             if kind not in _NOT_ENTRIES:
                 break
@@ -214,10 +224,13 @@ class TarReader:
                 size = tf.number(block[124:136])
             except ValueError:
                 raise self._corrupt(offset) from None
+            if not 0 <= size <= MAX_SIZE:
+                raise self._corrupt(offset)
             data = self._payload(offset, size)
-            if kind == tf.PAX_GLOBAL:
-                self._update_global(tf.parse_pax(data, f"{self._what} offset {offset}"))
+            if kind == tf.PAX_GLOBAL:  # checked, then ignored (as Go and Docker do)
+                tf.parse_pax(data, f"{self._what} offset {offset}")
                 start = offset + tf.BLOCK + tf.padded(size)
+                pax, longname, longlink = None, None, None  # Go: a global header is an entry
             elif kind == tf.GNU_VOLUME:
                 start = offset + tf.BLOCK + tf.padded(size)
             elif kind == tf.GNU_LONGNAME:
@@ -229,17 +242,11 @@ class TarReader:
             offset += tf.BLOCK + tf.padded(size)
         return self._member(block, start, offset, pax, longname, longlink)
 
-    def _update_global(self, records: dict[str, str]) -> None:
-        for key, value in records.items():
-            if key == "comment":  # says nothing about the entries
-                continue
-            if value:
-                self._global[key] = value
-            else:
-                self._global.pop(key, None)
-
     def _corrupt(self, offset: int) -> InvalidInputError:
-        return InvalidInputError(f"{self._what} has a corrupt tar header at offset {offset}")
+        return InvalidInputError(
+            f"{self._what} is not a valid tar: invalid tar header at offset {offset}",
+            "the layer is damaged or was not written by a tar tool",
+        )
 
     def _member(
         self,
@@ -256,9 +263,6 @@ class TarReader:
                 f"{self._what} holds a GNU sparse or multi-volume entry at offset {offset}",
                 "lamina reads the tar formats container tools write; re-create the layer",
             )
-        standalone = not self._global
-        if self._global:
-            pax = {**self._global, **(pax or {})}
         try:
             mode, uid, gid, size, mtime = _numbers(block)
             major, minor = _device(block) if kind in _DEVICES else (0, 0)
@@ -281,10 +285,11 @@ class TarReader:
             start,
             offset + tf.BLOCK,
             0,
-            standalone,
         )
         if pax:
             self._apply_pax(m, pax, offset)
+        if not 0 <= m.size <= MAX_SIZE:
+            raise self._corrupt(offset)
         if m.type in _REGULAR_TYPES:
             m.type = tf.DIRECTORY if kind == "\0" and m.name.endswith("/") else tf.REGULAR
         m.end_offset = m.data_offset + tf.padded(m.data_size)

@@ -16,11 +16,11 @@ the new image ID); writing blobs is the caller's job.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lamina import digest
+from lamina.jsondoc import thaw
 from lamina.ops.changes import apply_changes
 from lamina.platforms import host_architecture
 from lamina.spec import Config, HistoryEntry, canonical_json
@@ -59,7 +59,7 @@ def container_config(
     attach: bool = False,
 ) -> dict[str, Any]:
     """The config a container starts with: the image's, plus what `create`/`run` said."""
-    doc = {**_ZERO_CONFIG, **copy.deepcopy(dict(image.container_config))}
+    doc = {**_ZERO_CONFIG, **thaw(image.container_config)}
     doc.update(
         Hostname=digest.short(container_id),
         Image=image_name,
@@ -92,7 +92,7 @@ def child_config(
         empty_layer=empty,
     )
     doc: dict[str, Any] = {
-        key: copy.deepcopy(parent.doc[key])
+        key: thaw(parent.doc[key])
         for key in ("architecture", "variant", "os", "os.version", "os.features")
         if key in parent.doc
     }
@@ -100,9 +100,9 @@ def child_config(
     doc.update(
         config=apply_changes(dict(container_conf), changes),
         container=container_id,
-        container_config=copy.deepcopy(dict(container_conf)),
+        container_config=thaw(container_conf),
         created=created,
-        history=[*copy.deepcopy(parent.doc.get("history") or []), entry.to_json()],
+        history=[*thaw(parent.doc.get("history") or ()), entry.to_json()],
         rootfs={"type": "layers", "diff_ids": diff_ids},
     )
     if author:

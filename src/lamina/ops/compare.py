@@ -57,18 +57,20 @@ class _Side:
         self.tree = fstree.build(streams, "layer")
 
     def entries(self, mtime: bool) -> dict[str, _Entry]:
+        """Every path below the root, parents before children (iterative: a layer may
+        nest directories thousands deep)."""
         out: dict[str, _Entry] = {}
-        self._walk(self.tree.root, "", out, mtime)
+        todo: list[tuple[fstree.Node, str]] = [(self.tree.root, "")]
+        while todo:
+            node, path = todo.pop()
+            for name, child in sorted((node.children or {}).items()):
+                if child.kind == fstree.GONE:
+                    continue
+                child_path = f"{path}/{name}" if path else name
+                out[child_path] = _describe(child, mtime)
+                if child.kind == fstree.DIR:
+                    todo.append((child, child_path))
         return out
-
-    def _walk(self, node: fstree.Node, path: str, out: dict[str, _Entry], mtime: bool) -> None:
-        for name, child in sorted((node.children or {}).items()):
-            if child.kind == fstree.GONE:
-                continue
-            child_path = f"{path}/{name}" if path else name
-            out[child_path] = _describe(child, mtime)
-            if child.kind == fstree.DIR:
-                self._walk(child, child_path, out, mtime)
 
     def digest_of(self, content: tuple[int, Member]) -> str:
         layer, member = content

@@ -7,14 +7,16 @@ exist are known and new entries go at the end.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from lamina.jsondoc import thaw
 from lamina.spec import Config
 
 
 def raw_history(config: Config) -> list[dict[str, Any]]:
     """A mutable copy of the config's history entries, as they are in the JSON."""
-    return [dict(h) if isinstance(h, dict) else {} for h in config.doc.get("history") or ()]
+    return [thaw(h) if isinstance(h, Mapping) else {} for h in config.doc.get("history") or ()]
 
 
 def layer_positions(history: list[dict[str, Any]], layer_count: int) -> list[int]:
@@ -25,7 +27,7 @@ def layer_positions(history: list[dict[str, Any]], layer_count: int) -> list[int
 
 def with_layers(config: Config, diff_ids: list[str], history: list[dict[str, Any]]) -> Config:
     """`config` with new rootfs.diff_ids and history; every other field kept."""
-    rootfs = dict(config.doc.get("rootfs") or {})
+    rootfs = thaw(config.doc.get("rootfs") or {})
     rootfs["type"] = rootfs.get("type", "layers")
     rootfs["diff_ids"] = diff_ids
     return config.with_changes(rootfs=rootfs, history=history or None)

@@ -85,11 +85,15 @@ def squash(
         streams = [stack.enter_context(open_seekable(layer)) for layer in layers[: span.stop]]
         # the range's layers are re-hashed; those below only lend headers (and, rarely,
         # a hardlinked file's content) and stay as they are in the new image
-        verifier = digest.BackgroundCheck(
-            [
-                (x.diff_id, f.fileno())
-                for x, f in zip(layers[span.start : span.stop], streams[span.start :], strict=True)
-            ]
+        verifier = stack.enter_context(  # stopped before the streams close
+            digest.BackgroundCheck(
+                [
+                    (x.diff_id, f.fileno())
+                    for x, f in zip(
+                        layers[span.start : span.stop], streams[span.start :], strict=True
+                    )
+                ]
+            )
         )
         below = Below.layers(streams[: span.start]) if span.start else Below.nothing()
         tmp = sink.staging_file()

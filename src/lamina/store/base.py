@@ -36,11 +36,11 @@ class Base:
     @property
     def layer_count(self) -> int:
         """How many of the image's bottom layers are the base's."""
-        return len(self.image.image.layers)
+        return len(self.image.facts.diff_ids)
 
     @property
-    def chain_ids(self) -> list[str]:
-        return self.image.image.chain_ids
+    def chain_ids(self) -> tuple[str, ...]:
+        return self.image.facts.chain_ids
 
 
 def find_base(graph: Graph, img: StoredImage) -> Base | None:
@@ -54,21 +54,23 @@ def find_base(graph: Graph, img: StoredImage) -> Base | None:
     return None
 
 
-def declared_base(img: StoredImage) -> tuple[str, str] | None:
+def declared_base(img: StoredImage) -> tuple[str | None, str | None] | None:
     """(digest, name) of the base the image's annotations or labels name, if any."""
     notes = _notes(img)
-    dig, name = notes.get(BASE_DIGEST, ""), notes.get(BASE_NAME, "")
+    dig, name = notes.get(BASE_DIGEST) or None, notes.get(BASE_NAME) or None
     return (dig, name) if dig or name else None
 
 
 def _notes(img: StoredImage) -> Mapping[str, str]:
     labels = img.image.config.container_config.get("Labels")
-    merged = {k: str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+    merged = {k: str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
     merged.update(img.image.annotations)  # the manifest's word wins over a label
     return merged
 
 
-def _resolve_declared(graph: Graph, img: StoredImage, dig: str, name: str) -> StoredImage:
+def _resolve_declared(
+    graph: Graph, img: StoredImage, dig: str | None, name: str | None
+) -> StoredImage:
     candidates = [i for i in graph.images if dig and dig in (i.id, i.manifest.digest)]
     ref = reference.try_parse(name) if name else None
     if ref is not None:
@@ -76,7 +78,7 @@ def _resolve_declared(graph: Graph, img: StoredImage, dig: str, name: str) -> St
     for candidate in candidates:
         if _is_layer_prefix(candidate, img):
             return candidate
-    what = "@".join(part for part in (name, dig) if part)
+    what = "@".join(part for part in (name, dig) if part is not None)
     raise NotFoundError(
         f"the base of {_label(img)} named by its annotations ({what}) is not in the store",
         "load that base image first, or name what to leave out with --exclude IMAGE",
@@ -84,7 +86,7 @@ def _resolve_declared(graph: Graph, img: StoredImage, dig: str, name: str) -> St
 
 
 def _is_layer_prefix(base: StoredImage, img: StoredImage) -> bool:
-    ours, theirs = img.image.diff_ids, base.image.diff_ids
+    ours, theirs = img.facts.diff_ids, base.facts.diff_ids
     return len(theirs) <= len(ours) and ours[: len(theirs)] == theirs
 
 

@@ -3,6 +3,8 @@
 A blob is written to a temp file beside the store, hashed as it streams in,
 fsynced, and only then renamed into place under its digest. Readers get a
 stream that re-hashes what they read and raises if the bytes went bad on disk.
+Readers also find a blob a writer has just deleted, in the trash (store/trash.py),
+for as long as they hold the store's readers lock; `has` (what writers ask) does not.
 
 Contracts (what each method verifies; what it guarantees when it fails):
 - `stream_to_temp`: hashes every byte it copies; on failure the temp file is gone.
@@ -41,6 +43,14 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.dir = root / "blobs" / "sha256"
+        self.trash = root / "lamina" / "trash"
+
+    def locate(self, dig: str) -> Path | None:
+        """Where a reader finds the blob: in blobs/, else in the trash, else nowhere."""
+        for path in (self.path(dig), self.trash / digest.hex_of(dig)):
+            if path.is_file():
+                return path
+        return None
 
     def path(self, dig: str) -> Path:
         return self.dir / digest.hex_of(dig)
@@ -49,19 +59,19 @@ class BlobStore:
         return self.path(dig).is_file()
 
     def size(self, dig: str) -> int:
-        return self.path(dig).stat().st_size
+        return (self.locate(dig) or self.path(dig)).stat().st_size
 
     def open(self, dig: str) -> BinaryIO:
         """A verifying stream of the blob's bytes."""
-        path = self.path(dig)
-        if not path.is_file():
+        path = self.locate(dig)
+        if path is None:
             raise NotFoundError(f"blob {dig} is not in the store", "load or pull the image again")
         stream = open(path, "rb")  # noqa: SIM115 - the reader closes it
         return digest.VerifyingReader(stream, dig, f"stored blob {dig}")  # type: ignore[return-value]
 
     def read_bytes(self, dig: str) -> bytes:
         """Small blobs only (configs, manifests): read and verify."""
-        path = self.path(dig)
+        path = self.locate(dig) or self.path(dig)
         try:
             data = path.read_bytes()
         except FileNotFoundError:

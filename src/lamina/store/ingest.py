@@ -18,6 +18,7 @@ from lamina import digest
 from lamina.errors import InvalidInputError, MissingLayersError
 from lamina.image import BlobSink, Image, Layer
 from lamina.layer import compression
+from lamina.layer.tarcheck import CheckedTar
 from lamina.progress import Task
 
 
@@ -72,9 +73,12 @@ def put_layer(layer: Layer, sink: BlobSink, task: Task) -> None:
     with layer.open_blob() as blob:
         counted = _Counting(blob, task, hash_it=compressed)
         _, plain = compression.auto_decompressed(counted)  # type: ignore[arg-type]
+        checked = CheckedTar(plain, f"layer {digest.short(layer.diff_id, algorithm=True)}")
         try:
-            sink.put_blob(plain, expected=layer.diff_id)
+            sink.put_blob(checked, expected=layer.diff_id)  # type: ignore[arg-type]
         except compression.DECOMPRESSION_ERRORS as exc:
+            if not compression.damaged(exc):
+                raise
             raise InvalidInputError(
                 f"layer {digest.short(layer.diff_id, algorithm=True)} is truncated or corrupt "
                 f"({exc})",

@@ -5,13 +5,19 @@ Layout (a valid OCI layout, readable by skopeo and umoci as it is):
     STORE/oci-layout, STORE/index.json, STORE/blobs/sha256/...
     STORE/lamina/            lamina's own state, ignored by OCI readers
         lock                 one writer at a time (flock)
-        tmp/                 staging for transactions
+        facts.json           what listing needs of each image (store/facts.py)
+        tmp/own-*/           temp space, one dir per live process (store/tmp.py)
+        journal              what an unfinished commit adds and deletes (store/journal.py)
+        readers, trash/      deleted blobs wait until no reader needs them (store/trash.py)
         containers/          working containers
 
 Writers go through a Transaction (store/transaction.py, which states its contract):
 blobs are staged and verified, images are put in one place (layers, config,
 manifest), and nothing is visible until commit moves them in and replaces
 index.json atomically. A failed transaction leaves the store exactly as it was.
+Each transaction first heals the store under the lock: what dead processes left in
+tmp/ is reclaimed, a dead writer's journal settled, the trash emptied unless a
+reader holds the store.
 """
 
 from __future__ import annotations
@@ -22,16 +28,18 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from lamina import digest, mediatype
+from lamina import mediatype
 from lamina.atomic import write_atomic
-from lamina.errors import InvalidInputError, NotFoundError
-from lamina.image import Image, Layer
-from lamina.spec import Config, Descriptor, Manifest
+from lamina.errors import InvalidInputError
+from lamina.image import Image
+from lamina.store import journal, tmp, trash
 from lamina.store.cas import BlobStore
-from lamina.store.refs import Entry, read_entries, render
+from lamina.store.facts import FactsCache
+from lamina.store.reader import StoredImage as StoredImage
+from lamina.store.reader import StoreReader
+from lamina.store.refs import render
 from lamina.store.transaction import Transaction as Transaction  # where writers find it
 
 STATE_DIR = "lamina"
@@ -46,35 +54,26 @@ def default_path() -> Path:
     return Path(data_home) / "lamina"
 
 
-@dataclass(frozen=True)
-class StoredImage:
-    """An image as the store holds it: its value, its manifest, its names."""
+class Store(StoreReader):
+    """The store: read as StoreReader says; written only through transactions."""
 
-    image: Image
-    manifest: Descriptor
-    names: tuple[str, ...]
-
-    @property
-    def id(self) -> str:
-        return self.image.id
-
-    @classmethod
-    def in_memory(cls, image: Image) -> StoredImage:
-        """An image that is in no store (an archive's), as the graph, the base rules and
-        name lookups take it: with the manifest the store would write for it."""
-        manifest = image.manifest_bytes()
-        desc = Descriptor(mediatype.OCI_MANIFEST, digest.of_bytes(manifest), len(manifest))
-        return cls(image, desc, image.names)
-
-
-class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.blobs = BlobStore(root)
         self.state = root / STATE_DIR
-        self.tmp = self.state / "tmp"
+        self.tmp_root = self.state / "tmp"
         self.index_path = root / "index.json"
-        self._cache: dict[str, StoredImage] = {}
+        self.readers = trash.ReaderLock(self.state)
+        self._tmp = tmp.TempSpace(self.tmp_root)
+        self.facts = FactsCache(self.state / "facts.json", lambda: self.tmp)
+        self._cache: dict[tuple[str, tuple[str, ...]], StoredImage] = {}
+        self._values: dict[str, Image] = {}  # manifest digest -> loaded image
+        self.loads = 0  # images read from blobs (tests count them)
+
+    @property
+    def tmp(self) -> Path:
+        """This process's own temp dir in the store (reclaimed if the process dies)."""
+        return self._tmp.path()
 
     @classmethod
     def open(cls, path: Path | str | None = None) -> Store:
@@ -86,7 +85,7 @@ class Store:
 
     def _init_layout(self) -> None:
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            self.tmp_root.mkdir(parents=True, exist_ok=True)
             self.blobs.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InvalidInputError(f"cannot create store at {self.root}: {exc.strerror}") from None
@@ -95,59 +94,6 @@ class Store:
             write_atomic(layout, OCI_LAYOUT, self.tmp)
         if not self.index_path.exists():
             write_atomic(self.index_path, render([]), self.tmp)
-
-    # -- reading ---------------------------------------------------------------
-
-    def entries(self) -> list[Entry]:
-        return read_entries(self.index_path)
-
-    def images(self) -> list[StoredImage]:
-        """Every root image in the store, once each, with all its names."""
-        by_manifest: dict[str, list[str]] = {}
-        descs: dict[str, Descriptor] = {}
-        for entry in self.entries():
-            by_manifest.setdefault(entry.manifest.digest, [])
-            descs[entry.manifest.digest] = entry.manifest
-            if entry.name:
-                by_manifest[entry.manifest.digest].append(entry.name)
-        return [self._stored(descs[m], tuple(sorted(names))) for m, names in by_manifest.items()]
-
-    def _stored(self, manifest: Descriptor, names: tuple[str, ...]) -> StoredImage:
-        cached = self._cache.get(manifest.digest)
-        if cached is None:
-            cached = StoredImage(self.load_image(manifest.digest), manifest, ())
-            self._cache[manifest.digest] = cached
-        return StoredImage(cached.image.with_names(names), manifest, names)
-
-    def load_image(self, manifest_digest: str) -> Image:
-        manifest = Manifest.parse(self.blobs.read_bytes(manifest_digest))
-        config = Config.parse(self.blobs.read_bytes(manifest.config.digest))
-        layers = tuple(
-            self.layer(d.digest, diff_id)
-            for d, diff_id in zip(manifest.layers, config.diff_ids, strict=False)
-        )
-        image = Image(config, layers, annotations=manifest.annotations)
-        image.check_consistent()
-        return image
-
-    def layer(self, dig: str, diff_id: str | None = None) -> Layer:
-        """A stored (uncompressed) layer as a Layer value."""
-        size = self.blobs.size(dig) if self.blobs.has(dig) else 0
-        return Layer(
-            diff_id=diff_id or dig,
-            digest=dig,
-            size=size,
-            media_type=mediatype.OCI_LAYER,
-            open_blob=lambda: self.blobs.open(dig),
-        )
-
-    def has_layer(self, diff_id: str) -> bool:
-        return self.blobs.has(diff_id)
-
-    def layer_path(self, diff_id: str) -> Path:
-        if not self.blobs.has(diff_id):
-            raise NotFoundError(f"layer {diff_id} is not in the store")
-        return self.blobs.path(diff_id)
 
     # -- writing ---------------------------------------------------------------
 
@@ -163,15 +109,26 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         with self.lock():
+            self.heal()
             tx = Transaction(self)
             try:
                 yield tx
+                tx.commit()
             except BaseException:
-                tx.abort()
+                tx.abort()  # a refused commit too: nothing staged stays behind
                 raise
-            tx.commit()
+            self.readers.release()  # what this process read before is stale now
+            trash.empty(self.state)
         self._cache.clear()
+        self._values.clear()
+
+    def heal(self) -> None:
+        """Reclaim what dead writers left (under the lock; cheap when nothing is left)."""
+        tmp.reclaim(self.tmp_root)
+        journal.settle(self.state, self.blobs, self.index_path)
+        trash.empty(self.state)
 
     def scratch_dir(self) -> Path:
         """A private temp dir inside the store (same filesystem, so renames are cheap)."""
         return Path(tempfile.mkdtemp(dir=self.tmp, prefix="work-"))
+

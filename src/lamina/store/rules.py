@@ -145,17 +145,17 @@ class Removal:
         self.lines.append(f"Deleted: {img.id}")
         remaining = [i for i in self.graph.images if i.id not in self.deleted]
         held = [c.diff_ids for c in self.containers]
-        kept_chains = {c for i in remaining for c in i.image.chain_ids}
+        kept_chains = {c for i in remaining for c in i.facts.chain_ids}
         kept_chains |= {c for d in held for c in digest.chain_ids(d)}
-        kept_layers = {d for i in remaining for d in i.image.diff_ids} | {
+        kept_layers = {d for i in remaining for d in i.facts.diff_ids} | {
             d for h in held for d in h
         }
         kept_blobs = {i.manifest.digest for i in remaining} | {i.id for i in remaining}
         kept_blobs |= {c.image_id for c in self.containers}  # commit needs the config
-        for chain in reversed(img.image.chain_ids):
+        for chain in reversed(img.facts.chain_ids):
             if chain not in kept_chains:
                 self.lines.append(f"Deleted: {chain}")
-        for diff_id in set(img.image.diff_ids) - kept_layers:
+        for diff_id in set(img.facts.diff_ids) - kept_layers:
             self.tx.delete_blob(diff_id)
         for blob in (img.manifest.digest, img.id):
             if blob not in kept_blobs:
@@ -170,7 +170,7 @@ def prune(
     candidates = graph.images if all_unused else [i for i in graph.images if graph.is_dangling(i)]
     # an untagged parent goes with its last child, never on its own (as in Docker)
     top = [i for i in candidates if i.names or not graph.children.get(i.id)]
-    for img in sorted(top, key=lambda i: (i.image.config.created, i.id), reverse=True):
+    for img in sorted(top, key=lambda i: (i.facts.created, i.id), reverse=True):
         if img.id in removal.deleted:
             continue
         for text in removal.names_of(img) or [img.id]:

@@ -7,8 +7,11 @@
 Contract (umoci's oci/cas style; each method adds its own below):
 - Nothing is visible in the store until the `with` block ends without an error; then
   commit() moves the staged blobs in, replaces index.json atomically (the moment the
-  change becomes visible) and only then deletes doomed blobs. An error in the block
-  aborts: staged files are removed and the store is byte for byte as it was.
+  change becomes visible) and only then moves doomed blobs to the trash, all under
+  the journal (store/journal.py), so a writer killed half-way is settled by the next.
+  A commit whose new roots name a blob the store lacks is refused. An error in the
+  block, or a refused commit, aborts: staged files are removed and the store is byte
+  for byte as it was.
 - Every blob is verified before it is staged: hashed as it streams in and checked
   against the digest it is expected to have. A blob already present is not staged twice.
 - Reads through a transaction see its own writes. A Layer handed out by `layer()` (or
@@ -26,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from lamina import digest, mediatype
-from lamina.atomic import write_atomic
 from lamina.errors import NotFoundError
 from lamina.image import Image, Layer
 from lamina.progress import Progress
 from lamina.spec import Descriptor, Manifest
+from lamina.store import journal
 from lamina.store.cas import stream_to_temp
 from lamina.store.ingest import find_missing, missing_error, put_layer
 from lamina.store.refs import Entry, render
@@ -46,6 +49,7 @@ class Transaction:
         self.store = store
         self.staging = Path(tempfile.mkdtemp(dir=store.tmp, prefix="tx-"))
         self.entries = store.entries()
+        self._roots = {e.manifest.digest for e in self.entries}  # before: checked at commit
         self._staged: dict[str, Path] = {}
         self._doomed: set[str] = set()
         self._config_of: dict[str, str] = {}  # manifest digest -> config digest (image ID)
@@ -236,15 +240,14 @@ class Transaction:
     # -- outcome ------------------------------------------------------------------
 
     def commit(self) -> None:
-        """Staged blobs in (layers, configs, manifests, in the order they came), then
-        index.json replaced atomically, then doomed blobs deleted."""
-        blobs = self.store.blobs
-        for dig, tmp in self._staged.items():
-            blobs.adopt(tmp, dig)
+        """Refused (NotFoundError) if a new root would name a missing blob; else, through
+        the journal (store/journal.py): staged blobs in, index.json replaced atomically,
+        doomed blobs moved to the trash."""
+        store, new = self.store, {e.manifest.digest for e in self.entries} - self._roots
+        journal.check_complete(new, self.has_blob, self.open_blob)  # no dangling reference
+        index = render(self.entries)
+        journal.apply(store.state, store.blobs, self._staged, self._doomed, index, store.tmp)
         self._staged = {}  # from now on every read resolves to the store's blobs
-        write_atomic(self.store.index_path, render(self.entries), self.store.tmp)
-        for dig in self._doomed:
-            blobs.remove(dig)
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def abort(self) -> None:

@@ -1,14 +1,21 @@
 """Read-only views of the store for `images`, `history`, `inspect` and `tree`.
 
 Each returns plain data (dataclasses and dicts); formatting is the CLI's job.
+
+Sizes are Docker's where Docker shows them (`images` SIZE, `inspect` Size, `history`
+SIZE): a layer's size is the sum of its entries' size fields, the bytes of its files
+(moby's UnpackLayer sums `hdr.Size`; checked against `docker inspect -f {{.Size}}` of
+Docker 20.10 on the fixture images), not the bytes of its tar. `tree` shows tar bytes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lamina import reference
+from lamina.jsondoc import thaw
 from lamina.spec import HistoryEntry
 from lamina.store.graph import Graph
 from lamina.store.local import StoredImage
@@ -24,15 +31,20 @@ class ImageRow:
     digest: str
 
 
-def image_size(img: StoredImage) -> int:
-    return sum(layer.size for layer in img.image.layers)
+LayerSize = Callable[[str], int]  # diff_id -> Docker's size of that layer (store/layersizes.py)
 
 
-def image_rows(graph: Graph, show_all: bool, pattern: str | None = None) -> list[ImageRow]:
+def image_size(img: StoredImage, sizes: LayerSize) -> int:
+    return sum(map(sizes, img.facts.diff_ids))  # facts: no image is loaded to list it
+
+
+def image_rows(
+    graph: Graph, show_all: bool, pattern: str | None = None, *, sizes: LayerSize
+) -> list[ImageRow]:
     rows = []
     want = _pattern(pattern)
     for img in graph.images:
-        common = (img.id, img.image.config.created, image_size(img), img.manifest.digest)
+        common = (img.id, img.facts.created, image_size(img, sizes), img.manifest.digest)
         if img.names:
             for name in img.names:
                 ref = reference.parse(name)
@@ -57,24 +69,25 @@ class HistoryRow:
     size: int
 
 
-def history_rows(graph: Graph, img: StoredImage) -> list[HistoryRow]:
+def history_rows(graph: Graph, img: StoredImage, *, sizes: LayerSize) -> list[HistoryRow]:
     """Newest first, as `docker history` prints them."""
     ends_at: dict[int, str] = {len(img.image.history): img.id}
     for anc in graph.ancestors(img.id):
-        ends_at.setdefault(len(graph.by_id(anc).image.history), anc)
+        ends_at.setdefault(graph.by_id(anc).facts.history_length, anc)
     rows = []
     layers = iter(img.image.layers)
     for i, entry in enumerate(img.image.history):
         size = 0
         if not entry.empty_layer:
             layer = next(layers, None)
-            size = layer.size if layer is not None else 0
+            size = sizes(layer.diff_id) if layer is not None else 0
         rows.append(HistoryRow(ends_at.get(i + 1, "<missing>"), entry, size))
     return rows[::-1]
 
 
-def inspect_doc(graph: Graph, img: StoredImage) -> dict[str, Any]:
-    doc = img.image.config.doc
+def inspect_doc(graph: Graph, img: StoredImage, *, sizes: LayerSize) -> dict[str, Any]:
+    """`docker inspect`'s document: plain data, a copy the caller may change freely."""
+    doc = thaw(img.image.config.doc)
     repos = {reference.parse(n).repository for n in img.names}
     return {
         "Id": img.id,
@@ -95,8 +108,8 @@ def inspect_doc(graph: Graph, img: StoredImage) -> dict[str, Any]:
         "Architecture": doc.get("architecture", ""),
         "Variant": doc.get("variant", ""),
         "Os": doc.get("os", ""),
-        "Size": image_size(img),
-        "VirtualSize": image_size(img),
+        "Size": image_size(img, sizes),
+        "VirtualSize": image_size(img, sizes),
         "RootFS": {"Type": "layers", "Layers": list(img.image.diff_ids)},
         "Metadata": {"ManifestDigest": img.manifest.digest},
     }
@@ -125,10 +138,10 @@ def layer_tree(graph: Graph, only: StoredImage | None = None) -> list[TreeNode]:
     kids: dict[str, dict[str, tuple[str, int]]] = {}
     roots: dict[str, tuple[str, int]] = {}
     for img in images:
-        chains = img.image.chain_ids
+        f = img.facts
+        chains = f.chain_ids
         for i, chain in enumerate(chains):
-            layer = img.image.layers[i]
-            info = (layer.diff_id, layer.size)
+            info = (f.diff_ids[i], f.sizes[i])
             if i == 0:
                 roots[chain] = info
             else:

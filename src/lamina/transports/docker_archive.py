@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from lamina import digest, mediatype, reference
-from lamina.errors import InvalidInputError, NotFoundError
+from lamina.errors import InvalidInputError, NotFoundError, UsageError
 from lamina.image import Image, Layer
 from lamina.layer import compression
-from lamina.spec import Config
+from lamina.spec import Config, load_json
 from lamina.transports import oci_layout
 from lamina.transports.tarfs import ArchiveFS
 
@@ -30,28 +30,42 @@ def is_docker_archive(fs: ArchiveFS) -> bool:
 
 
 def _entries(fs: ArchiveFS) -> list[dict[str, Any]]:
-    try:
-        doc = json.loads(fs.read_bytes(MANIFEST))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"{fs.label}: manifest.json is not valid JSON ({exc})") from None
+    doc = load_json(fs.read_bytes(MANIFEST), f"{fs.label}: manifest.json")
     if not isinstance(doc, list) or not all(isinstance(e, dict) for e in doc):
         raise InvalidInputError(f"{fs.label}: manifest.json is not a list of images")
     return doc
 
 
 def _config_bytes(fs: ArchiveFS, path: str) -> bytes:
+    """The config file's bytes. Its ID is the hash of those bytes, whatever the file is
+    called (Docker's loader does the same: go-containerregistry writes other names)."""
     try:
-        raw = fs.read_bytes(path)
+        return fs.read_bytes(path)
     except NotFoundError:
         raise InvalidInputError(f"{fs.label}: image config {path} is missing") from None
-    # the file name usually is the config digest: when it is, it must match
-    stem = path.rsplit("/", 1)[-1].removesuffix(".json")
-    if len(stem) == 64 and digest.is_digest(f"sha256:{stem}"):
-        digest.check(f"sha256:{stem}", digest.of_bytes(raw), f"image config {path} in {fs.label}")
-    return raw
+
+
+def _names(fs: ArchiveFS, tags: object) -> list[str]:
+    if tags is None:
+        return []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidInputError(f"{fs.label}: manifest.json has RepoTags that are not strings")
+    try:
+        return [reference.parse(t).familiar for t in tags]
+    except UsageError as exc:
+        raise InvalidInputError(
+            f"{fs.label}: manifest.json names an invalid RepoTag ({exc.message})",
+            "fix the archive's manifest.json or load it with a tool that drops names",
+        ) from None
 
 
 def _layer(fs: ArchiveFS, path: str, diff_id: str) -> Layer:
+    if fs.listed(path) and not fs.exists(path):
+        raise InvalidInputError(
+            f"{fs.label}: layer file {path} is not a regular file in the archive "
+            "(a link to nothing, outside the archive, or a special file)",
+            "the archive is damaged or hostile",
+        )
     if not fs.exists(path):
         # a delta archive: the recipient is expected to have this layer already
         return Layer(diff_id, diff_id, 0, mediatype.OCI_LAYER, _missing(fs.label, path), False)
@@ -59,7 +73,8 @@ def _layer(fs: ArchiveFS, path: str, diff_id: str) -> Layer:
         kind = compression.sniff(f.read(8))
     # a compressed layer's own digest is learnt when it is read; diff_id still verifies it
     dig = diff_id if kind == "" else ""
-    media_type = mediatype.layer_type(kind)
+    # xz and bzip2 (Docker reads them) have no media type: the store keeps layers plain
+    media_type = mediatype.layer_type(kind if kind in ("gzip", "zstd") else "")
     return Layer(diff_id, dig, fs.size(path), media_type, _opener(fs, path))
 
 
@@ -88,7 +103,7 @@ def read_archive(fs: ArchiveFS) -> list[Image]:
                 f"but its config has {len(config.diff_ids)} layers"
             )
         layers = tuple(_layer(fs, p, d) for p, d in zip(paths, config.diff_ids, strict=True))
-        names = [reference.parse(t).familiar for t in entry.get("RepoTags") or []]
+        names = _names(fs, entry.get("RepoTags"))
         previous = images.get(config.id)
         if previous is not None:
             names = sorted({*previous.names, *names})

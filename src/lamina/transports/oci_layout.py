@@ -16,7 +16,16 @@ from lamina import digest, mediatype, platforms, reference
 from lamina.atomic import replacing
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image, Layer
-from lamina.spec import CONTAINERD_NAME, REF_NAME, Config, Descriptor, Index, Manifest, Platform
+from lamina.spec import (
+    CONTAINERD_NAME,
+    REF_NAME,
+    Config,
+    Descriptor,
+    Index,
+    Manifest,
+    Platform,
+    parse_json,
+)
 from lamina.transports.tarfs import ArchiveFS
 
 MAX_INDEX_DEPTH = 4
@@ -63,13 +72,20 @@ def _manifests(
             chosen = choose_platform(nested.manifests, platform, fs.label)
             for child, manifest in _manifests(fs, chosen, platform, depth + 1):
                 yield (desc if desc.annotations else child), manifest
-        else:
-            if desc.media_type and desc.media_type not in mediatype.MANIFESTS:
-                raise InvalidInputError(
-                    f"{fs.label}: unknown media type {desc.media_type!r} in index.json",
-                    "lamina reads OCI/Docker image manifests and indexes",
-                )
-            yield desc, Manifest.parse(read_blob(fs, desc, "manifest"), desc.media_type)
+        elif not desc.media_type or desc.media_type in mediatype.MANIFESTS:
+            raw = read_blob(fs, desc, "manifest")
+            if _is_image(raw, f"{fs.label}: manifest {digest.short(desc.digest, algorithm=True)}"):
+                yield desc, Manifest.parse(raw, desc.media_type)
+        # else: "an encountered mediaType that is unknown MUST be ignored" (OCI image spec)
+
+
+def _is_image(raw: bytes, what: str) -> bool:
+    """False for an artifact (signature, SBOM, ...): its config is not an image config.
+    It is skipped, so it does not stand in the way of the images beside it."""
+    config = parse_json(raw, what).get("config")
+    if not isinstance(config, dict) or "mediaType" not in config:
+        return True  # let Manifest.parse say what is wrong, if anything
+    return config["mediaType"] in mediatype.CONFIGS
 
 
 def choose_platform(
@@ -109,7 +125,7 @@ def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
                 f"but its config lists {len(config.diff_ids)}"
             )
         layers = tuple(
-            Layer(diff_id, d.digest, d.size, d.media_type, _opener(fs, d.digest))
+            _layer(fs, d, diff_id)
             for d, diff_id in zip(manifest.layers, config.diff_ids, strict=True)
         )
         image = Image(config, layers, annotations=manifest.annotations)
@@ -117,6 +133,31 @@ def read_layout(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
         if name := name_of(desc):
             entry[1].append(name)
     return [image.with_names(sorted(set(names))) for image, names in found.values()]
+
+
+def _layer(fs: ArchiveFS, desc: Descriptor, diff_id: str) -> Layer:
+    """A layer of the layout; one whose blob is absent is left out, as a delta
+    docker-archive leaves layer files out (the store must have it: else exit 6)."""
+    path = blob_path(desc.digest)
+    if not fs.exists(path):
+        if fs.listed(path):
+            raise InvalidInputError(f"{fs.label}: blob {desc.digest} is not a regular file")
+        return Layer(diff_id, desc.digest, desc.size, desc.media_type, _absent(fs, path), False)
+    actual = fs.size(path)
+    if actual != desc.size:
+        raise InvalidInputError(
+            f"{fs.label}: layer {digest.short(desc.digest, algorithm=True)} is {actual} bytes, "
+            f"its descriptor says {desc.size}",
+            "the layout is damaged",
+        )
+    return Layer(diff_id, desc.digest, desc.size, desc.media_type, _opener(fs, desc.digest))
+
+
+def _absent(fs: ArchiveFS, path: str) -> Callable[[], BinaryIO]:
+    def fail() -> BinaryIO:
+        raise NotFoundError(f"{fs.label} does not carry layer blob {path}")
+
+    return fail
 
 
 def _opener(fs: ArchiveFS, dig: str) -> Callable[[], BinaryIO]:

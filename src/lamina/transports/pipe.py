@@ -74,7 +74,7 @@ class Channel:
             raise ProtocolError(f"{self.peer} sent frame {kind!r} where {wanted} was due")
         try:
             doc = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProtocolError(f"{self.peer} sent a {kind!r} frame that is not JSON") from None
         if not isinstance(doc, dict):
             raise ProtocolError(f"{self.peer} sent a {kind!r} frame that is not a JSON object")
@@ -166,6 +166,6 @@ def read_data(channel: Channel, out: BinaryIO) -> int:
 def _json(payload: bytes, peer: str) -> dict[str, Any]:
     try:
         doc = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ProtocolError(f"{peer} sent a frame that is not JSON") from None
     return doc if isinstance(doc, dict) else {}

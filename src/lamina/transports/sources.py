@@ -18,6 +18,7 @@ from typing import BinaryIO
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image
 from lamina.layer import compression
+from lamina.layer.tarcheck import CheckedTar
 from lamina.spec import Platform
 from lamina.transports import docker_archive, oci_layout
 from lamina.transports.tarfs import ArchiveFS, DirFS, TarFS
@@ -35,14 +36,17 @@ def read_images(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
 
 
 def _spool(stream: BinaryIO, scratch: Path, label: str) -> Path:
-    """Copy a stream to a temp file, decompressing a compressed archive on the way."""
+    """Copy a stream to a temp file, decompressing a compressed archive on the way. The
+    tar is checked as it goes, so a bomb's zeros stop at the end-of-archive cap."""
     kind, plain = compression.auto_decompressed(stream)
     fd, tmp = tempfile.mkstemp(dir=scratch, prefix="input-", suffix=".tar")
     try:
         with open(fd, "wb") as out:
-            shutil.copyfileobj(plain, out, 1 << 20)
-    except compression.DECOMPRESSION_ERRORS as exc:
+            shutil.copyfileobj(CheckedTar(plain, label, entry_rules=False), out, 1 << 20)
+    except BaseException as exc:  # Ctrl-C and SIGTERM too: never leave the copy behind
         Path(tmp).unlink(missing_ok=True)
+        if not isinstance(exc, compression.DECOMPRESSION_ERRORS) or not compression.damaged(exc):
+            raise
         what = f"{kind}-compressed " if kind else ""
         raise InvalidInputError(f"{label}: {what}data is truncated or corrupt ({exc})") from None
     return Path(tmp)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from lamina.errors import InvalidInputError, NotFoundError
+from lamina.layer import tarformat as tf
+from lamina.layer.tarstream import TarReader
 
 _MAX_LINK_HOPS = 32
+_KINDS = {tf.REGULAR: "file", tf.DIRECTORY: "dir", tf.SYMLINK: "symlink", tf.HARDLINK: "hardlink"}
 
 
 @dataclass(frozen=True)
@@ -84,37 +86,24 @@ class TarFS:
             raise
 
     def _scan(self) -> None:
+        """One pass over the headers with lamina's tar reader: a damaged header anywhere
+        (a flipped checksum, ...) is invalid input, never an early end of the archive
+        that would make its later files look absent."""
         total = os.fstat(self._file.fileno()).st_size
-        try:
-            with tarfile.open(fileobj=self._file, mode="r:") as tar:
-                for info in tar:
-                    self._add(info, total)
-        except tarfile.TarError as exc:
-            raise InvalidInputError(
-                f"{self.label} is not a readable tar archive ({exc})",
-                "check that the file is complete and is an image archive",
-            ) from None
+        for m in TarReader(self._file, self.label):
+            if m.type == tf.REGULAR and m.data_offset + m.size > total:
+                raise InvalidInputError(
+                    f"{self.label} is truncated (member {m.name} runs past the end)",
+                    "save or download it again",
+                )
+            kind = _KINDS.get(m.type, "other")
+            name = _normal(m.name)
+            self.members[name] = Member(name, m.data_offset, m.data_size, kind, m.linkname)
         if not self.members:
-            raise InvalidInputError(f"{self.label} is empty or not a tar archive")
-
-    def _add(self, info: tarfile.TarInfo, total: int) -> None:
-        if info.isreg() and info.offset_data + info.size > total:
             raise InvalidInputError(
-                f"{self.label} is truncated (member {info.name} runs past the end)",
-                "save or download it again",
+                f"{self.label} is empty or not a tar archive",
+                "check that the file is complete and is an image archive",
             )
-        if info.isreg():
-            kind = "file"
-        elif info.isdir():
-            kind = "dir"
-        elif info.issym():
-            kind = "symlink"
-        elif info.islnk():
-            kind = "hardlink"
-        else:
-            kind = "other"
-        name = _normal(info.name)
-        self.members[name] = Member(name, info.offset_data, info.size, kind, info.linkname)
 
     def close(self) -> None:
         self._file.close()
@@ -144,6 +133,10 @@ class TarFS:
 
     def exists(self, name: str) -> bool:
         return self.resolve(name) is not None
+
+    def listed(self, name: str) -> bool:
+        """Is there any member (file, link, FIFO, ...) at `name`?"""
+        return _normal(name) in self.members
 
     def size(self, name: str) -> int:
         return self._must(name).size
@@ -176,6 +169,9 @@ class DirFS:
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
+
+    def listed(self, name: str) -> bool:
+        return os.path.lexists(self._path(name))
 
     def size(self, name: str) -> int:
         return self._path(name).stat().st_size

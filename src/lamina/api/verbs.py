@@ -1,0 +1,63 @@
+"""Every public name of lamina.api, gathered (lamina.api imports this on first use)."""
+
+import sys
+
+# delta save, expand, send, receive; a Docker Engine as a source and destination
+from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
+from lamina.api import registry as registry  # push, pull, login, logout
+from lamina.api import system as system  # system check
+from lamina.api.analyze import Report, analyze, analyze_archive
+from lamina.api.base import get_image, graph, open_store
+from lamina.api.images import (
+    Loaded,
+    history,
+    image_prune,
+    images,
+    inspect,
+    load,
+    rmi,
+    tag,
+    tree,
+)
+from lamina.api.lifecycle import *  # noqa: F403  (containers: create, run, cp, commit, ...)
+from lamina.api.lifecycle import __all__ as _lifecycle
+from lamina.api.save import SAVE_FORMATS, images_for, save
+from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
+from lamina.store.local import Store, StoredImage
+
+__all__ = [
+    "SAVE_FORMATS",
+    "Loaded",
+    "Report",
+    "Reshaped",
+    "Store",
+    "StoredImage",
+    "analyze",
+    "analyze_archive",
+    "diff",
+    "flatten",
+    "get_image",
+    "graph",
+    "history",
+    "image_prune",
+    "images",
+    "images_for",
+    "inspect",
+    "load",
+    "open_store",
+    "rebase",
+    "rmi",
+    "save",
+    "squash",
+    "squash_archive",
+    "tag",
+    "tree",
+]
+__all__ += _lifecycle
+
+# lamina.api imports this module on first use; its names then stand on the package
+# itself, as when lamina.api imported them eagerly (the function `images` over the
+# submodule of the same name).
+_package = sys.modules["lamina.api"]
+for _name in __all__:
+    setattr(_package, _name, globals()[_name])
