@@ -176,10 +176,13 @@ def squash_archive(
 
 
 def _plain_files(image: Image, stop: int, scratch: Path) -> Image:
-    """The image with every layer uncompressed and verified against its diff_id; those
-    below `stop` (which squash reads at random) copied into files of their own."""
+    """The image with every layer uncompressed, verified against its diff_id and
+    tar-checked as load checks it; those below `stop` (which squash reads at random)
+    copied into files of their own."""
     layers = tuple(
-        expander.plain_file(x, scratch) if i < stop else expander.plain(x, scratch)
+        expander.plain_file(x, scratch, checked=True)
+        if i < stop
+        else expander.plain(x, scratch, checked=True)
         for i, x in enumerate(image.layers)
     )
     return replace(image, layers=layers)

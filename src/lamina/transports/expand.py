@@ -9,7 +9,8 @@ and tags are unchanged.
 Every layer that goes out is checked against its diff_id while it is copied (the
 store verifies its own blobs; layers taken from archives are wrapped here), and a
 compressed layer is decompressed to a temp file first, because a tar member's size
-must be known before its bytes are written. Nothing is held in memory.
+must be known before its bytes are written. Nothing is held in memory. With
+`checked`, each layer also passes the tar check load gives it (layer/tarcheck.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import BinaryIO
 from lamina import digest, mediatype
 from lamina.errors import InvalidInputError, MissingLayersError
 from lamina.image import Image, Layer
+from lamina.layer.tarcheck import CheckedTar
 
 LayerSource = Callable[[str], Layer | None]  # diff_id -> a plain, verified layer, or None
 
@@ -78,28 +80,33 @@ def archive_source(images: Iterable[Image], scratch: Path) -> LayerSource:
     return lookup
 
 
-def plain(layer: Layer, scratch: Path) -> Layer:
+def plain(layer: Layer, scratch: Path, checked: bool = False) -> Layer:
     """The layer as an uncompressed tar named by its diff_id, verified as it is read."""
     if layer.digest == layer.diff_id:  # already the plain tar: only wrap it
-        opener = _verifying(layer.open_blob, layer.diff_id)
+        opener = _verifying(layer.open_blob, layer.diff_id, checked)
         return Layer(layer.diff_id, layer.diff_id, layer.size, mediatype.OCI_LAYER, opener)
-    return plain_file(layer, scratch)
+    return plain_file(layer, scratch, checked)
 
 
-def plain_file(layer: Layer, scratch: Path) -> Layer:
+def plain_file(layer: Layer, scratch: Path, checked: bool = False) -> Layer:
     """The layer as an uncompressed tar in a file of its own in `scratch` (seekable, for
     readers that need one), verified against its diff_id as it is copied there."""
-    path = _decompress(layer, scratch)
+    path = _decompress(layer, scratch, checked)
     size = path.stat().st_size
     return Layer(layer.diff_id, layer.diff_id, size, mediatype.OCI_LAYER, lambda: open(path, "rb"))
 
 
-def _decompress(layer: Layer, scratch: Path) -> Path:
+def _label(diff_id: str) -> str:
+    return f"layer {digest.short(diff_id, algorithm=True)}"
+
+
+def _decompress(layer: Layer, scratch: Path, checked: bool) -> Path:
     fd, name = tempfile.mkstemp(dir=scratch, prefix="layer-", suffix=".tar")
     path = Path(name)
     try:
         with open(fd, "wb") as out, layer.open_tar() as tar:
-            reader = digest.HashingReader(tar)
+            src = CheckedTar(tar, _label(layer.diff_id)) if checked else tar
+            reader = digest.HashingReader(src)  # type: ignore[arg-type]
             shutil.copyfileobj(reader, out, 1 << 20)
         digest.check(
             layer.diff_id, reader.digest, f"layer {digest.short(layer.diff_id, algorithm=True)}"
@@ -116,7 +123,12 @@ def _decompress(layer: Layer, scratch: Path) -> Path:
     return path
 
 
-def _verifying(opener: Callable[[], BinaryIO], diff_id: str) -> Callable[[], BinaryIO]:
-    return lambda: digest.VerifyingReader(  # type: ignore[return-value]
-        opener(), diff_id, f"layer {digest.short(diff_id, algorithm=True)}"
-    )
+def _verifying(
+    opener: Callable[[], BinaryIO], diff_id: str, checked: bool
+) -> Callable[[], BinaryIO]:
+    def open_verified() -> BinaryIO:
+        raw = opener()
+        src = CheckedTar(raw, _label(diff_id)) if checked else raw
+        return digest.VerifyingReader(src, diff_id, _label(diff_id))  # type: ignore[arg-type,return-value]
+
+    return open_verified
