@@ -220,3 +220,35 @@ def test_save_from_docker_leaves_out_the_base(
     clean_docker.run("rmi", "local/stack:3", "local/stack:2", "local/stack:1")
     clean_docker.run("load", "-i", str(delta))
     assert docker_id(clean_docker, "local/stack:3") == stack3
+
+
+def test_analyze_a_daemon_image_as_the_store_would(
+    clean_docker: Docker, fixtures: FixtureSet, tmp_path: Path
+) -> None:
+    """analyze docker-daemon:NAME sees what analyze of the same image in a store sees
+    (base found among the daemon's tagged images), and advises squashing it in Docker."""
+    clean_docker.run("load", "-i", str(fixtures["docker-legacy-multi"].path))
+    store = tmp_path / "store"
+    env = clean_docker.env
+    lamina(store, "load", "-i", str(fixtures["docker-legacy-multi"].path), env=env)
+    in_store = json.loads(lamina(store, "analyze", "local/stack:3", "--json", env=env).stdout)
+    in_docker = json.loads(
+        lamina(
+            tmp_path / "untouched",
+            "analyze",
+            "docker-daemon:local/stack:3",
+            "--json",
+            env=clean_docker.env,
+        ).stdout
+    )
+    assert in_docker["Layers"] == in_store["Layers"] and in_docker["Layers"]
+    assert in_docker["Base"] == in_store["Base"]
+    assert not (tmp_path / "untouched").exists() or not any(
+        (tmp_path / "untouched" / "blobs" / "sha256").iterdir()
+    )
+    store_advice = [
+        a["Command"].replace("local/stack:3", "docker-daemon:local/stack:3", 1)
+        for a in in_store["Advice"]
+    ]
+    assert [a["Command"] for a in in_docker["Advice"]] == store_advice
+    assert [a["Saves"] for a in in_docker["Advice"]] == [a["Saves"] for a in in_store["Advice"]]

@@ -42,9 +42,16 @@ class Report:
 
 
 def analyze(
-    store: Store, ref: str, *, layer: int | None = None, top: int = 10, advise: int = 3
+    store: Store,
+    ref: str,
+    *,
+    layer: int | None = None,
+    top: int = 10,
+    advise: int = 3,
+    shown_as: str | None = None,
 ) -> Report:
-    """Analyse an image of the store; `layer` (negative: from the top) lists its changes."""
+    """Analyse an image of the store; `layer` (negative: from the top) lists its changes.
+    `shown_as` is the name the advised commands use (e.g. docker-daemon:NAME)."""
     g = graph(store)
     img = resolve(g.images, ref)
 
@@ -55,7 +62,7 @@ def analyze(
 
     report = _analyze(g, img, ref, open_tar, layer, top, advise)
     commands = tuple(
-        shlex.join(["lamina", "squash", ref, "--layers", str(a.span)])
+        shlex.join(["lamina", "squash", shown_as or ref, "--layers", str(a.span)])
         for a in report.analysis.advice
     )
     return _with_commands(report, commands)

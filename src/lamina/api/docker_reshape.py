@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lamina import reference
+from lamina.api.analyze import Report as AnalyzeReport
+from lamina.api.analyze import analyze as analyze_store
 from lamina.api.docker import DockerSent, daemon_name, deliver, staged
 from lamina.api.save import images_for
 from lamina.api.squash import Reshaped
@@ -119,3 +121,13 @@ def rebase(
         return rebase_store(store, daemon_name(ref), daemon_name(onto), base=old, tag=name)
 
     return _in_docker(ref, host, also, tag, work, progress)
+
+
+def analyze(
+    ref: str, *, host: str | None = None, layer: int | None = None, top: int = 10, advise: int = 3
+) -> AnalyzeReport:
+    """`lamina analyze` of a daemon image: read with its tagged ancestors (so the base is
+    found as in the store), analysed there; the advice names the daemon image."""
+    name = daemon_name(ref)
+    with Engine.connect(host) as engine, staged(engine, [name]) as store:
+        return analyze_store(store, name, layer=layer, top=top, advise=advise, shown_as=ref)

@@ -9,7 +9,9 @@ import click
 from rich.console import Console
 
 from lamina import api
+from lamina.api import docker_reshape
 from lamina.api.analyze import Report
+from lamina.api.docker import is_daemon_ref
 from lamina.cli.analyze_view import TYPE_NAMES, render, render_layer
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import CheckFailedError, UsageError
@@ -85,9 +87,14 @@ def analyze(
     contiguous ranges whose squash saves the most; SAVES is exact: the uncompressed
     tar bytes the image loses when `lamina squash --layers A..B` is run.
 
+    IMAGE may be docker-daemon:NAME: read from a Docker Engine (--docker-host, else
+    DOCKER_HOST or the docker context) with its tagged ancestors, so the base and
+    the advice are those of `lamina squash docker-daemon:NAME`.
+
     \b
     Examples:
       lamina analyze local/app:3
+      lamina analyze docker-daemon:app:3 --fail-under 90%
       lamina analyze local/app:3 --layer -1
       lamina analyze -i app.tar --json
       lamina analyze local/app:3 --fail-under 90% --max-wasted 20MB   # a CI gate
@@ -98,6 +105,10 @@ def analyze(
         report = api.analyze_archive(source, image=image, layer=layer, top=top, advise=advise)
     elif image is None:
         raise UsageError("analyze needs an IMAGE (or -i ARCHIVE)")
+    elif is_daemon_ref(image):
+        report = docker_reshape.analyze(
+            image, host=c.docker_host, layer=layer, top=top, advise=advise
+        )
     else:
         report = api.analyze(c.store, image, layer=layer, top=top, advise=advise)
     if as_json:
