@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from lamina import reference
@@ -21,6 +21,7 @@ from lamina.store.graph import Graph
 from lamina.store.ingest import find_missing, missing_error
 from lamina.store.layersizes import LayerSizes
 from lamina.store.local import Store, Transaction
+from lamina.store.origins import Origins
 from lamina.store.rules import Removal, prune
 from lamina.transports.sources import open_archive, read_images
 
@@ -125,10 +126,16 @@ def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
 
 
 def images(store: Store, *, all: bool = False, pattern: str | None = None) -> list[views.ImageRow]:
-    sizes = layer_sizes(store)
+    """Rows as `docker images` lists them; `digest` is the registry's for that repository."""
+    sizes, origins = layer_sizes(store), Origins(store)
     rows = views.image_rows(graph(store), all, pattern, sizes=sizes)
     sizes.save()
-    return rows
+
+    def repo_digest(row: views.ImageRow) -> str:
+        found = (o.digest for o in origins.of(row.id) if o.familiar_repository == row.repository)
+        return next(found, "<none>")
+
+    return [replace(r, digest=repo_digest(r)) for r in rows]
 
 
 def history(store: Store, ref: str) -> list[views.HistoryRow]:
@@ -141,8 +148,13 @@ def history(store: Store, ref: str) -> list[views.HistoryRow]:
 
 def inspect(store: Store, refs: Sequence[str]) -> list[dict[str, Any]]:
     found = [get_image(store, r) for r in refs]
-    images, sizes = store.images(), layer_sizes(store)
-    docs = [views.inspect_doc(Graph.around(images, img), img, sizes=sizes) for img in found]
+    images, sizes, origins = store.images(), layer_sizes(store), Origins(store)
+    docs = [
+        views.inspect_doc(
+            Graph.around(images, img), img, origins.repo_digests(img.id), sizes=sizes
+        )
+        for img in found
+    ]
     sizes.save()
     return docs
 

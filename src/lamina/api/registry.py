@@ -8,59 +8,44 @@ like `load`, then tells the memory which compressed blobs it saw.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import zstandard
 from isal.isal_zlib import error as IsalError
 
 from lamina import digest, reference
-from lamina.api.base import get_image
+from lamina.api.push import COMPRESSIONS, MANIFEST_FORMATS, Pushed, push
+from lamina.api.remote import connect, open_repository, parse_remote
 from lamina.errors import InvalidInputError, LaminaError, UsageError
 from lamina.image import Image
 from lamina.progress import Progress
 from lamina.reference import Reference
 from lamina.spec import Descriptor, Platform
-from lamina.store.blobinfo import BlobInfo, Known, Sighting
+from lamina.store.blobinfo import BlobInfo, Sighting
 from lamina.store.local import Store, Transaction
+from lamina.store.origins import Origin, Origins
 from lamina.transports.registry import auth
 from lamina.transports.registry import pull as remote
-from lamina.transports.registry import push as sender
-from lamina.transports.registry.push import PushResult, SentBlob
 
-if TYPE_CHECKING:
-    from lamina.transports.registry.client import Session
-    from lamina.transports.registry.repo import Repository
-
-COMPRESSIONS = sender.COMPRESSIONS
-MANIFEST_FORMATS = ("oci", "v2s2")
+__all__ = [
+    "COMPRESSIONS",
+    "MANIFEST_FORMATS",
+    "Pulled",
+    "Pushed",
+    "connect",
+    "login",
+    "logout",
+    "open_repository",
+    "parse_remote",
+    "pull",
+    "push",
+]
 # what the gzip and zstd decoders raise on damaged data (neither is an OSError)
 _DECODE_ERRORS: tuple[type[Exception], ...] = (
     IsalError,  # type: ignore[assignment]  # isal's stub declares it an instance
     zstandard.ZstdError,
 )
-
-
-@dataclass(frozen=True)
-class Pushed:
-    reference: str  # the familiar name pushed to
-    result: PushResult
-
-    @property
-    def digest(self) -> str:
-        return self.result.manifest_digest
-
-    @property
-    def size(self) -> int:
-        return self.result.manifest_size
-
-    @property
-    def layers(self) -> tuple[SentBlob, ...]:
-        return self.result.layers
 
 
 @dataclass(frozen=True)
@@ -72,98 +57,6 @@ class Pulled:
     new_layers: int  # layers downloaded; 0 means the store was up to date
     replaced: str  # image ID the name pointed at before, when it moved; else ""
     up_to_date: bool  # the name already pointed at this image
-
-
-def parse_remote(text: str) -> Reference:
-    """A registry reference, normalised as Docker does (docker.io/library/..., :latest)."""
-    return reference.parse(text)
-
-
-def connect(host: str, tls_verify: bool, creds: auth.Credentials | None) -> Session:
-    # imported here: httpx takes ~0.1 s to import, and only registry verbs need it
-    from lamina.transports.registry.client import Session
-
-    return Session(host, tls_verify=tls_verify, credentials=creds)
-
-
-@contextmanager
-def open_repository(
-    ref: Reference, scopes: list[str], tls_verify: bool, docker_config: Path | None
-) -> Iterator[Repository]:
-    """The repository `ref` names, authenticated for `scopes` with the saved credentials."""
-    from lamina.transports.registry.repo import Repository
-
-    creds = auth.load_credentials(ref.domain, docker_config)
-    with connect(ref.domain, tls_verify, creds) as session:
-        session.authenticate(scopes)
-        yield Repository(session, ref.path)
-
-
-# -- push -------------------------------------------------------------------------
-
-
-def push(
-    store: Store,
-    source: str,
-    target: str | None = None,
-    *,
-    compression: str = "gzip",
-    manifest_format: str = "oci",
-    tls_verify: bool = True,
-    progress: Progress | None = None,
-    chunk_size: int = sender.CHUNK_SIZE,
-    docker_config: Path | None = None,
-) -> Pushed:
-    """Push image `source` to `target` (default: `source` itself, a registry reference)."""
-    if compression not in COMPRESSIONS:
-        raise UsageError(f"unknown compression {compression!r}", "use gzip, zstd or none")
-    if manifest_format not in MANIFEST_FORMATS:
-        raise UsageError(f"unknown manifest format {manifest_format!r}", "use oci or v2s2")
-    ref = parse_remote(target or source)
-    if ref.digest:
-        raise UsageError(f"cannot push to a digest reference {ref.familiar}", "give a tag")
-    image = get_image(store, source).image
-    options = sender.Options(
-        compression="" if compression == "none" else compression,
-        docker_format=manifest_format == "v2s2",
-        chunk_size=chunk_size,
-    )
-    memory = BlobInfo(store)
-    scopes = [auth.scope(ref.path, "pull,push"), *_mount_scopes(memory, image.diff_ids, ref)]
-    scratch = store.scratch_dir()
-    try:
-        with open_repository(ref, scopes, tls_verify, docker_config) as repo:
-
-            def lookup(uncompressed: str, kind: str) -> list[Known]:
-                return memory.lookup(uncompressed, kind, ref.domain)
-
-            pusher = sender.Pusher(repo, lookup, scratch, options, progress or Progress.null())
-            result = pusher.push(image, ref.tag)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    memory.remember(_sightings(result, ref))
-    return Pushed(ref.familiar, result)
-
-
-def _mount_scopes(memory: BlobInfo, diff_ids: tuple[str, ...], ref: Reference) -> list[str]:
-    """Pull scopes for the repositories we may mount from (a token must cover them)."""
-    repos: set[str] = set()
-    for diff_id in diff_ids:
-        for kind in ("gzip", "zstd", ""):
-            for known in memory.lookup(diff_id, kind, ref.domain):
-                repos.update(known.repos_on(ref.domain)[:2])
-    repos.discard(ref.path)
-    return [auth.scope(r, "pull") for r in sorted(repos)[:16]]
-
-
-def _sightings(result: PushResult, ref: Reference) -> list[Sighting]:
-    blobs = [*result.layers, result.config]
-    return [
-        Sighting(
-            b.uncompressed, b.compression, b.digest, b.size, b.media_type, ref.domain, ref.path
-        )
-        for b in blobs
-    ]
 
 
 # -- pull -------------------------------------------------------------------------
@@ -187,6 +80,8 @@ def pull(
         )
         landed = _land(store, found.image, name)
     BlobInfo(store).remember(_pulled_sightings(found, ref))
+    origin = Origin(ref.repository, found.digest, found.manifest_digest, found.media_type)
+    Origins(store).remember(found.image.id, origin, found.received)
     shown = f"{ref.repository}@{found.digest}" if ref.digest else ref.familiar
     return Pulled(reference.parse(shown).familiar, name, found.image.id, found.digest, *landed)
 

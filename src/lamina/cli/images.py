@@ -24,10 +24,17 @@ from lamina.store.views import TreeNode
 @click.option("-a", "--all", "show_all", is_flag=True, help="Also untagged intermediate images.")
 @click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only image IDs.")
 @click.option("--no-trunc", is_flag=True, help="Full image IDs.")
+@click.option("--digests", is_flag=True, help="Show the registry's manifest digest.")
 @json_option
 @pass_ctx
 def images(
-    c: Ctx, pattern: str | None, show_all: bool, ids_only: bool, no_trunc: bool, as_json: bool
+    c: Ctx,
+    pattern: str | None,
+    show_all: bool,
+    ids_only: bool,
+    no_trunc: bool,
+    digests: bool,
+    as_json: bool,
 ) -> None:
     """List images, newest first (untagged parents only with -a)."""
     rows = image_rows(c.store, all=show_all, pattern=pattern)
@@ -54,10 +61,11 @@ def images(
         for ident in dict.fromkeys(short(r.id) for r in rows):
             click.echo(ident)
         return
-    table = [("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")]
+    extra = [("DIGEST",)] + [(r.digest,) for r in rows] if digests else [()] * (len(rows) + 1)
+    table = [("REPOSITORY", "TAG", *extra[0], "IMAGE ID", "CREATED", "SIZE")]
     table += [
-        (r.repository, r.tag, short(r.id), humanize.ago(r.created), humanize.size(r.size))
-        for r in rows
+        (r.repository, r.tag, *d, short(r.id), humanize.ago(r.created), humanize.size(r.size))
+        for r, d in zip(rows, extra[1:], strict=True)
     ]
     echo_table(table)
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from lamina import api, digest
-from lamina.cli.app import CONTEXT, Ctx, cli, pass_ctx
+from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import UsageError
 from lamina.progress import Progress
 from lamina.spec import Platform
@@ -38,29 +38,29 @@ def quiet_option(f: click.decorators.FC) -> click.decorators.FC:
 @click.option(
     "--compress",
     type=click.Choice(api.registry.COMPRESSIONS),
-    default="gzip",
-    show_default=True,
-    help="How layers travel (remembered, so a second push only costs a HEAD).",
+    help="How layers travel (remembered, so a second push only costs a HEAD). "
+    "Default: as pulled (the very manifest, when the registry has its blobs), else gzip.",
 )
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(api.registry.MANIFEST_FORMATS),
-    default="oci",
-    show_default=True,
-    help="Manifest kind: OCI, or Docker v2 schema 2 (gzip or none only).",
+    help="Manifest kind: OCI, or Docker v2 schema 2 (gzip or none only). Default: as pulled, "
+    "else oci.",
 )
 @tls_option
 @quiet_option
+@json_option
 @pass_ctx
 def push(
     c: Ctx,
     image: str,
     target: str | None,
-    compress: str,
-    fmt: str,
+    compress: str | None,
+    fmt: str | None,
     tls_verify: bool,
     local_quiet: bool,
+    as_json: bool,
 ) -> None:
     """Push IMAGE to a registry, as TARGET if given (else IMAGE must name one).
 
@@ -69,7 +69,7 @@ def push(
       lamina push localhost:5000/app:1
       lamina push local/app:1 registry.example.com/team/app:1 --compress zstd
     """
-    quiet = c.quiet or local_quiet
+    quiet = c.quiet or local_quiet or as_json
     with Progress.for_terminal(quiet) as progress:
         pushed = api.registry.push(
             c.store,
@@ -81,6 +81,12 @@ def push(
             progress=progress,
         )
     ref = api.registry.parse_remote(pushed.reference)
+    if pushed.note:
+        click.echo(f"note: a new manifest was made: {pushed.note}", err=True)
+    if as_json:
+        doc = {"Reference": ref.familiar, "Digest": pushed.digest, "Size": pushed.size}
+        emit_json({**doc, "RepoDigest": f"{ref.familiar_repository}@{pushed.digest}"})
+        return
     if not quiet:
         click.echo(f"The push refers to repository [{ref.familiar_repository}]")
         for layer in reversed(pushed.layers):

@@ -95,14 +95,19 @@ def _known(dig: str, entry: Any) -> Known | None:
 
 
 def _read(store: Store) -> dict[str, Any]:
+    return read_cache(store, FILE, VERSION, "blobs")
+
+
+def read_cache(store: Store, name: str, version: int, key: str) -> dict[str, Any]:
+    """`key` of a JSON file under STORE/lamina/; {} when missing, damaged or of another version."""
     try:
-        doc = json.loads((store.state / FILE).read_bytes())
+        doc = json.loads((store.state / name).read_bytes())
     except (OSError, ValueError):
         return {}
-    if not isinstance(doc, dict) or doc.get("version") != VERSION:
+    if not isinstance(doc, dict) or doc.get("version") != version:
         return {}
-    blobs = doc.get("blobs")
-    return blobs if isinstance(blobs, dict) else {}
+    found = doc.get(key)
+    return found if isinstance(found, dict) else {}
 
 
 def _merge(doc: dict[str, Any], s: Sighting) -> None:

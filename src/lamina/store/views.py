@@ -85,18 +85,18 @@ def history_rows(graph: Graph, img: StoredImage, *, sizes: LayerSize) -> list[Hi
     return rows[::-1]
 
 
-def inspect_doc(graph: Graph, img: StoredImage, *, sizes: LayerSize) -> dict[str, Any]:
-    """`docker inspect`'s document: plain data, a copy the caller may change freely."""
+def inspect_doc(
+    graph: Graph, img: StoredImage, repo_digests: list[str], *, sizes: LayerSize
+) -> dict[str, Any]:
+    """`docker inspect`'s document: plain data, a copy the caller may change freely.
+
+    `repo_digests` as registries serve the image (store/origins.py).
+    """
     doc = thaw(img.image.config.doc)
-    repos = {reference.parse(n).repository for n in img.names}
     return {
         "Id": img.id,
         "RepoTags": list(img.names),
-        "RepoDigests": sorted(
-            f"{reference.parse(n).familiar_repository}@{img.manifest.digest}"
-            for n in img.names
-            if reference.parse(n).repository in repos
-        ),
+        "RepoDigests": repo_digests,
         "Parent": graph.parent.get(img.id, ""),
         "Comment": _last_comment(img),
         "Created": doc.get("created", ""),

@@ -31,6 +31,8 @@ class RemoteImage:
     manifest_digest: str
     index_digest: str  # "" when the reference names a manifest directly
     config_media_type: str
+    received: dict[str, bytes]  # digest -> manifest (and index) bytes as the registry sent them
+    media_type: str  # the manifest's, as the registry said or the manifest says
 
     @property
     def digest(self) -> str:
@@ -50,14 +52,17 @@ def fetch(
     progress = progress or Progress.null()
     raw, kind = repo.get_manifest(ref)
     index_digest = ""
+    received: dict[str, bytes] = {}
     if _is_index(raw, kind):
         index = Index.parse(raw, f"image index {repo.name}:{ref}")
         label = f"{repo.session.host}/{repo.name}:{ref}"
         chosen = choose_platform(_image_entries(index), platform, label)[0]
         index_digest = digest.of_bytes(raw)
+        received[index_digest] = raw
         raw, kind = repo.get_manifest(chosen.digest)
         kind = kind or chosen.media_type
     manifest = Manifest.parse(raw, kind if kind in mediatype.MANIFESTS else "")
+    received[manifest.digest] = raw
     mediatype.check_config(manifest.config.media_type)
     null = Progress.null().task("", None)
     config = Config.parse(repo.read_blob(manifest.config.digest, manifest.config.size, null))
@@ -72,7 +77,15 @@ def fetch(
         for d, diff_id in zip(manifest.layers, config.diff_ids, strict=True)
     )
     image = Image(config, layers, (name,) if name else (), manifest.annotations)
-    return RemoteImage(image, manifest, manifest.digest, index_digest, manifest.config.media_type)
+    return RemoteImage(
+        image,
+        manifest,
+        manifest.digest,
+        index_digest,
+        manifest.config.media_type,
+        received,
+        manifest.media_type or kind or mediatype.OCI_MANIFEST,
+    )
 
 
 def _is_index(raw: bytes, kind: str) -> bool:

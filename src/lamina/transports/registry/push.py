@@ -79,6 +79,7 @@ class PushResult:
     media_type: str
     config: SentBlob
     layers: tuple[SentBlob, ...]
+    raw: bytes = b""  # the manifest as sent
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,16 @@ class Pusher:
         ]
         layers = self._run_all(jobs)
         config_type = mediatype.DOCKER_CONFIG if opts.docker_format else mediatype.OCI_CONFIG
-        raw = image.config.raw
-        config = self._push_blob(_Job(image.id, len(raw), _bytes_opener(raw), "", config_type))
+        config = self.push_config(image.id, image.config.raw, config_type)
         media_type, manifest = self._manifest(image, config, layers)
         mdig = self.repo.put_manifest(tag, manifest, media_type)
         return PushResult(
-            self.repo.name, tag, mdig, len(manifest), media_type, config, tuple(layers)
+            self.repo.name, tag, mdig, len(manifest), media_type, config, tuple(layers), manifest
         )
+
+    def push_config(self, dig: str, raw: bytes, media_type: str) -> SentBlob:
+        """A config travels as it is: HEAD, else upload."""
+        return self._push_blob(_Job(dig, len(raw), _bytes_opener(raw), "", media_type))
 
     def _run_all(self, jobs: list[_Job]) -> list[SentBlob]:
         """Push distinct layers in parallel; a repeated layer is pushed once."""
