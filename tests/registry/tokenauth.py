@@ -3,8 +3,10 @@
 distribution's `auth: token` checks JWTs signed by a key whose certificate is in
 its `rootcertbundle`; this module makes the key and certificate with openssl,
 signs RS256 tokens with openssl, and serves them on 127.0.0.1 like Docker Hub's
-auth service does (GET /token?service=...&scope=..., Basic credentials or none).
-Only user/password gets access; anonymous callers get a token that grants nothing.
+auth service does (GET /token?service=...&scope=..., Basic credentials or none;
+POST /token with Docker's OAuth2 refresh_token grant for identity tokens). Only
+user/password or the server's one refresh token get access; anonymous callers get
+a token that grants nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class TokenServer:
         pem = self.cert.read_text().splitlines()
         self.x5c = "".join(line for line in pem if not line.startswith("-----"))
         self.user, self.password = user, password
+        self.refresh_token = "rt-" + secrets.token_hex(8)  # what an `identitytoken` holds
         self.requests: list[dict[str, list[str]]] = []  # query of every token request
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
@@ -101,9 +104,23 @@ class TokenServer:
                         self.end_headers()
                         return
                     user = owner.user
-                body = json.dumps(
-                    {"token": owner.token(query.get("scope", []), user), "expires_in": 300}
-                ).encode()
+                self._reply({"token": owner.token(query.get("scope", []), user), "expires_in": 300})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                owner.requests.append(form)
+                given = form.get("refresh_token", [""])[0]
+                if form.get("grant_type") != ["refresh_token"] or given != owner.refresh_token:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                scopes = form.get("scope", [""])[0].split()
+                token = owner.token(scopes, owner.user)
+                self._reply({"access_token": token, "expires_in": 300})
+
+            def _reply(self, doc: dict[str, object]) -> None:
+                body = json.dumps(doc).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

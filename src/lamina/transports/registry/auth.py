@@ -1,9 +1,13 @@
 """Registry credentials: Docker's config file, WWW-Authenticate challenges, token scopes.
 
-Credentials live where Docker keeps them (`$DOCKER_CONFIG/config.json`, else
-`~/.docker/config.json`, `auths.<host>.auth` = base64 "user:pass"), so `docker
-login` and `lamina login` share them. Writes keep every other key of the file
-and leave it readable by its owner only.
+Credentials come from where Docker keeps them (`$DOCKER_CONFIG/config.json`, else
+`~/.docker/config.json`), in Docker's order: the registry's `credHelpers` entry,
+else `credsStore` (both name a `docker-credential-NAME` program, see helpers.py),
+else `auths.<host>`: `auth` = base64 "user:pass", or `identitytoken` (an OAuth2
+refresh token). So `docker login` and `lamina login` share them. With a helper
+configured, login stores through it and the file gets an empty `auths` entry,
+never the password. Writes keep every other key of the file and leave it
+readable by its owner only.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from lamina import reference
 from lamina.atomic import write_atomic
 from lamina.errors import InvalidInputError, UsageError
+from lamina.transports.registry import helpers
 
 # Docker files docker.io credentials under its v1 index URL; other hosts by name
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
@@ -31,6 +36,7 @@ DOCKER_HUB_HOSTS = frozenset(
 class Credentials:
     username: str
     password: str
+    identity_token: str = ""  # an OAuth2 refresh token, used instead of the password
 
     def basic(self) -> str:
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
@@ -90,7 +96,29 @@ def _auths(doc: dict[str, Any]) -> dict[str, Any]:
     return auths if isinstance(auths, dict) else {}
 
 
+def helper_for(doc: dict[str, Any], host: str) -> str:
+    """The credential helper Docker uses for `host`: credHelpers, else credsStore; "" if none."""
+    per_host = doc.get("credHelpers")
+    if isinstance(per_host, dict):
+        for key, name in per_host.items():
+            if isinstance(name, str) and name and normalize_host(key) == host:
+                return name
+    default = doc.get("credsStore")
+    return default if isinstance(default, str) else ""
+
+
+def _from_helper(helper: str, host: str) -> Credentials | None:
+    found = helpers.get(helper, config_key(host))
+    if found is None:
+        return None
+    user, secret = found
+    return Credentials("", "", secret) if user == helpers.TOKEN_USER else Credentials(user, secret)
+
+
 def _decode(entry: Any, path: Path, key: str) -> Credentials | None:
+    token = entry.get("identitytoken") if isinstance(entry, dict) else None
+    if isinstance(token, str) and token:
+        return Credentials("", "", token)
     if not isinstance(entry, dict) or not entry.get("auth"):
         return None
     try:
@@ -109,7 +137,11 @@ def load_credentials(host: str, path: Path | None = None) -> Credentials | None:
     """Saved credentials for a registry host, or None (anonymous)."""
     path = path or config_path()
     host = normalize_host(host)
-    for key, entry in _auths(_read_config(path)).items():
+    doc = _read_config(path)
+    helper = helper_for(doc, host)
+    if helper:
+        return _from_helper(helper, host)
+    for key, entry in _auths(doc).items():
         if normalize_host(key) == host:
             found = _decode(entry, path, key)
             if found is not None:
@@ -122,8 +154,13 @@ def save_credentials(host: str, creds: Credentials, path: Path | None = None) ->
     host = normalize_host(host)
     doc = _read_config(path)
     auths = {k: v for k, v in _auths(doc).items() if normalize_host(k) != host}
-    token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-    auths[config_key(host)] = {"auth": token}
+    helper = helper_for(doc, host)
+    if helper:  # the secret goes to the helper only; the file just lists the registry
+        helpers.store(helper, config_key(host), creds.username, creds.password)
+        auths[config_key(host)] = {}
+    else:
+        token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+        auths[config_key(host)] = {"auth": token}
     doc["auths"] = auths
     _write_config(path, doc)
     return path
@@ -134,10 +171,12 @@ def remove_credentials(host: str, path: Path | None = None) -> bool:
     path = path or config_path()
     host = normalize_host(host)
     doc = _read_config(path)
+    helper = helper_for(doc, host)
+    erased = helpers.erase(helper, config_key(host)) if helper else False
     auths = _auths(doc)
     kept = {k: v for k, v in auths.items() if normalize_host(k) != host}
     if len(kept) == len(auths):
-        return False
+        return erased
     doc["auths"] = kept
     _write_config(path, doc)
     return True

@@ -117,7 +117,7 @@ class Session:
         if self._challenge is None:
             return
         if self._challenge.scheme == "basic":
-            if self.credentials is None:
+            if self.credentials is None or self.credentials.identity_token:
                 raise self._login_needed()
             self._authorization = self.credentials.basic()
         else:
@@ -138,16 +138,8 @@ class Session:
         realm = challenge.params.get("realm", "")
         if not realm.startswith(("https://", "http://")):
             raise AuthError(f"{self.host} sent a token challenge without a usable realm {realm!r}")
-        params: list[tuple[str, str | int | float | bool | None]] = []
-        if "service" in challenge.params:
-            params.append(("service", challenge.params["service"]))
-        params += [("scope", s) for s in scopes]
-        headers = {}
-        if self.credentials is not None:
-            params.append(("account", self.credentials.username))
-            headers["Authorization"] = self.credentials.basic()
         try:
-            resp = self._client.get(realm, params=params, headers=headers)
+            resp = self._ask_token(realm, challenge.params.get("service"), scopes)
         except httpx.HTTPError as exc:
             raise self._unreachable(exc, realm) from None
         if resp.status_code in (401, 403):
@@ -162,6 +154,20 @@ class Session:
         if not isinstance(token, str) or not token:
             raise AuthError(f"token server of {self.host} sent no token")
         return token
+
+    def _ask_token(self, realm: str, service: str | None, scopes: list[str]) -> httpx.Response:
+        """GET with Basic credentials; with an identity token, Docker's OAuth2 refresh grant."""
+        creds = self.credentials
+        if creds is not None and creds.identity_token:
+            form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token}
+            form |= {"client_id": "lamina", "scope": " ".join(scopes), "service": service or ""}
+            return self._client.post(realm, data=form)
+        params: list[tuple[str, str | int | float | bool | None]] = [("scope", s) for s in scopes]
+        params += [("service", service)] if service is not None else []
+        if creds is None:
+            return self._client.get(realm, params=params)
+        params.append(("account", creds.username))
+        return self._client.get(realm, params=params, headers={"Authorization": creds.basic()})
 
     # -- requests ---------------------------------------------------------------------
 
