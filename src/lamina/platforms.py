@@ -34,6 +34,12 @@ _ALIASES: dict[str, tuple[str, str]] = {
     "i686": ("386", ""),
 }
 
+# GOARCH values (containerd's isKnownArch): a bare `--platform arm64` must name one
+KNOWN = frozenset(
+    "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 "  # noqa: SIM905
+    "mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split()
+)
+
 
 def normalize(architecture: str, variant: str = "") -> tuple[str, str]:
     """The GOARCH name and OCI variant for any name of an architecture."""

@@ -40,9 +40,14 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
+        """Docker's forms: `linux/arm64/v8`, `linux/amd64`, a bare known arch (`arm64`)."""
         parts = text.split("/")
+        if len(parts) == 1 and platforms.normalize(text)[0] in platforms.KNOWN:
+            return cls("linux", *platforms.normalize(text))
         if len(parts) not in (2, 3) or not all(parts):
-            raise UsageError(f"bad platform {text!r}", "use OS/ARCH[/VARIANT], e.g. linux/amd64")
+            raise UsageError(
+                f"bad platform {text!r}", "use [OS/]ARCH[/VARIANT], e.g. linux/amd64 or arm64"
+            )
         return cls(parts[0], *platforms.normalize(parts[1], parts[2] if len(parts) == 3 else ""))
 
 

@@ -52,6 +52,8 @@ def test_host_names_its_architecture_as_go_does(monkeypatch, machine, goarch, va
 
 def test_platform_option_takes_the_names_docker_takes():
     assert Platform.parse("linux/x86_64") == Platform("linux", "amd64")
+    assert Platform.parse("arm64") == Platform.parse("linux/arm64/v8") == Platform("linux", "arm64")
+    assert Platform.parse("amd64") == Platform.parse("x86_64") == Platform("linux", "amd64")
     assert Platform.parse("linux/aarch64") == Platform("linux", "arm64")
     assert Platform.parse("linux/arm64/v8") == Platform("linux", "arm64")
     assert Platform.parse("linux/i386") == Platform("linux", "386")
