@@ -98,7 +98,10 @@ def _land(store: Store, image: Image, name: str) -> tuple[int, str, bool]:
 
 
 def _put(image: Image, tx: Transaction) -> Descriptor:
-    """put_image, with decompressor failures (corrupt blobs) told as such."""
+    """Missing layers downloaded in parallel into the transaction, then put_image."""
+    missing = [x for x in image.layers if not tx.has_blob(x.diff_id)]
+    for path, diff_id in remote.download_layers(missing, tx.staging, remote.WORKERS):
+        tx.adopt(path, diff_id)
     try:
         return tx.put_image(image)  # layers draw their own progress bars
     except _DECODE_ERRORS as exc:

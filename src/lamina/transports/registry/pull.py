@@ -4,22 +4,44 @@ Nothing is downloaded here but the manifest (or index, then the platform's
 manifest) and the config: layers are opened only when a copy asks for them, so
 layers the destination already has (by diff_id) never leave the registry. Every
 document and blob is checked against its digest as it arrives.
+
+`download_layers` fetches the layers a store lacks, a few at once (as Docker and
+skopeo do), decompressing each as it streams into a temp file the caller adopts;
+the first failure stops the others.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
+
+import zstandard
+from isal.isal_zlib import error as IsalError
 
 from lamina import digest, mediatype, spec
 from lamina.errors import InvalidInputError
 from lamina.image import Image, Layer, Opener
+from lamina.layer import compression
 from lamina.progress import Progress
 from lamina.spec import Config, Descriptor, Index, Manifest, Platform
 from lamina.transports.oci_layout import choose_platform
 
 if TYPE_CHECKING:  # the HTTP side (httpx) loads only when a session opens
     from lamina.transports.registry.repo import Repository
+
+WORKERS = 3  # layers downloading at once (Docker's max-concurrent-downloads is 3)
+# what the gzip and zstd decoders raise on damaged data
+_DECODE_ERRORS: tuple[type[Exception], ...] = (
+    EOFError,
+    IsalError,  # type: ignore[assignment]  # isal's stub declares it an instance
+    zstandard.ZstdError,
+)
 
 
 @dataclass(frozen=True)
@@ -114,3 +136,63 @@ def _opener(repo: Repository, desc: Descriptor, progress: Progress) -> Opener:
         return repo.open_blob(desc.digest, desc.size, task)
 
     return open_blob
+
+
+def download_layers(
+    layers: Sequence[Layer], tmp_dir: Path, workers: int = WORKERS
+) -> Iterator[tuple[Path, str]]:
+    """(uncompressed file in `tmp_dir`, diff_id) per distinct layer, as each completes.
+
+    At most `workers` at once; each is verified (compressed digest and size at the
+    end of the blob, diff_id of what it decompressed to). On the first failure the
+    others stop and the error is raised; files not yet yielded are removed.
+    """
+    todo = list({x.diff_id: x for x in layers}.values())
+    stop = threading.Event()
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="pull") as pool:
+        owner: dict[Future[Path], str] = {
+            pool.submit(_download, x, tmp_dir, stop): x.diff_id for x in todo
+        }
+        pending, yielded = set(owner), set()
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result(), owner[f]
+                    yielded.add(f)
+        except BaseException:
+            stop.set()
+            for f in owner:
+                f.cancel()
+            wait(owner)
+            for f in owner:
+                if f not in yielded and not f.cancelled() and f.exception() is None:
+                    f.result().unlink(missing_ok=True)
+            raise
+
+
+def _download(layer: Layer, tmp_dir: Path, stop: threading.Event) -> Path:
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="pull-")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out, layer.open_blob() as blob:
+            hasher = digest.Hasher()
+            _, plain = compression.auto_decompressed(blob)
+            while chunk := plain.read(digest.CHUNK):
+                if stop.is_set():
+                    raise InterruptedError("another layer failed")
+                hasher.update(chunk)
+                out.write(chunk)
+            while blob.read(digest.CHUNK):  # compressed trailers: the blob's digest covers all
+                pass
+        digest.check(layer.diff_id, hasher.digest, f"layer {layer.diff_id} (uncompressed)")
+    except _DECODE_ERRORS as exc:
+        path.unlink(missing_ok=True)
+        raise InvalidInputError(
+            f"layer {digest.short(layer.digest, algorithm=True)} does not decompress ({exc})",
+            "the registry holds a damaged blob; push the image again",
+        ) from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
