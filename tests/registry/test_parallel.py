@@ -22,8 +22,8 @@ from lamina.transports.registry.repo import Repository
 from tests.fixtures.build import FixtureSet
 from tests.kit import validate_store
 from tests.peers import Podman, Registry
-from tests.registry.conftest import load_stack, sha256, skopeo
-from tests.registry.test_pull import _config_in, _make_index, skopeo_push
+from tests.registry.conftest import load_stack, sha256
+from tests.registry.test_pull import _config_in, push_multi_platform
 
 
 class Watch:
@@ -124,12 +124,7 @@ def test_platform_takes_dockers_short_form(
     store, tmp_path, registry: Registry, podman: Podman, fixtures: FixtureSet, repo, capsys
 ):
     layout = tmp_path / "layout"
-    base, top = fixtures["base-skopeo"], fixtures["skopeo-docker"]
-    skopeo(podman, "copy", f"docker-archive:{base.path}", f"oci:{layout}:base")
-    skopeo(podman, "copy", f"docker-archive:{top.path}", f"oci:{layout}:top")
-    _make_index(layout, {"base": ("linux", "arm64", "v8"), "top": ("linux", "amd64", "")})
-    ref = f"{registry.host}/{repo}:multi"
-    skopeo_push(podman, f"oci:{layout}:multi", ref, "--all")
+    ref = push_multi_platform(layout, registry, podman, fixtures, repo)
     for form, name in [("arm64", "base"), ("linux/arm64/v8", "base"), ("amd64", "top")]:
         assert main(["--store", str(store.root), "pull", "-q", "--platform", form, ref]) == 0
         assert api.get_image(store, ref).id == sha256(_config_in(layout, name))

@@ -60,16 +60,24 @@ def test_pull_of_skopeo_pushed_image_keeps_id_and_history(
     assert [c.id for c in validate_store(store)] == [pulled.id]
 
 
-def test_pull_multi_platform_index_made_by_skopeo(
-    store, tmp_path, registry: Registry, podman: Podman, fixtures: FixtureSet, repo
-):
-    layout = tmp_path / "layout"
+def push_multi_platform(
+    layout: Path, registry: Registry, podman: Podman, fixtures: FixtureSet, repo: str
+) -> str:
+    """skopeo pushes an index: base-skopeo as linux/arm64/v8, skopeo-docker as linux/amd64."""
     base, top = fixtures["base-skopeo"], fixtures["skopeo-docker"]
     skopeo(podman, "copy", f"docker-archive:{base.path}", f"oci:{layout}:base")
     skopeo(podman, "copy", f"docker-archive:{top.path}", f"oci:{layout}:top")
     _make_index(layout, {"base": ("linux", "arm64", "v8"), "top": ("linux", "amd64", "")})
     ref = f"{registry.host}/{repo}:multi"
     skopeo_push(podman, f"oci:{layout}:multi", ref, "--all")
+    return ref
+
+
+def test_pull_multi_platform_index_made_by_skopeo(
+    store, tmp_path, registry: Registry, podman: Podman, fixtures: FixtureSet, repo
+):
+    layout = tmp_path / "layout"
+    ref = push_multi_platform(layout, registry, podman, fixtures, repo)
 
     raw_index = skopeo(podman, "inspect", "--tls-verify=false", "--raw", f"docker://{ref}")
     assert "manifests" in json.loads(raw_index)
