@@ -110,7 +110,8 @@ def test_login_stores_through_the_helper_never_in_the_file(
     )
     monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
     assert main(["login", "-u", "alice", "--password-stdin", reg.host]) == 0
-    assert "Login Succeeded" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "Login Succeeded" in said.out and "saved in docker-credential-test" in said.err
     text = config.read_text()
     assert password not in text and b64(f"alice:{password}") not in text
     assert json.loads(text)["auths"] == {reg.host: {}}

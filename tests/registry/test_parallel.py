@@ -22,7 +22,7 @@ from lamina.transports.registry.repo import Repository
 from tests.fixtures.build import FixtureSet
 from tests.kit import validate_store
 from tests.peers import Podman, Registry
-from tests.registry.conftest import load_stack, sha256
+from tests.registry.conftest import load_stack, sha256, skopeo
 from tests.registry.test_pull import _config_in, push_multi_platform
 
 
@@ -125,6 +125,11 @@ def test_platform_takes_dockers_short_form(
 ):
     layout = tmp_path / "layout"
     ref = push_multi_platform(layout, registry, podman, fixtures, repo)
+    raw = skopeo(podman, "inspect", "--tls-verify=false", "--raw", f"docker://{ref}")
+    index_digest = sha256(raw.encode())
     for form, name in [("arm64", "base"), ("linux/arm64/v8", "base"), ("amd64", "top")]:
         assert main(["--store", str(store.root), "pull", "-q", "--platform", form, ref]) == 0
         assert api.get_image(store, ref).id == sha256(_config_in(layout, name))
+        # RepoDigests names the index, as Docker records a multi-platform pull
+        digests = api.inspect(store, [ref])[0]["RepoDigests"]
+        assert digests == [f"{registry.host}/{repo}@{index_digest}"]

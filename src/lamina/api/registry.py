@@ -150,8 +150,8 @@ def login(
     *,
     tls_verify: bool = True,
     docker_config: Path | None = None,
-) -> Path:
-    """Check credentials against the registry's /v2/, then save them; returns the config file."""
+) -> str:
+    """Check credentials against /v2/, then save them; says where (the file or a helper)."""
     host = auth.normalize_host(registry or reference.DEFAULT_DOMAIN)
     if not username or not password:
         raise UsageError("login needs a username and a password")

@@ -153,8 +153,8 @@ def login(
         if not sys.stdin.isatty():
             raise UsageError("no password given", "use --password-stdin or -p")
         password = click.prompt("Password", hide_input=True)
-    path = api.registry.login(registry, username or "", password or "", tls_verify=tls_verify)
-    click.echo(f"Credentials saved in {path}", err=True)
+    where = api.registry.login(registry, username or "", password or "", tls_verify=tls_verify)
+    click.echo(f"Credentials saved in {where}", err=True)
     click.echo("Login Succeeded")
 
 

@@ -149,7 +149,8 @@ def load_credentials(host: str, path: Path | None = None) -> Credentials | None:
     return None
 
 
-def save_credentials(host: str, creds: Credentials, path: Path | None = None) -> Path:
+def save_credentials(host: str, creds: Credentials, path: Path | None = None) -> str:
+    """Save through the configured helper, else in the file; says where they went."""
     path = path or config_path()
     host = normalize_host(host)
     doc = _read_config(path)
@@ -158,12 +159,14 @@ def save_credentials(host: str, creds: Credentials, path: Path | None = None) ->
     if helper:  # the secret goes to the helper only; the file just lists the registry
         helpers.store(helper, config_key(host), creds.username, creds.password)
         auths[config_key(host)] = {}
+        where = f"{helpers.PREFIX}{helper}"
     else:
         token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
         auths[config_key(host)] = {"auth": token}
+        where = str(path)
     doc["auths"] = auths
     _write_config(path, doc)
-    return path
+    return where
 
 
 def remove_credentials(host: str, path: Path | None = None) -> bool:
