@@ -124,3 +124,14 @@ def test_unreachable_blobs_make_a_new_manifest_and_say_so(
     assert elsewhere.count("PUT", "/moved/img/manifests/") == 1  # the received one never went
     pulled = api.registry.pull(api.open_store(store.root.parent / "check"), target)
     assert pulled.id == api.get_image(store, skopeo_image).id
+
+
+def test_the_source_repository_is_enough_without_the_blob_memory(
+    store, registry: Registry, podman: Podman, skopeo_image, repo
+):
+    served = skopeo_digest(podman, skopeo_image)
+    api.registry.pull(store, skopeo_image)
+    (store.root / "lamina" / "blobinfo.json").unlink()  # a cache: losing it costs no digest
+    pushed = api.registry.push(store, skopeo_image, f"{registry.host}/{repo}-bare:3")
+    assert pushed.note == "" and pushed.digest == served
+    assert {x.source for x in pushed.layers} == {repo}

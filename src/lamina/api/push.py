@@ -106,7 +106,7 @@ def push(
                     kept[0].media_type,
                     image.config.raw,
                     image.diff_ids,
-                    lambda dig: sources.get(dig, ()),
+                    lambda dig: (*sources[""], *sources.get(dig, ())),
                     ref.tag,
                 )
                 note = result if isinstance(result, str) else ""
@@ -132,15 +132,19 @@ def _received(origins: Origins, stored: StoredImage, ref: Reference) -> list[Ori
 def _sources(
     memory: BlobInfo, diff_ids: tuple[str, ...], kept: list[Origin], ref: Reference
 ) -> dict[str, tuple[str, ...]]:
-    """Compressed digest -> repositories of the target registry seen holding it."""
-    found: dict[str, list[str]] = {}
-    home = [parse_remote(o.repository) for o in kept]
+    """Compressed digest -> repositories of the target registry that may hold it.
+
+    The repository the kept manifest came from holds all its blobs (even when the
+    blob memory was lost): it is asked first, under the key "" for any digest.
+    """
+    found: dict[str, list[str]] = {"": []}
+    for origin in kept:
+        home = parse_remote(origin.repository)
+        found[""] += [home.path] if home.domain == ref.domain else []
     for diff_id in diff_ids:
         for kind in ("gzip", "zstd", ""):
             for known in memory.lookup(diff_id, kind, ref.domain):
-                repos = [r.path for r in home if r.domain == ref.domain]
-                repos += known.repos_on(ref.domain)[:2]
-                found.setdefault(known.digest, []).extend(repos)
+                found.setdefault(known.digest, []).extend(known.repos_on(ref.domain)[:2])
     return {
         dig: tuple(r for r in dict.fromkeys(repos) if r != ref.path) for dig, repos in found.items()
     }
