@@ -82,7 +82,7 @@ def push(
         )
     ref = api.registry.parse_remote(pushed.reference)
     if pushed.note:
-        click.echo(f"note: a new manifest was made: {pushed.note}", err=True)
+        click.echo(f"note: pushed a new manifest: {pushed.note}", err=True)
     if as_json:
         doc = {"Reference": ref.familiar, "Digest": pushed.digest, "Size": pushed.size}
         emit_json({**doc, "RepoDigest": f"{ref.familiar_repository}@{pushed.digest}"})
