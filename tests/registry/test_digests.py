@@ -135,3 +135,16 @@ def test_the_source_repository_is_enough_without_the_blob_memory(
     pushed = api.registry.push(store, skopeo_image, f"{registry.host}/{repo}-bare:3")
     assert pushed.note == "" and pushed.digest == served
     assert {x.source for x in pushed.layers} == {repo}
+
+
+def test_a_removed_image_loaded_again_has_no_repo_digests(store, tmp_path, registry, repo):
+    sender = api.open_store(tmp_path / "sender")
+    load_stack(sender, tmp_path, 2)
+    ref = f"{registry.host}/{repo}:1"
+    pushed = api.registry.push(sender, "local/stack:1", ref)
+    api.registry.pull(store, ref)
+    assert repo_digests(store, ref) == [f"{registry.host}/{repo}@{pushed.digest}"]
+    api.rmi(store, [ref])
+    assert not list((store.root / "lamina" / "manifests").iterdir())
+    load_stack(store, tmp_path, 2)  # the very same image, from a file
+    assert repo_digests(store, "local/stack:1") == []

@@ -114,12 +114,15 @@ def rmi(
         removal = Removal(tx, Graph.build(store.images()), Containers(store).uses())
         for ref in refs:
             removal.remove(ref, force=force, prune=not no_prune)
-        return removal.lines
+    Origins(store).forget_removed()  # a removed image loaded again has no RepoDigests
+    return removal.lines
 
 
 def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
     with store.transaction() as tx:
-        return prune(tx, Graph.build(store.images()), all_unused, Containers(store).uses())
+        lines = prune(tx, Graph.build(store.images()), all_unused, Containers(store).uses())
+    Origins(store).forget_removed()
+    return lines
 
 
 # -- views -----------------------------------------------------------------------

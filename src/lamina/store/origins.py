@@ -11,8 +11,8 @@ it, stay valid).
 A sidecar, not index.json annotations: index.json has one entry per *name*,
 while these belong to the *image* (a digest pull has no name; an image with
 three names would carry the list three times), and OCI readers ignore
-`lamina/`. Entries of images no longer in the store are dropped on the next
-write and never shown; a kept manifest is verified against its digest when
+`lamina/`. Entries of images no longer in the store are dropped after `rmi`
+and `image prune` and on every write; a kept manifest is verified against its digest when
 read, and a damaged one is no manifest.
 """
 
@@ -92,8 +92,7 @@ class Origins:
     def remember(self, image_id: str, origin: Origin, received: Mapping[str, bytes]) -> None:
         """Record one pull or push, keeping `received` (digest -> bytes); takes the lock."""
         with self._store.lock():
-            present = {img.id for img in self._store.images()}
-            doc = {k: v for k, v in _read(self._store).items() if k in present}
+            doc = self._present()
             entries = [e for e in doc.get(image_id, []) if _origin(e) != origin]
             doc[image_id] = [*entries, origin.to_json()][-MAX_ORIGINS:]
             folder = self._store.state / MANIFESTS
@@ -103,9 +102,25 @@ class Origins:
                 path = folder / digest.hex_of(dig)
                 if not path.exists():
                     write_atomic(path, raw, self._store.tmp)
+            self._write(doc)
+
+    def forget_removed(self) -> None:
+        """Drop what images no longer in the store had (after rmi, prune); takes the lock."""
+        if not self._doc:
+            return
+        with self._store.lock():
+            self._write(self._present())
+
+    def _present(self) -> dict[str, list[Any]]:
+        present = {img.id for img in self._store.images()}
+        return {k: v for k, v in _read(self._store).items() if k in present}
+
+    def _write(self, doc: dict[str, list[Any]]) -> None:
+        folder = self._store.state / MANIFESTS
+        if folder.is_dir():
             _prune(folder, _named(doc.values()))
-            raw_doc = json.dumps({"version": VERSION, "images": doc}, sort_keys=True).encode()
-            write_atomic(self._store.state / FILE, raw_doc, self._store.tmp)
+        raw_doc = json.dumps({"version": VERSION, "images": doc}, sort_keys=True).encode()
+        write_atomic(self._store.state / FILE, raw_doc, self._store.tmp)
         self._doc = doc
 
 
