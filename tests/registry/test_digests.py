@@ -83,8 +83,12 @@ def test_push_json_prints_the_digest_the_registry_serves(
 ):
     load_stack(store, tmp_path, 2)
     ref = f"{registry.host}/{repo}:1"
-    doc = json.loads(cli(store, capsys, "push", "--json", "local/stack:1", ref))
+    digestfile = tmp_path / "digest"
+    doc = json.loads(
+        cli(store, capsys, "push", "--json", "--digestfile", str(digestfile), "local/stack:1", ref)
+    )
     served = skopeo_digest(podman, ref)
+    assert digestfile.read_text() == served
     assert doc["Digest"] == served and doc["Reference"] == ref
     assert doc["RepoDigest"] == f"{registry.host}/{repo}@{served}"
     assert repo_digests(store, "local/stack:1") == [doc["RepoDigest"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -48,6 +49,11 @@ def quiet_option(f: click.decorators.FC) -> click.decorators.FC:
     help="Manifest kind: OCI, or Docker v2 schema 2 (gzip or none only). Default: as pulled, "
     "else oci.",
 )
+@click.option(
+    "--digestfile",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the pushed manifest's digest to this file (as podman does).",
+)
 @tls_option
 @quiet_option
 @json_option
@@ -58,6 +64,7 @@ def push(
     target: str | None,
     compress: str | None,
     fmt: str | None,
+    digestfile: str | None,
     tls_verify: bool,
     local_quiet: bool,
     as_json: bool,
@@ -81,6 +88,8 @@ def push(
             progress=progress,
         )
     ref = api.registry.parse_remote(pushed.reference)
+    if digestfile:
+        Path(digestfile).write_text(pushed.digest)
     if pushed.note:
         click.echo(f"note: pushed a new manifest: {pushed.note}", err=True)
     if as_json:
