@@ -69,6 +69,9 @@ def test_repo_digests_are_the_registrys(store, tmp_path, podman: Podman, skopeo_
     pinned = api.registry.pull(other, f"{name}@{served}")
     assert pinned.id == pulled.id and pinned.digest == served
     assert repo_digests(other, pulled.id) == [f"{name}@{served}"]
+    # and names it there, as Docker resolves a RepoDigest
+    assert api.get_image(other, f"{name}@{served}").id == pulled.id
+    assert api.inspect(store, [f"{name}@{served}"])[0]["Id"] == pulled.id
 
 
 def test_loaded_images_have_no_repo_digests(store, tmp_path, capsys):

@@ -2,7 +2,9 @@
 
 A verb that names one image loads only that image when the name is a tag in
 index.json; IDs, digests and unknown names fall back to looking at every image
-(with the same answer `graph.resolve` gives).
+(with the same answer `graph.resolve` gives). `name@sha256:...` also finds an
+image by the digest a registry served it under (store/origins.py), as Docker's
+RepoDigests do.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from lamina import reference
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage
+from lamina.store.origins import Origins
 
 
 def open_store(path: str | Path | None = None) -> Store:
@@ -30,4 +33,10 @@ def get_image(store: Store, ref: str) -> StoredImage:
         for desc, names in store.roots():
             if parsed.familiar in names:
                 return store.image_at(desc, names)
-    return resolve(store.images(), ref)
+    images = store.images()
+    if parsed is not None and parsed.digest:
+        ids = Origins(store).served_as(parsed.repository, parsed.digest)
+        found = [img for img in images if img.id in ids]
+        if found:
+            return found[0]
+    return resolve(images, ref)

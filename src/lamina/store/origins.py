@@ -75,6 +75,15 @@ class Origins:
         found = [_origin(e) for e in self._doc.get(image_id, [])]
         return [o for o in found if o is not None][::-1]
 
+    def served_as(self, repository: str, dig: str) -> set[str]:
+        """IDs of images `repository@dig` was (full repository name)."""
+        wanted = (repository, dig)
+        return {
+            image_id
+            for image_id in self._doc
+            if any((o.repository, o.digest) == wanted for o in self.of(image_id))
+        }
+
     def repo_digests(self, image_id: str) -> list[str]:
         """Docker's `RepoDigests`: sorted, each once."""
         return sorted({o.repo_digest for o in self.of(image_id)})
