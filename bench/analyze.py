@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from measure import run_child as measure_child
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -101,11 +101,7 @@ def _cpu() -> float:
 
 
 def run_child(mode: str, paths: list[Path]) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", mode, *map(str, paths)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    result: dict[str, float] = json.loads(done.stdout)
-    return result
+    return measure_child(__file__, mode, *map(str, paths))
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,13 @@ def table(results: Sequence[Result], title: str) -> str:
     for row in rows[1:]:
         lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
     return "\n".join(lines)
+
+
+def run_child(script: str, *args: str) -> dict[str, float]:
+    """Run `script --child ARGS...` in a fresh interpreter (lamina from this checkout) and
+    return the JSON object it prints: each measurement in a process of its own."""
+    cmd = [sys.executable, script, "--child", *args]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    result: dict[str, float] = json.loads(done.stdout)
+    return result

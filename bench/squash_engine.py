@@ -22,12 +22,13 @@ import hashlib
 import json
 import os
 import resource
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+from measure import run_child as measure_child
 
 CHUNK = 1 << 20
 
@@ -137,11 +138,7 @@ def measure(mode: str, paths: list[Path], out: Path) -> dict[str, float]:
 
 def run_child(mode: str, paths: list[Path], out: Path) -> dict[str, float]:
     os.sync()  # earlier writes must not be flushed to disk during this measurement
-    cmd = [sys.executable, __file__, "--child", mode, str(out), *map(str, paths)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    result: dict[str, float] = json.loads(done.stdout)
-    return result
+    return measure_child(__file__, mode, str(out), *map(str, paths))
 
 
 def main() -> None:

@@ -105,3 +105,31 @@ def test_a_base_named_by_a_config_label_is_read_through_the_frozen_config():
     labelled = Image(Config.parse(canonical_json(doc)), ())
     img = type(plain)(plain.manifest, (), plain.facts, lambda: labelled)
     assert declared_base(img) == (None, "x/base:1")
+
+
+def test_rmi_does_not_trust_facts_edited_into_other_valid_json(tmp_path):
+    """facts.json is a cache (docs/design.md §10): if it lies - here, every other image is
+    said to have no layers, which would let rmi delete the base layers they still use -
+    it fails its checksum and is rebuilt from the blobs."""
+    path = many(tmp_path)
+    lamina.images(Store.open(path))
+    facts = path / "lamina" / "facts.json"
+    checksum, _, body = facts.read_bytes().partition(b"\n")
+    doc = json.loads(body)
+    index = json.loads((path / "index.json").read_bytes())
+    [doomed] = [
+        m["digest"]
+        for m in index["manifests"]
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "other/0:1"
+    ]
+    doc["images"] = {
+        m: row if m == doomed else [row[0], row[1], [], row[3]] for m, row in doc["images"].items()
+    }
+    lie = json.dumps(doc, separators=(",", ":")).encode()
+    facts.write_bytes(checksum + b"\n" + lie)
+    store = Store.open(path)
+    lamina.rmi(store, ["other/0:1"])
+    blobs = path / "blobs" / "sha256"
+    for name in ("local/stack:1", "other/1:1"):
+        for layer in lamina.get_image(Store.open(path), name).image.layers:
+            assert (blobs / layer.digest.removeprefix("sha256:")).is_file()  # not trashed

@@ -50,7 +50,7 @@ def _records(containers: Containers) -> tuple[list[Container], list[Finding]]:
     if not containers.dir.is_dir():
         return [], []
     records, found = [], []
-    for entry in os.scandir(containers.dir):
+    for entry in sorted(os.scandir(containers.dir), key=lambda e: e.name):  # stable output
         path = Path(entry.path)
         if entry.name.startswith((".gone-", ".new-")):
             found += _leftover(path, entry.name.startswith(".gone-"))

@@ -120,7 +120,7 @@ def _put(
     owner: tuple[int, int] | None,
     links: _Links,
 ) -> None:
-    existing = _lstat_at(dir_fd, name)
+    existing = inroot.lstat_at(dir_fd, name)
     if stat.S_ISDIR(st.st_mode):
         if existing is not None and not _is_dir(existing):
             raise ConflictError(f"cannot overwrite non-directory {name!r} with a directory")
@@ -212,13 +212,6 @@ def _metadata_at(dir_fd: int, name: str, st: os.stat_result, owner: tuple[int, i
     if not stat.S_ISLNK(st.st_mode):  # a symlink's own mode cannot be set on Linux
         os.chmod(name, stat.S_IMODE(st.st_mode), dir_fd=dir_fd)
     os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
-
-
-def _lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
 
 
 # -- container -> host ------------------------------------------------------------------

@@ -163,3 +163,11 @@ def open_child_dir(dir_fd: int, name: str) -> int:
                 f"{name!r} is no longer a directory (the container changed it)"
             ) from None
         raise
+
+
+def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
+    """lstat of `name` in the directory `dir_fd`, or None if there is nothing there."""
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None

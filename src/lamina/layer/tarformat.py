@@ -262,3 +262,37 @@ def encode(h: Header) -> bytes:
     records = _pax_records(h, name, link)
     block = _ustar_block(h, name, link, h.size)
     return _pax_block(records) + block if records else block
+
+
+def block_numbers(block: bytes) -> tuple[int, int, int, int, int]:
+    """A header block's mode, uid, gid, size, mtime (octal in one pass, else per field)."""
+    nums = block[100:148].translate(NUL_AS_SPACE)
+    try:
+        return (
+            int(nums[0:8], 8),
+            int(nums[8:16], 8),
+            int(nums[16:24], 8),
+            int(nums[24:36], 8),
+            int(nums[36:48], 8),
+        )
+    except ValueError:  # base-256 or blank fields
+        fields = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))
+        mode, uid, gid, size, mtime = (parse_number(block[a:b]) for a, b in fields)
+        return mode, uid, gid, size, mtime
+
+
+def block_device(block: bytes) -> tuple[int, int]:
+    return number(block[329:337]), number(block[337:345])
+
+
+def block_text(block: bytes, start: int, end: int) -> str:
+    if not block[start]:
+        return ""
+    return block[start:end].partition(b"\0")[0].decode("utf-8", "surrogateescape")
+
+
+def block_name(block: bytes) -> str:
+    name = block[0:100].partition(b"\0")[0]
+    if block[345] and block[257:263] == POSIX_MAGIC:  # ustar: a prefix to prepend
+        name = block[345:500].partition(b"\0")[0] + b"/" + name
+    return name.decode("utf-8", "surrogateescape")

@@ -66,40 +66,6 @@ class Member(tf.Header):
         )
 
 
-def _numbers(block: bytes) -> tuple[int, int, int, int, int]:
-    """mode, uid, gid, size, mtime: plain octal in one pass, else field by field."""
-    nums = block[100:148].translate(tf.NUL_AS_SPACE)
-    try:
-        return (
-            int(nums[0:8], 8),
-            int(nums[8:16], 8),
-            int(nums[16:24], 8),
-            int(nums[24:36], 8),
-            int(nums[36:48], 8),
-        )
-    except ValueError:  # base-256 or blank fields
-        fields = ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148))
-        mode, uid, gid, size, mtime = (tf.parse_number(block[a:b]) for a, b in fields)
-        return mode, uid, gid, size, mtime
-
-
-def _device(block: bytes) -> tuple[int, int]:
-    return tf.number(block[329:337]), tf.number(block[337:345])
-
-
-def _text(block: bytes, start: int, end: int) -> str:
-    if not block[start]:
-        return ""
-    return block[start:end].partition(b"\0")[0].decode("utf-8", "surrogateescape")
-
-
-def _name(block: bytes) -> str:
-    name = block[0:100].partition(b"\0")[0]
-    if block[345] and block[257:263] == tf.POSIX_MAGIC:  # ustar: a prefix to prepend
-        name = block[345:500].partition(b"\0")[0] + b"/" + name
-    return name.decode("utf-8", "surrogateescape")
-
-
 def _is_seekable(stream: BinaryIO) -> bool:
     try:
         return bool(stream.seekable())
@@ -264,21 +230,21 @@ class TarReader:
                 "lamina reads the tar formats container tools write; re-create the layer",
             )
         try:
-            mode, uid, gid, size, mtime = _numbers(block)
-            major, minor = _device(block) if kind in _DEVICES else (0, 0)
+            mode, uid, gid, size, mtime = tf.block_numbers(block)
+            major, minor = tf.block_device(block) if kind in _DEVICES else (0, 0)
         except ValueError:
             raise self._corrupt(offset) from None
         m = Member(
-            longname if longname is not None else _name(block),
+            longname if longname is not None else tf.block_name(block),
             kind,
             mode,
             uid,
             gid,
             size,
             mtime,
-            longlink if longlink is not None else _text(block, 157, 257),
-            _text(block, 265, 297),
-            _text(block, 297, 329),
+            longlink if longlink is not None else tf.block_text(block, 157, 257),
+            tf.block_text(block, 265, 297),
+            tf.block_text(block, 297, 329),
             major,
             minor,
             pax,

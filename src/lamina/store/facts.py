@@ -26,7 +26,7 @@ from lamina import digest
 from lamina.atomic import write_atomic
 from lamina.image import Image
 
-VERSION = 2
+VERSION = 3  # 3: the file starts with the sha256 of the JSON after it
 _CHAINS: dict[tuple[str, str], str] = {}  # (chain below, diff_id) -> chain ID
 
 
@@ -119,7 +119,8 @@ class FactsCache:
                 ks = [keys.setdefault(k, len(keys)) for k in f.history]
                 rows[manifest] = [f.id, f.created, ls, ks]
         doc = {"version": VERSION, "layers": list(layers), "keys": list(keys), "images": rows}
-        data = json.dumps(doc, separators=(",", ":")).encode()
+        body = json.dumps(doc, separators=(",", ":")).encode()
+        data = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
         with contextlib.suppress(OSError):  # a read-only store lists more slowly, that is all
             write_atomic(self.path, data, self.tmp_dir())
 
@@ -133,7 +134,12 @@ def _parse(path: Path) -> dict[str, Any]:
     """The cache file's tables, or empty ones when it is missing, damaged or foreign."""
     empty: dict[str, Any] = {"diff_ids": [], "sizes": [], "keys": [], "images": {}}
     try:
-        doc = json.loads(path.read_bytes())
+        # `rmi` decides what to delete from these facts: a file damaged in any way, even
+        # into other valid JSON, fails its checksum and is rebuilt from the blobs
+        checksum, _, body = path.read_bytes().partition(b"\n")
+        if hashlib.sha256(body).hexdigest().encode() != checksum:
+            return empty
+        doc = json.loads(body)
         if not isinstance(doc, dict) or doc.get("version") != VERSION:
             return empty
         layers = [(str(d), int(n)) for d, n in doc["layers"]]
