@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from lamina import digest
-from lamina.api.base import graph
+from lamina.api.lookup import graph
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Layer
 from lamina.layer import compression

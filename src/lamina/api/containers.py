@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lamina.api.base import get_image
+from lamina.api.lookup import get_image
 from lamina.containers import cp as cpfiles
 from lamina.containers import names, rootfs, sandbox
 from lamina.containers.records import (

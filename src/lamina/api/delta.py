@@ -16,11 +16,11 @@ from lamina.api.save import Output, Saved, save_delta
 from lamina.api.save import plan as plan_delta
 from lamina.atomic import output
 from lamina.image import Image, Layer
+from lamina.ops import expand as expander
 from lamina.progress import Progress
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store
 from lamina.transports import archive_writer
-from lamina.transports import expand as expander
 from lamina.transports.sources import open_archive, read_images
 
 __all__ = ["Expanded", "Saved", "expand", "inventory", "plan_delta", "save_delta"]

@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from lamina import reference
-from lamina.api.base import get_image, graph
+from lamina.api import views
+from lamina.api.lookup import get_image, graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
 from lamina.progress import Progress
 from lamina.spec import Platform
-from lamina.store import journal, views
+from lamina.store import journal
 from lamina.store.graph import Graph
 from lamina.store.ingest import find_missing, missing_error
 from lamina.store.layersizes import LayerSizes

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lamina.api.base import get_image
+from lamina.api.lookup import get_image
 from lamina.api.remote import open_repository, parse_remote
 from lamina.errors import UsageError
 from lamina.progress import Progress

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lamina import atomic, reference
-from lamina.api.base import graph
+from lamina.api.lookup import graph
 from lamina.errors import UsageError
 from lamina.image import Image, Layer
 from lamina.ops import compare
+from lamina.ops import expand as expander
 from lamina.ops import rebase as rebase_op
 from lamina.ops import squash as squash_op
 from lamina.ops.squash import Range
@@ -23,7 +24,6 @@ from lamina.store.graph import Graph, resolve
 from lamina.store.ingest import find_missing, missing_error
 from lamina.store.local import Store, StoredImage, Transaction
 from lamina.transports import archive_writer
-from lamina.transports import expand as expander
 from lamina.transports.sources import open_archive, read_images
 
 

@@ -7,7 +7,6 @@ from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
 from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api import system as system  # system check
 from lamina.api.analyze import Report, analyze, analyze_archive
-from lamina.api.base import get_image, graph, open_store
 from lamina.api.images import (
     Loaded,
     history,
@@ -21,6 +20,7 @@ from lamina.api.images import (
 )
 from lamina.api.lifecycle import *  # noqa: F403  (containers: create, run, cp, commit, ...)
 from lamina.api.lifecycle import __all__ as _lifecycle
+from lamina.api.lookup import get_image, graph, open_store
 from lamina.api.save import SAVE_FORMATS, images_for, save
 from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
 from lamina.store.local import Store, StoredImage

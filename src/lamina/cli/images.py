@@ -15,8 +15,8 @@ from lamina.api.images import inspect as inspect_images
 from lamina.api.images import rmi as remove_images
 from lamina.api.images import tag as tag_image
 from lamina.api.images import tree as layer_tree
+from lamina.api.views import TreeNode
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
-from lamina.store.views import TreeNode
 
 
 @cli.command(context_settings=CONTEXT)
