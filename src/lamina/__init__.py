@@ -5,7 +5,9 @@ store = lamina.open_store("/tmp/store")
 lamina.load(store, "app.tar")
 lamina.save(store, ["local/app:1"], "out.tar")
 
-The names are lamina.api's (and LaminaError), imported on first use.
+The names are lamina.api's (and LaminaError), imported on first use. The package
+is typed (py.typed): callers' mypy sees lamina's annotations. `lamina.__version__`
+is the installed version.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # looked up on first use: start-up stays fast
+        from importlib.metadata import version
+
+        return version("lamina")
     if name.startswith("__") and name != "__all__":
         raise AttributeError(name)
     if importlib.util.find_spec(f"{__name__}.{name}") is not None:
