@@ -50,6 +50,8 @@ _DECODE_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True)
 class Pulled:
+    """What `pull` did: the image, the registry's digest, and what was downloaded."""
+
     reference: str  # the familiar name pulled (name@digest for digest pulls)
     name: str  # the tag the image got in the store ("" for a digest pull)
     id: str

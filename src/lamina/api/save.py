@@ -16,12 +16,13 @@ A full save is a delta save that leaves nothing out. The three steps all live he
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from lamina import reference
+from lamina.api.lookup import Names, as_names
 from lamina.atomic import output
 from lamina.errors import UsageError
 from lamina.image import Image
@@ -39,14 +40,17 @@ Output = BinaryIO | str | Path
 
 @dataclass(frozen=True)
 class Saved:
+    """What `save_delta` wrote: the images, what it carried and left out, the bytes."""
+
     images: tuple[Image, ...]
     plan: delta.Plan  # what was carried and what was left out
     bytes: int  # of the archive written
     no_base: tuple[str, ...]  # images for which exclude_base found no base
 
 
-def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
+def images_for(store: Store, refs: Names) -> list[Image]:
     """Images to save, each named with the names the user gave them (see module doc)."""
+    refs = as_names(refs)
     stored = store.images()
     chosen: dict[str, tuple[Image, list[str]]] = {}
     for text in refs:
@@ -60,14 +64,15 @@ def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
 
 def plan(
     store: Store,
-    refs: Sequence[str],
+    refs: Names,
     *,
-    exclude: Sequence[str] = (),
+    exclude: Names = (),
     exclude_base: bool = False,
     have: Inventory | str | Path | None = None,
     omit_layers: Collection[str] = (),
 ) -> tuple[list[Image], delta.Plan, tuple[str, ...]]:
     """The images to save, what to leave out of them, and which had no base to exclude."""
+    refs, exclude = as_names(refs), as_names(exclude)
     if not refs:
         raise UsageError("save needs at least one image")
     images = images_for(store, refs)
@@ -89,11 +94,11 @@ def plan(
 
 def save_delta(
     store: Store,
-    refs: Sequence[str],
+    refs: Names,
     out: Output,
     *,
     fmt: str = "docker-archive",
-    exclude: Sequence[str] = (),
+    exclude: Names = (),
     exclude_base: bool = False,
     have: Inventory | str | Path | None = None,
     omit_layers: Collection[str] | None = None,
@@ -103,7 +108,11 @@ def save_delta(
     if fmt not in SAVE_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
     if (exclude or exclude_base or have is not None or omit_layers) and fmt != "docker-archive":
-        raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
+        raise UsageError(
+            f"a delta archive is a docker-archive, not {fmt}",
+            "save it as a docker-archive",
+            command="drop --format",
+        )
     images, chosen, no_base = plan(
         store,
         refs,
@@ -125,12 +134,12 @@ def save_delta(
 
 def save(
     store: Store,
-    refs: Sequence[str],
+    refs: Names,
     out: Output,
     *,
     fmt: str = "docker-archive",
     omit_layers: Collection[str] | None = None,
-    exclude: Sequence[str] = (),
+    exclude: Names = (),
     exclude_base: bool = False,
     have: str | Path | None = None,
     progress: Progress | None = None,

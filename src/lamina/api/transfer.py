@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from lamina.api.images import Loaded, load
+from lamina.api.lookup import Names, as_names
 from lamina.api.save import images_for
 from lamina.errors import (
     LaminaError,
@@ -38,6 +38,8 @@ from lamina.transports.archive_writer import write_archive
 
 @dataclass(frozen=True)
 class Sent:
+    """What `send` did: the images, the delta plan, the bytes each way, the receiver's report."""
+
     images: tuple[Image, ...]
     plan: delta.Plan
     archive_bytes: int  # the delta archive
@@ -46,14 +48,17 @@ class Sent:
     loaded: tuple[dict[str, Any], ...]  # the receiver's report: Id, RepoTags, NewLayers
 
 
-def send(
-    store: Store, refs: Sequence[str], command: str, *, progress: Progress | None = None
-) -> Sent:
+def send(store: Store, refs: Names, command: str, *, progress: Progress | None = None) -> Sent:
     """Send images to `command` (which runs `lamina receive` somewhere); only what it lacks."""
+    refs = as_names(refs)
     if not refs:
         raise UsageError("send needs at least one image")
     if not command.strip():
-        raise UsageError("send needs a command to run", "e.g. --to 'ssh HOST lamina receive'")
+        raise UsageError(
+            "send needs a command to run",
+            "a command that runs `lamina receive`, e.g. 'ssh HOST lamina receive'",
+            command="e.g. --to 'ssh HOST lamina receive'",
+        )
     images = images_for(store, refs)  # unknown names fail before anything starts
     proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
@@ -87,7 +92,7 @@ def _converse(channel: pipe.Channel, images: list[Image], progress: Progress | N
         size = write_archive(images, data, omit=plan.omit, progress=progress, label="Sending")  # type: ignore[arg-type]
     except LaminaError as exc:
         with contextlib.suppress(OSError):
-            channel.send_json(pipe.ABORT, {"error": exc.one_line()})
+            channel.send_json(pipe.ABORT, {"error": exc.one_line(cli=True)})
         raise
     data.finish()
     channel.tx.close()  # nothing more comes: the receiver can load now
@@ -128,6 +133,8 @@ def _finish(proc: subprocess.Popen[bytes], grace: float = 30) -> int:
 
 @dataclass(frozen=True)
 class Received:
+    """What `receive` loaded, and how many archive bytes it took."""
+
     loaded: tuple[Loaded, ...]
     archive_bytes: int
 
@@ -165,7 +172,7 @@ def _take(store: Store, channel: pipe.Channel) -> Received:
 
 
 def _failure(exc: LaminaError) -> dict[str, Any]:
-    return {"ok": False, "error": exc.one_line(), "exit_code": exc.exit_code}
+    return {"ok": False, "error": exc.one_line(cli=True), "exit_code": exc.exit_code}
 
 
 def _loaded(r: Loaded) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
 from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api import system as system  # system check
 from lamina.api.analyze import Report, analyze, analyze_archive
+from lamina.api.delta import Expanded, Saved, expand, inventory, save_delta
 from lamina.api.images import (
     Loaded,
     history,
@@ -21,20 +22,77 @@ from lamina.api.images import (
 from lamina.api.lifecycle import *  # noqa: F403  (containers: create, run, cp, commit, ...)
 from lamina.api.lifecycle import __all__ as _lifecycle
 from lamina.api.lookup import get_image, graph, open_store
+from lamina.api.push import Pushed, push
+from lamina.api.registry import Pulled, login, logout, pull
 from lamina.api.save import SAVE_FORMATS, images_for, save
 from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
+from lamina.api.system import check as system_check
+from lamina.api.transfer import Received, Sent, receive, send
+from lamina.errors import (  # the error tree: every failure is one of these
+    AuthError as AuthError,
+)
+from lamina.errors import (
+    CheckFailedError as CheckFailedError,
+)
+from lamina.errors import (
+    ConflictError as ConflictError,
+)
+from lamina.errors import (
+    DaemonError as DaemonError,
+)
+from lamina.errors import (
+    DigestMismatchError as DigestMismatchError,
+)
+from lamina.errors import (
+    InvalidInputError as InvalidInputError,
+)
+from lamina.errors import (
+    LaminaError as LaminaError,
+)
+from lamina.errors import (
+    MissingLayersError as MissingLayersError,
+)
+from lamina.errors import (
+    NotFoundError as NotFoundError,
+)
+from lamina.errors import (
+    PermissionRequiredError as PermissionRequiredError,
+)
+from lamina.errors import (
+    ProtocolError as ProtocolError,
+)
+from lamina.errors import (
+    RegistryError as RegistryError,
+)
+from lamina.errors import (
+    UnsafePathError as UnsafePathError,
+)
+from lamina.errors import (
+    UsageError as UsageError,
+)
+from lamina.progress import Progress
+from lamina.store.inventory import Inventory
 from lamina.store.local import Store, StoredImage
 
 __all__ = [
     "SAVE_FORMATS",
+    "Expanded",
+    "Inventory",
     "Loaded",
+    "Progress",
+    "Pulled",
+    "Pushed",
+    "Received",
     "Report",
     "Reshaped",
+    "Saved",
+    "Sent",
     "Store",
     "StoredImage",
     "analyze",
     "analyze_archive",
     "diff",
+    "expand",
     "flatten",
     "get_image",
     "graph",
@@ -43,17 +101,42 @@ __all__ = [
     "images",
     "images_for",
     "inspect",
+    "inventory",
     "load",
+    "login",
+    "logout",
     "open_store",
+    "pull",
+    "push",
     "rebase",
+    "receive",
     "rmi",
     "save",
+    "save_delta",
+    "send",
     "squash",
     "squash_archive",
+    "system_check",
     "tag",
     "tree",
 ]
 __all__ += _lifecycle
+__all__ += [
+    "AuthError",
+    "CheckFailedError",
+    "ConflictError",
+    "DaemonError",
+    "DigestMismatchError",
+    "InvalidInputError",
+    "LaminaError",
+    "MissingLayersError",
+    "NotFoundError",
+    "PermissionRequiredError",
+    "ProtocolError",
+    "RegistryError",
+    "UnsafePathError",
+    "UsageError",
+]
 
 # lamina.api imports this module on first use; its names then stand on the package
 # itself, as when lamina.api imported them eagerly (the function `images` over the

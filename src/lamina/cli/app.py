@@ -60,9 +60,7 @@ def emit_json(value: Any) -> None:
 
 # The listing commands (lamina.cli.images) start without importing the rest of lamina.
 LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
-MODULES = (
-    "images", "analyze", "archives", "containers", "delta", "registry", "squash", "system"
-)
+MODULES = ("images", "analyze", "archives", "containers", "delta", "registry", "squash", "system")
 
 
 def load_commands(listing_only: bool = False) -> None:
@@ -152,7 +150,7 @@ def _main(argv: list[str] | None) -> int:
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)
     except LaminaError as exc:
-        click.echo(f"lamina: error: {exc.one_line()}", err=True)
+        click.echo(f"lamina: error: {exc.one_line(cli=True)}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -94,7 +94,11 @@ def members(
     if fmt not in FORMATS:
         raise UsageError(f"unknown archive format {fmt!r}", "use docker or oci")
     if is_delta(images, omit) and fmt != "docker":
-        raise UsageError("only a docker-archive can leave layers out", "drop --format")
+        raise UsageError(
+            "only a docker-archive can leave layers out",
+            "write a docker-archive",
+            command="drop --format",
+        )
     delta = not _with_layout(images, omit, layout)  # no layout: written as a delta
     out: dict[str, Member] = {}
 

@@ -255,7 +255,9 @@ class Session:
 
     def _login_needed(self) -> AuthError:
         return AuthError(
-            f"{self.host} requires authentication", f"run `lamina login {self.host}` first"
+            f"{self.host} requires authentication",
+            "log in first",
+            command=f"run `lamina login {self.host}`",
         )
 
     def _refused(self) -> AuthError:
@@ -263,7 +265,8 @@ class Session:
             f"{self.host} refused the credentials of {self.credentials.username!r}"
             if self.credentials
             else f"{self.host} refused anonymous access",
-            f"run `lamina login {self.host}` with a valid user and password",
+            "log in again with a valid user and password",
+            command=f"run `lamina login {self.host}`",
         )
 
     def _unreachable(self, exc: httpx.HTTPError, where: str | None = None) -> RegistryError:
