@@ -33,6 +33,7 @@ from lamina.errors import (  # the error tree: every failure is one of these
 )
 from lamina.errors import (
     CheckFailedError as CheckFailedError,
+    CommandFailedError as CommandFailedError,
 )
 from lamina.errors import (
     ConflictError as ConflictError,
@@ -60,6 +61,7 @@ from lamina.errors import (
 )
 from lamina.errors import (
     ProtocolError as ProtocolError,
+    ReceiverError as ReceiverError,
 )
 from lamina.errors import (
     RegistryError as RegistryError,
@@ -124,6 +126,7 @@ __all__ += _lifecycle
 __all__ += [
     "AuthError",
     "CheckFailedError",
+    "CommandFailedError",
     "ConflictError",
     "DaemonError",
     "DigestMismatchError",
@@ -133,6 +136,7 @@ __all__ += [
     "NotFoundError",
     "PermissionRequiredError",
     "ProtocolError",
+    "ReceiverError",
     "RegistryError",
     "UnsafePathError",
     "UsageError",
