@@ -43,7 +43,7 @@ def load(
     source: str | None = None,
     *,
     stdin: BinaryIO | None = None,
-    platform: Platform | None = None,
+    platform: Platform | str | None = None,
     progress: Progress | None = None,
 ) -> list[Loaded]:
     """Load every image of an archive or OCI layout (None or "-": stdin) into the store.
@@ -52,7 +52,7 @@ def load(
     store, checked before anything is written; any failure leaves the store as it was.
     """
     with open_archive(source, store.tmp, stdin) as fs:
-        images = read_images(fs, platform)
+        images = read_images(fs, Platform.of(platform))
         if not images:
             raise InvalidInputError(f"{fs.label} holds no images")
         journal.pause_point("load-planned")

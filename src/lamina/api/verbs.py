@@ -29,50 +29,25 @@ from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_ar
 from lamina.api.system import check as system_check
 from lamina.api.transfer import Received, Sent, receive, send
 from lamina.errors import (  # the error tree: every failure is one of these
-    AuthError as AuthError,
-)
-from lamina.errors import (
-    CheckFailedError as CheckFailedError,
-    CommandFailedError as CommandFailedError,
-)
-from lamina.errors import (
-    ConflictError as ConflictError,
-)
-from lamina.errors import (
-    DaemonError as DaemonError,
-)
-from lamina.errors import (
-    DigestMismatchError as DigestMismatchError,
-)
-from lamina.errors import (
-    InvalidInputError as InvalidInputError,
-)
-from lamina.errors import (
-    LaminaError as LaminaError,
-)
-from lamina.errors import (
-    MissingLayersError as MissingLayersError,
-)
-from lamina.errors import (
-    NotFoundError as NotFoundError,
-)
-from lamina.errors import (
-    PermissionRequiredError as PermissionRequiredError,
-)
-from lamina.errors import (
-    ProtocolError as ProtocolError,
-    ReceiverError as ReceiverError,
-)
-from lamina.errors import (
-    RegistryError as RegistryError,
-)
-from lamina.errors import (
-    UnsafePathError as UnsafePathError,
-)
-from lamina.errors import (
-    UsageError as UsageError,
+    AuthError,
+    CheckFailedError,
+    CommandFailedError,
+    ConflictError,
+    DaemonError,
+    DigestMismatchError,
+    InvalidInputError,
+    LaminaError,
+    MissingLayersError,
+    NotFoundError,
+    PermissionRequiredError,
+    ProtocolError,
+    ReceiverError,
+    RegistryError,
+    UnsafePathError,
+    UsageError,
 )
 from lamina.progress import Progress
+from lamina.spec import Platform
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store, StoredImage
 
@@ -81,6 +56,7 @@ __all__ = [
     "Expanded",
     "Inventory",
     "Loaded",
+    "Platform",
     "Progress",
     "Pulled",
     "Pushed",

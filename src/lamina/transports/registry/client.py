@@ -276,9 +276,12 @@ class Session:
         reason = str(exc).split("\n", 1)[0] or type(exc).__name__
         if isinstance(exc, httpx.ConnectError):
             hint = "check the address and that the registry is running"
+            plain_http = None if self.allow_http else "pass --tls-verify=false"
             if not self.allow_http:
-                hint += "; a plain-HTTP registry needs --tls-verify=false"
-            return RegistryError(f"cannot reach registry {target} ({reason})", hint)
+                hint += "; a plain-HTTP registry needs TLS verification turned off"
+            return RegistryError(
+                f"cannot reach registry {target} ({reason})", hint, command=plain_http
+            )
         return RegistryError(f"connection to registry {target} failed ({reason})", "try again")
 
 
