@@ -12,14 +12,16 @@ import importlib
 import json
 import signal
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lamina.cli import failure
 from lamina.errors import LaminaError
 from lamina.progress import Progress
-from lamina.store.local import Store
+
+if TYPE_CHECKING:  # the store is imported by the commands that use it: start-up stays fast
+    from lamina.store.local import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +38,8 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from lamina.store.local import Store
+
             self._store = Store.open(self.store_path)
         return self._store
 
