@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -64,6 +65,7 @@ def emit_json(value: Any) -> None:
 
 # The listing commands (lamina.cli.images) start without importing the rest of lamina.
 LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
+COMPLETING = "_LAMINA_COMPLETE"  # click's completion variable for prog_name lamina
 MODULES = ("images", "analyze", "archives", "containers", "delta", "registry", "squash", "system")
 
 
@@ -73,6 +75,10 @@ def load_commands(listing_only: bool = False) -> None:
         importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
     for module in MODULES[:1] if listing_only else MODULES:
         importlib.import_module(f"lamina.cli.{module}")
+    if COMPLETING in os.environ:  # TAB: image and container names complete from the store
+        from lamina.cli import complete
+
+        complete.attach(cli)
 
 
 class LazyGroup(click.Group):
