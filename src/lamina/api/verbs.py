@@ -2,9 +2,12 @@
 
 import sys
 
+from lamina.api import copying as copying  # copy SRC DST, no store
+
 # delta save, expand, send, receive; a Docker Engine as a source and destination
 from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
 from lamina.api import registry as registry  # push, pull, login, logout
+from lamina.api import storeless as storeless  # ls, digest, manifest, config: no store
 from lamina.api import system as system  # system check
 from lamina.api.analyze import Report, analyze, analyze_archive
 from lamina.api.delta import Expanded, Saved, expand, inventory, save_delta

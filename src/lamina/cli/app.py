@@ -66,7 +66,17 @@ def emit_json(value: Any) -> None:
 # The listing commands (lamina.cli.images) start without importing the rest of lamina.
 LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
 COMPLETING = "_LAMINA_COMPLETE"  # click's completion variable for prog_name lamina
-MODULES = ("images", "analyze", "archives", "containers", "delta", "registry", "squash", "system")
+MODULES = (
+    "images",
+    "analyze",
+    "archives",
+    "containers",
+    "delta",
+    "registry",
+    "squash",
+    "storeless",
+    "system",
+)
 
 
 def load_commands(listing_only: bool = False) -> None:
@@ -116,6 +126,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
     Delta:       save --exclude/--exclude-base/--have, inventory, expand, send, receive
     Reshape:     analyze, squash, flatten, rebase, diff
     Registries:  push, pull, login, logout
+    No store:    ls (a registry's tags), digest, manifest, config, copy SRC DST
     Docker:      docker-daemon:NAME in load, save, send, squash, flatten, rebase;
                  send --to-docker [HOST]; inventory --docker
     Store:       system check [--repair]
