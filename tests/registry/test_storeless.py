@@ -164,21 +164,43 @@ def test_copy_to_archives_loads_in_docker_with_the_same_id(
 def test_copy_from_archives_to_a_registry(
     tmp_path, registry: Registry, podman: Podman, fixtures: FixtureSet, repo
 ):
-    for name in ("skopeo-oci-gzip-archive", "skopeo-docker"):
-        fixture = fixtures[name]
-        kind = "oci-archive" if fixture.format == "oci-archive" else "docker-archive"
-        target = f"{registry.host}/{repo}:{name}"
-        doc = json.loads(lamina(tmp_path, "copy", "--json", f"{kind}:{fixture.path}", target))
-        assert doc["Digest"] == served_digest(podman, target)
-        config = inspect(podman, target, "--config", "--raw")
-        assert sha256(config) == doc["Id"] == fixture.image.id
-    # and to an oci: directory, which skopeo reads
+    # an OCI layout goes up byte for byte: the registry serves skopeo's own manifest
+    fixture = fixtures["skopeo-oci-gzip"]
+    (entry,) = json.loads((fixture.path / "index.json").read_bytes())["manifests"]
+    target = f"{registry.host}/{repo}:oci"
+    doc = json.loads(lamina(tmp_path, "copy", "--json", f"oci:{fixture.path}", target))
+    assert doc["Digest"] == entry["digest"] == served_digest(podman, target)
+    assert sha256(inspect(podman, target, "--config", "--raw")) == doc["Id"] == fixture.image.id
+
+    # a docker-archive has no such manifest: pushed as `push` does, same image ID
+    fixture = fixtures["skopeo-docker"]
+    target = f"{registry.host}/{repo}:docker"
+    doc = json.loads(lamina(tmp_path, "copy", "--json", f"docker-archive:{fixture.path}", target))
+    assert doc["Digest"] == served_digest(podman, target)
+    assert sha256(inspect(podman, target, "--config", "--raw")) == doc["Id"] == fixture.image.id
+    # and into an oci: directory, which skopeo reads
     layout = tmp_path / "layout"
-    lamina(
-        tmp_path, "copy", f"docker-archive:{fixtures['skopeo-docker'].path}", f"oci:{layout}:app:1"
-    )
+    lamina(tmp_path, "copy", f"docker-archive:{fixture.path}", f"oci:{layout}:app:1")
     got = skopeo(podman, "inspect", "--config", "--raw", f"oci:{layout}:app:1", text=False)
-    assert isinstance(got, bytes) and sha256(got) == fixtures["skopeo-docker"].image.id
+    assert isinstance(got, bytes) and sha256(got) == fixture.image.id
+
+
+def test_index_round_trips_through_an_oci_layout_byte_for_byte(
+    tmp_path, start_registry: Callable[..., Registry], podman: Podman, multi, repo
+):
+    raw = inspect(podman, multi, "--raw")
+    for kind, path in (("oci", tmp_path / "dir"), ("oci-archive", tmp_path / "multi.tar")):
+        lamina(tmp_path, "copy", multi, f"{kind}:{path}:multi")  # the whole index, as crane
+        assert skopeo(podman, "inspect", "--raw", f"{kind}:{path}:multi", text=False) == raw
+        other = start_registry()
+        back = f"{other.host}/{repo}:multi"
+        doc = json.loads(lamina(tmp_path, "copy", "--json", f"{kind}:{path}:multi", back))
+        assert doc["Digest"] == sha256(raw) == served_digest(podman, back)
+        for arch in ("arm64", "amd64"):
+            assert inspect(podman, back, "--config", "--raw", "--override-arch", arch) == inspect(
+                podman, multi, "--config", "--raw", "--override-arch", arch
+            )
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_damaged_blob_fails_in_one_line_and_writes_nothing(

@@ -1,46 +1,49 @@
 """`copy SRC DST`: an image between registries and archives, never through the store.
 
     api.copying.copy("localhost:5000/app:1", "localhost:5000/mirror/app:1")
-    api.copying.copy("docker://localhost:5000/app:1", "docker-archive:app.tar")
+    api.copying.copy("docker://localhost:5000/app:1", "oci-archive:app.tar:app")
 
-| from \\ to  | registry                            | archive (docker-archive, oci-archive, oci) |
-|------------|-------------------------------------|--------------------------------------------|
-| registry   | byte-exact: same manifests, digests | streamed from the registry into the writer |
-| archive    | pushed as `push` would (gzip, OCI)  | read, then written                         |
-
-Registry to registry (transports/registry/mirror.py) keeps every manifest and index
-byte for byte, so digests and signatures stay valid: blobs the target lacks are mounted
-across repositories on the same registry, else streamed from GET into PUT. A
+Between registries and OCI layouts (`oci-archive:`, `oci:`) the copy is byte for byte
+(transports/mirror.py): every manifest and index keeps its bytes, so its digest and any
+signature over it; on one registry blobs are mounted across repositories, otherwise
+they stream from the source into the target, verified on the way, never held whole. A
 multi-platform index is copied whole by default, as `crane copy` does (skopeo copies
 one platform unless `--all`: lamina follows crane); `platform` copies that platform's
-manifest alone, tagged as the index was. An archive holds one image: from an index,
-this host's platform or `platform`. Layers stream, verified against their digests as
-they arrive; an archive output appears whole or not at all (`atomic.output`; an `oci:`
-directory is written beside and renamed), and a damaged blob stops the copy before a
-tag is written at a registry destination.
+manifest alone, named as the index was.
+
+A docker-archive has no manifest of registry form, so copies to or from one go through
+images: from a registry the layers stream as they are into the archive writer (one
+image: this host's platform or `platform`); to a registry they are pushed as `push`
+pushes (gzip, an OCI manifest). Docker loads the result with the same image ID.
+
+Nothing is named before everything it needs is there: an archive appears whole or not
+at all (`atomic.output`; an `oci:` directory is written beside and renamed), and at a
+registry the tag is the last thing written, so a damaged blob leaves no tag behind.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lamina import atomic, digest, reference
+from lamina import atomic
 from lamina.api.remote import open_repository, parse_remote
 from lamina.api.storeless import Endpoint, endpoint
-from lamina.errors import ConflictError, UsageError
-from lamina.image import Image
+from lamina.errors import UsageError
 from lamina.progress import Progress
 from lamina.spec import Platform
-from lamina.transports import archive_writer, oci_layout
-from lamina.transports.registry import auth, browse, mirror
-from lamina.transports.registry import pull as remote
-from lamina.transports.sources import open_archive, read_images
+from lamina.transports.documents import Document
+from lamina.transports.layout_ends import DirTarget, LayoutSource, TarTarget
+from lamina.transports.mirror import Source, Target, mirror
+from lamina.transports.registry import auth, browse
+from lamina.transports.sources import open_archive
+
+if TYPE_CHECKING:
+    from lamina.transports.registry.repo import Repository
 
 __all__ = ["Copied", "copy"]
 
@@ -56,6 +59,13 @@ class Copied:
     existed: int = 0  # blobs the destination already had
 
 
+@dataclass
+class _Options:
+    platform: Platform | None
+    tls_verify: bool
+    docker_config: Path | None
+
+
 def copy(
     source: str,
     target: str,
@@ -65,133 +75,70 @@ def copy(
     progress: Progress | None = None,
     docker_config: Path | None = None,
 ) -> Copied:
-    """Copy the image `source` names to `target` (see the module doc for what each pair does)."""
+    """Copy the image `source` names to `target` (see the module doc for each pair)."""
     src, dst = endpoint(source), endpoint(target)
     progress = progress or Progress.null()
-    if src.is_registry and dst.is_registry:
-        return _between_registries(src, dst, platform, tls_verify, progress, docker_config)
-    if src.is_registry:
-        ref = parse_remote(src.name)
-        with open_repository(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as r:
-            found = remote.fetch(r, ref.digest or ref.tag, platform=platform, progress=progress)
-            image = found.image.with_names(_names(dst, "" if ref.digest else ref.familiar))
-            written = _write(image, dst, progress)
-        return Copied(str(src), str(dst), written, image.id)
-    with _archive_images(src, platform) as image:
-        if dst.is_registry:
-            return _push(image, src, dst, tls_verify, progress, docker_config)
-        named = image.with_names(_names(dst, image.names[0] if image.names else ""))
-        return Copied(str(src), str(dst), _write(named, dst, progress), image.id)
+    opts = _Options(platform, tls_verify, docker_config)
+    if "docker-archive" in (src.transport, dst.transport):
+        from lamina.api.copy_images import copy_images
 
-
-def _between_registries(
-    src: Endpoint,
-    dst: Endpoint,
-    platform: Platform | None,
-    tls_verify: bool,
-    progress: Progress,
-    docker_config: Path | None,
-) -> Copied:
-    sref, dref = parse_remote(src.name), parse_remote(dst.name)
-    if dref.digest:
-        raise UsageError(f"cannot copy to a digest reference {dref.familiar}", "give a tag")
-    pull = [auth.scope(sref.path, "pull")]
-    same = sref.domain == dref.domain
-    scopes = [auth.scope(dref.path, "pull,push"), *(pull if same else [])]
-    with (
-        open_repository(sref, pull, tls_verify, docker_config) as s,
-        open_repository(dref, scopes, tls_verify, docker_config) as d,
-    ):
-        served = browse.resolve(s, sref.digest or sref.tag, platform)
-        done = mirror.mirror(s, d, served, dref.tag, progress)
-    image_id = "" if served.is_index else browse.blobs(served)[0].digest
+        image_id, dig, counts = copy_images(src, dst, platform, tls_verify, progress, docker_config)
+        return Copied(str(src), str(dst), dig, image_id, *counts)
+    with ExitStack() as stack:
+        source_end, top, mount_from = _source(stack, src, opts)
+        target_end, finish = _target(stack, dst, mount_from, opts)
+        done = mirror(source_end, target_end, top, progress)
+        finish()
+    image_id = "" if top.is_index else top.config().digest
     counts = len(done.copied), len(done.mounted), len(done.existed)
-    return Copied(str(src), str(dst), served.digest, image_id, *counts)
+    return Copied(str(src), str(dst), top.digest, image_id, *counts)
 
 
-def _push(
-    image: Image,
-    src: Endpoint,
-    dst: Endpoint,
-    tls_verify: bool,
-    progress: Progress,
-    docker_config: Path | None,
-) -> Copied:
-    """An archive's image into a registry: layers gzip-compressed, an OCI manifest."""
-    from lamina.transports.registry import push as sender
+def _source(
+    stack: ExitStack, src: Endpoint, opts: _Options
+) -> tuple[Source, Document, Repository | None]:
+    """The source end, the document to copy, and the repository blobs may be mounted from."""
+    if src.is_registry:
+        from lamina.transports.registry.ends import RegistrySource
 
-    ref = parse_remote(dst.name)
-    if ref.digest:
-        raise UsageError(f"cannot copy to a digest reference {ref.familiar}", "give a tag")
-    scopes = [auth.scope(ref.path, "pull,push")]
-    with (
-        open_repository(ref, scopes, tls_verify, docker_config) as repo,
-        tempfile.TemporaryDirectory(prefix="lamina-copy-") as scratch,
-    ):
-        pusher = sender.Pusher(repo, lambda *_: (), Path(scratch), sender.Options(), progress)
-        result = pusher.push(image, ref.tag)
-    blobs = [*result.layers, result.config]
-    counts = [sum(1 for b in blobs if b.how == how) for how in ("pushed", "mounted", "exists")]
-    return Copied(str(src), str(dst), result.manifest_digest, image.id, *counts)
-
-
-@contextmanager
-def _archive_images(src: Endpoint, platform: Platform | None) -> Iterator[Image]:
-    """The one image of an archive that `src` names (its only one when it names none)."""
-    with (
-        tempfile.TemporaryDirectory(prefix="lamina-copy-") as scratch,
-        open_archive(src.path, Path(scratch)) as fs,
-    ):
-        images = read_images(fs, platform)
-        if src.name:
-            wanted = {_familiar(src.name), _familiar(f"{oci_layout.SHORT_NAME_DOMAIN}/{src.name}")}
-            images = [i for i in images if wanted & set(i.names)]
-            if not images:
-                raise UsageError(f"{fs.label} holds no image named {src.name}")
-        if len(images) != 1:
-            names = ", ".join(n for i in images for n in i.names) or "unnamed images"
-            raise UsageError(
-                f"{fs.label} holds {len(images)} images ({names})",
-                f"write {src.transport}:PATH:NAME",
-            )
-        yield images[0]
+        ref = parse_remote(src.name)
+        scopes = [auth.scope(ref.path, "pull")]
+        repo = stack.enter_context(
+            open_repository(ref, scopes, opts.tls_verify, opts.docker_config)
+        )
+        return (
+            RegistrySource(repo),
+            browse.resolve(repo, ref.digest or ref.tag, opts.platform),
+            repo,
+        )
+    scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lamina-copy-")))
+    layout = LayoutSource(stack.enter_context(open_archive(src.path, scratch)))
+    top = layout.top(src.name)
+    if opts.platform is not None and top.is_index:
+        top = layout.document(top.platform_entry(opts.platform, src.path))
+    return layout, top, None
 
 
-def _names(dst: Endpoint, default: str) -> list[str]:
-    name = dst.name or default
-    return [_familiar(name)] if name else []
+def _target(
+    stack: ExitStack, dst: Endpoint, source: Repository | None, opts: _Options
+) -> tuple[Target, Callable[[], None]]:
+    """The target end and what completes it once every document is in."""
+    if dst.is_registry:
+        from lamina.transports.registry.ends import RegistryTarget
 
-
-def _familiar(name: str) -> str:
-    ref = reference.try_parse(name)
-    if ref is None or not ref.tag:
-        raise UsageError(f"invalid image name {name!r}", "write NAME[:TAG]")
-    return ref.familiar
-
-
-def _write(image: Image, dst: Endpoint, progress: Progress) -> str:
-    """Write one image as `dst`'s kind of archive; returns its manifest digest there."""
-    manifest_digest = digest.of_bytes(image.manifest_bytes())
+        ref = parse_remote(dst.name)
+        if ref.digest:
+            raise UsageError(f"cannot copy to a digest reference {ref.familiar}", "give a tag")
+        scopes = [auth.scope(ref.path, "pull,push")]
+        if source is not None and ref.domain == source.session.host:
+            scopes.append(auth.scope(source.name, "pull"))
+        repo = stack.enter_context(
+            open_repository(ref, scopes, opts.tls_verify, opts.docker_config)
+        )
+        return RegistryTarget(repo, ref.tag, source), lambda: None
     if dst.transport == "oci":
-        _write_dir(image, Path(dst.path))
-        return manifest_digest
-    fmt = "docker" if dst.transport == "docker-archive" else "oci"
-    with atomic.output(dst.path) as out:
-        archive_writer.write_archive([image], out, fmt, progress=progress, label="Copying")
-    return manifest_digest
-
-
-def _write_dir(image: Image, root: Path) -> None:
-    """A new OCI layout directory: written beside, then renamed into place."""
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise ConflictError(f"{root} exists and is not an empty directory", "name a new directory")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    try:
-        oci_layout.write_dir([image], staging)
-        if root.exists():
-            root.rmdir()
-        os.rename(staging, root)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        directory = DirTarget(Path(dst.path), dst.name)
+        stack.callback(directory.abandon)  # after finish() there is nothing left to remove
+        return directory, directory.finish
+    tar = TarTarget(stack.enter_context(atomic.output(dst.path)), dst.name)
+    return tar, tar.finish

@@ -24,6 +24,7 @@ from lamina.errors import UsageError
 from lamina.progress import Progress
 from lamina.reference import Reference
 from lamina.spec import Platform
+from lamina.transports.documents import Document
 from lamina.transports.registry import auth, browse
 
 __all__ = ["ARCHIVES", "Endpoint", "config", "digest", "endpoint", "list_tags", "manifest"]
@@ -115,17 +116,13 @@ def config(
     """The config blob of the image `text` names, checked against its digest."""
     ref = _remote(text)
     with open_repository(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as repo:
-        served = browse.image_manifest(repo, ref.digest or ref.tag, platform)
-        blobs = browse.blobs(served)
-        if not blobs or "config" not in served.doc():
-            raise UsageError(f"{ref.familiar} is not an image (its manifest has no config)")
-        cfg = blobs[0]
+        cfg = browse.image_manifest(repo, ref.digest or ref.tag, platform).config()
         return repo.read_blob(cfg.digest, cfg.size, Progress.null().task("", None))
 
 
 def _served(
     text: str, platform: Platform | None, tls_verify: bool, docker_config: Path | None
-) -> browse.Served:
+) -> Document:
     ref = _remote(text)
     with open_repository(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as repo:
         return browse.resolve(repo, ref.digest or ref.tag, platform)

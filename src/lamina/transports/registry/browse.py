@@ -1,4 +1,4 @@
-"""Read a registry without a store: tags (paginated), manifests as served, configs.
+"""Read a registry without a store: tags (paginated), manifests as served.
 
     tags = list(list_tags(repo, page_size=100))   # every tag, following Link headers
     doc = resolve(repo, "1", platform)           # the bytes the registry serves
@@ -14,35 +14,17 @@ platform's manifest, as `crane digest --platform` does. Nothing here writes anyt
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from lamina import digest, mediatype, spec
 from lamina.errors import InvalidInputError, RegistryError
-from lamina.spec import Descriptor, Platform
-from lamina.transports.oci_layout import choose_platform, host_platform
-from lamina.transports.registry.pull import _is_index as is_index
+from lamina.spec import Platform
+from lamina.transports.documents import Document
+from lamina.transports.oci_layout import host_platform
 
 if TYPE_CHECKING:  # the HTTP side (httpx) loads only when a session opens
     from lamina.transports.registry.repo import Repository
 
 MAX_PAGES = 100_000  # a registry whose Link never ends is broken, not big
-
-
-@dataclass(frozen=True)
-class Served:
-    """A manifest or index as the registry served it."""
-
-    raw: bytes
-    media_type: str  # the registry's Content-Type, else the document's own mediaType
-    digest: str
-
-    @property
-    def is_index(self) -> bool:
-        return is_index(self.raw, self.media_type)
-
-    def doc(self) -> dict[str, Any]:
-        return spec.parse_json(self.raw, f"manifest {self.digest}")
 
 
 def list_tags(repo: Repository, page_size: int | None = None) -> Iterator[str]:
@@ -63,55 +45,24 @@ def list_tags(repo: Repository, page_size: int | None = None) -> Iterator[str]:
     raise RegistryError(f"{repo.session.host} keeps paging the tags of {repo.name}")
 
 
-def get(repo: Repository, ref: str) -> Served:
+def get(repo: Repository, ref: str, declared: str = "") -> Document:
+    """A manifest or index by tag or digest (a digest is checked against the bytes)."""
     raw, kind = repo.get_manifest(ref)
-    if not kind or kind not in mediatype.MANIFESTS | mediatype.INDEXES:
-        declared = spec.parse_json(raw, f"manifest {repo.name}:{ref}").get("mediaType")
-        kind = declared if isinstance(declared, str) and declared else kind
-    return Served(raw, kind, digest.of_bytes(raw))
+    return Document.of(raw, kind or declared)
 
 
-def resolve(repo: Repository, ref: str, platform: Platform | None = None) -> Served:
+def resolve(repo: Repository, ref: str, platform: Platform | None = None) -> Document:
     """The document `ref` names; with `platform`, an index's manifest for it."""
-    served = get(repo, ref)
-    if platform is None or not served.is_index:
-        return served
-    return get(repo, platform_entry(served, platform, f"{repo.session.host}/{repo.name}").digest)
+    doc = get(repo, ref)
+    if platform is None or not doc.is_index:
+        return doc
+    entry = doc.platform_entry(platform, f"{repo.session.host}/{repo.name}")
+    return get(repo, entry.digest, entry.media_type)
 
 
-def image_manifest(repo: Repository, ref: str, platform: Platform | None = None) -> Served:
+def image_manifest(repo: Repository, ref: str, platform: Platform | None = None) -> Document:
     """An image manifest: an index is stepped through (this host's platform by default)."""
-    served = get(repo, ref)
-    if served.is_index:
-        label = f"{repo.session.host}/{repo.name}"
-        served = get(repo, platform_entry(served, platform or host_platform(), label).digest)
-    if served.is_index:
+    doc = resolve(repo, ref, platform or host_platform())
+    if doc.is_index:
         raise InvalidInputError(f"{repo.name}:{ref} nests an index in an index")
-    return served
-
-
-def platform_entry(index: Served, platform: Platform, label: str) -> Descriptor:
-    entries = children(index)
-    images = tuple(d for d in entries if d.platform is not None and d.platform.os != "unknown")
-    return choose_platform(images or entries, platform, label)[0]
-
-
-def children(index: Served) -> tuple[Descriptor, ...]:
-    """The entries of an index, in order."""
-    entries = index.doc().get("manifests")
-    if not isinstance(entries, list):
-        raise InvalidInputError(f"image index {index.digest} has no manifests list")
-    return tuple(Descriptor.from_json(e, f"image index {index.digest}") for e in entries)
-
-
-def blobs(manifest: Served) -> tuple[Descriptor, ...]:
-    """What an image (or artifact) manifest needs in the repository: config, then layers."""
-    doc = manifest.doc()
-    what = f"manifest {manifest.digest}"
-    found = [Descriptor.from_json(doc["config"], what)] if "config" in doc else []
-    for key in ("layers", "blobs"):  # "blobs": the OCI 1.1-rc artifact manifest
-        entries = doc.get(key) or []
-        if not isinstance(entries, list):
-            raise InvalidInputError(f"{what}: {key} is not a list")
-        found += [Descriptor.from_json(e, what) for e in entries]
-    return tuple(found)
+    return doc
