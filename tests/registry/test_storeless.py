@@ -18,6 +18,8 @@ from tests.lamina_cli import run_lamina
 from tests.peers import Docker, Podman, Registry
 from tests.registry.conftest import sha256, skopeo
 from tests.registry.paging_proxy import paging_proxy
+from tests.registry.test_digests import skopeo_digest
+from tests.registry.test_digests import skopeo_image as skopeo_image
 from tests.registry.test_pull import push_multi_platform, registry_blob, skopeo_push
 
 
@@ -36,17 +38,10 @@ def inspect(podman: Podman, ref: str, *args: str) -> bytes:
     return out
 
 
-def served_digest(podman: Podman, ref: str) -> str:
-    found: str = json.loads(inspect(podman, ref))["Digest"]
-    return found
-
-
 @pytest.fixture
-def single(registry: Registry, podman: Podman, fixtures: FixtureSet, repo: str) -> str:
+def single(skopeo_image: str) -> str:
     """A Docker v2 schema 2 image skopeo pushed."""
-    ref = f"{registry.host}/{repo}:3"
-    skopeo_push(podman, f"docker-archive:{fixtures['skopeo-docker'].path}", ref)
-    return ref
+    return skopeo_image
 
 
 @pytest.fixture
@@ -61,7 +56,7 @@ def test_digest_manifest_config_are_skopeos(tmp_path, podman: Podman, single, mu
         assert lamina(tmp_path, "manifest", ref) == raw  # byte for byte
         assert lamina(tmp_path, "digest", ref).decode().strip() == sha256(raw)
         assert lamina(tmp_path, "config", ref) == inspect(podman, ref, "--config", "--raw")
-    assert lamina(tmp_path, "digest", single).decode().strip() == served_digest(podman, single)
+    assert lamina(tmp_path, "digest", single).decode().strip() == skopeo_digest(podman, single)
 
     # --platform steps into the index, as crane does: the entry skopeo pushed for arm64
     index = json.loads(inspect(podman, multi, "--raw"))
@@ -109,8 +104,8 @@ def test_copy_within_a_registry_mounts_and_keeps_every_digest(
 ):
     target = f"{registry.host}/{repo}-copy:multi"
     doc = json.loads(lamina(tmp_path, "copy", "--json", multi, target))
-    served = served_digest(podman, multi)
-    assert doc["Digest"] == served == served_digest(podman, target)
+    served = skopeo_digest(podman, multi)
+    assert doc["Digest"] == served == skopeo_digest(podman, target)
     assert inspect(podman, target, "--raw") == inspect(podman, multi, "--raw")
     assert doc["Blobs"]["Copied"] == 0 and doc["Blobs"]["Mounted"] > 0
     assert registry.count("PUT", f"/{repo}-copy/blobs/") == 0
@@ -123,7 +118,7 @@ def test_copy_within_a_registry_mounts_and_keeps_every_digest(
     one = f"{registry.host}/{repo}-arm:1"
     lamina(tmp_path, "copy", "--platform", "linux/arm64/v8", multi, f"docker://{one}")
     arm = lamina(tmp_path, "digest", "--platform", "arm64", multi).decode().strip()
-    assert served_digest(podman, one) == arm
+    assert skopeo_digest(podman, one) == arm
 
 
 def test_copy_between_registries_streams_and_keeps_digest(
@@ -132,7 +127,7 @@ def test_copy_between_registries_streams_and_keeps_digest(
     other = start_registry()
     target = f"{other.host}/{repo}:3"
     doc = json.loads(lamina(tmp_path, "copy", "--json", f"docker://{single}", target))
-    assert doc["Digest"] == served_digest(podman, single) == served_digest(podman, target)
+    assert doc["Digest"] == skopeo_digest(podman, single) == skopeo_digest(podman, target)
     config = inspect(podman, target, "--config", "--raw")
     assert doc["Id"] == sha256(config)
     blobs = len(json.loads(inspect(podman, single, "--raw"))["layers"]) + 1
@@ -169,14 +164,14 @@ def test_copy_from_archives_to_a_registry(
     (entry,) = json.loads((fixture.path / "index.json").read_bytes())["manifests"]
     target = f"{registry.host}/{repo}:oci"
     doc = json.loads(lamina(tmp_path, "copy", "--json", f"oci:{fixture.path}", target))
-    assert doc["Digest"] == entry["digest"] == served_digest(podman, target)
+    assert doc["Digest"] == entry["digest"] == skopeo_digest(podman, target)
     assert sha256(inspect(podman, target, "--config", "--raw")) == doc["Id"] == fixture.image.id
 
     # a docker-archive has no such manifest: pushed as `push` does, same image ID
     fixture = fixtures["skopeo-docker"]
     target = f"{registry.host}/{repo}:docker"
     doc = json.loads(lamina(tmp_path, "copy", "--json", f"docker-archive:{fixture.path}", target))
-    assert doc["Digest"] == served_digest(podman, target)
+    assert doc["Digest"] == skopeo_digest(podman, target)
     assert sha256(inspect(podman, target, "--config", "--raw")) == doc["Id"] == fixture.image.id
     # and into an oci: directory, which skopeo reads
     layout = tmp_path / "layout"
@@ -195,7 +190,7 @@ def test_index_round_trips_through_an_oci_layout_byte_for_byte(
         other = start_registry()
         back = f"{other.host}/{repo}:multi"
         doc = json.loads(lamina(tmp_path, "copy", "--json", f"{kind}:{path}:multi", back))
-        assert doc["Digest"] == sha256(raw) == served_digest(podman, back)
+        assert doc["Digest"] == sha256(raw) == skopeo_digest(podman, back)
         for arch in ("arm64", "amd64"):
             assert inspect(podman, back, "--config", "--raw", "--override-arch", arch) == inspect(
                 podman, multi, "--config", "--raw", "--override-arch", arch
