@@ -91,9 +91,16 @@ def load_commands(listing_only: bool = False) -> None:
         complete.attach(cli)
 
 
+# The store-less registry verbs need nothing else either (lamina.cli.storeless).
+STORELESS = frozenset({"ls", "digest", "manifest", "config", "copy"})
+
+
 class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        load_commands(listing_only=cmd_name in LISTING)
+        if cmd_name in STORELESS:
+            importlib.import_module("lamina.cli.storeless")
+        else:
+            load_commands(listing_only=cmd_name in LISTING)
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
