@@ -37,16 +37,30 @@ from registry import LAMINA, build_layout, drop_skopeo_cache  # noqa: E402
 Measured = tuple[float, float, float]  # wall s, CPU s (user+sys), peak RSS MB
 
 
+# A small launcher: a child forked from this (big) process would count our pages as its
+# own peak RSS; it reports the command's peak RSS (KB), user and system CPU seconds.
+LAUNCH = (
+    "import os,sys;pid=os.fork()\n"
+    "if pid==0: os.execvp(sys.argv[1],sys.argv[1:])\n"
+    "_,st,ru=os.wait4(pid,0);print(ru.ru_maxrss,ru.ru_utime,ru.ru_stime,file=sys.stderr);"
+    "sys.exit(os.waitstatus_to_exitcode(st))"
+)
+
+
 def measure(argv: list[str], env: dict[str, str]) -> Measured:
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    cp = subprocess.run(
+        [sys.executable, "-S", "-c", LAUNCH, *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(argv)}\n{err.decode()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    err = cp.stderr.decode(errors="replace")
+    if cp.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{err[-2000:]}")
+    rss, user, system = err.split()[-3:]
+    return wall, float(user) + float(system), int(rss) / 1024
 
 
 def main() -> None:

@@ -117,6 +117,8 @@ class _LayoutTarget:
 class DirTarget(_LayoutTarget):
     """A new layout directory at `root` (absent or empty), renamed into place at the end."""
 
+    workers = 3
+
     def __init__(self, root: Path, name: str) -> None:
         super().__init__(name)
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -148,6 +150,8 @@ class DirTarget(_LayoutTarget):
 
 class TarTarget(_LayoutTarget):
     """An oci-archive written into `out` as blobs arrive; `finish()` ends the tar."""
+
+    workers = 1  # members follow one another
 
     def __init__(self, out: BinaryIO, name: str) -> None:
         super().__init__(name)

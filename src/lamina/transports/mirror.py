@@ -6,7 +6,8 @@ Children first, the top document last: for an index, each manifest it lists (wit
 blobs) is put by digest, then the index itself, which the target names; so a reader
 never sees a name whose blobs are missing. Per blob, cheapest first: the target has it;
 the target can reuse it without the bytes (a registry's cross-repository mount); else
-the bytes stream from the source into the target, never held whole. Every blob is
+the bytes stream from the source into the target, never held whole, a few blobs at
+once where the target takes them so (a registry, a directory). Every blob is
 checked against its descriptor's size and digest as it streams, before the target
 commits it; on any failure no document has been named at the target (what a target
 leaves behind then is its own contract: see registry/ends.py and layout_ends.py).
@@ -15,7 +16,9 @@ Sources and targets: a registry repository, an OCI layout (directory or tar).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -42,6 +45,8 @@ class Source(Protocol):
 
 
 class Target(Protocol):
+    workers: int  # blobs it takes at once (a tar takes one: its members are sequential)
+
     def has_blob(self, blob: Descriptor) -> bool: ...
 
     def reuse(self, blob: Descriptor) -> bool:
@@ -90,14 +95,43 @@ def _document(
         for child in doc.children():
             _document(source, target, source.document(child), False, progress, done, depth + 1)
     else:
-        for blob in doc.blobs():
-            _blob(source, target, blob, progress, done)
+        _blobs(source, target, doc.blobs(), progress, done)
     target.put_document(doc, top)
     done.documents.append(doc.digest)
 
 
+def _blobs(
+    source: Source,
+    target: Target,
+    blobs: tuple[Descriptor, ...],
+    progress: Progress,
+    done: Mirrored,
+) -> None:
+    """A manifest's blobs, `target.workers` at once; the first failure stops the rest."""
+    todo = list({b.digest: b for b in blobs if not done.seen(b.digest)}.values())
+    stop = threading.Event()  # set on the first failure: the other streams break off
+    if target.workers <= 1 or len(todo) <= 1:
+        for blob in todo:
+            _blob(source, target, blob, progress, done, stop)
+        return
+    with ThreadPoolExecutor(target.workers, thread_name_prefix="copy") as pool:
+        futures = [pool.submit(_blob, source, target, b, progress, done, stop) for b in todo]
+        try:
+            for f in as_completed(futures):  # the first failure, as soon as it happens
+                f.result()
+        except BaseException:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
 def _blob(
-    source: Source, target: Target, blob: Descriptor, progress: Progress, done: Mirrored
+    source: Source,
+    target: Target,
+    blob: Descriptor,
+    progress: Progress,
+    done: Mirrored,
+    stop: threading.Event,
 ) -> None:
     if done.seen(blob.digest):
         return
@@ -113,6 +147,8 @@ def _blob(
         sent = 0
         with source.open_blob(blob) as stream:
             while chunk := stream.read(CHUNK):  # the last read (b"") checks the digest
+                if stop.is_set():
+                    raise InterruptedError("another blob failed")
                 sent += len(chunk)
                 if sent > blob.size:
                     break

@@ -20,6 +20,8 @@ from lamina.transports.documents import Document
 from lamina.transports.mirror import Body
 from lamina.transports.registry import browse
 
+WORKERS = 3  # blobs in flight at once, as pull and push do
+
 if TYPE_CHECKING:
     from lamina.transports.registry.repo import Repository
 
@@ -36,13 +38,15 @@ class RegistrySource:
 
 
 class RegistryTarget:
+    workers = WORKERS
+
     def __init__(self, repo: Repository, tag: str, mount_from: Repository | None) -> None:
         self.repo = repo
         self.tag = tag
         # a repository of the same registry the blobs can be mounted from
         same = mount_from is not None and mount_from.session.host == repo.session.host
         self.mount_from = mount_from.name if same and mount_from is not None else ""
-        self._location: str | None = None  # an upload session a refused mount opened
+        self._sessions: dict[str, str] = {}  # digest -> the upload a refused mount opened
 
     def has_blob(self, blob: Descriptor) -> bool:
         return self.repo.has_blob(blob.digest)
@@ -50,11 +54,13 @@ class RegistryTarget:
     def reuse(self, blob: Descriptor) -> bool:
         if not self.mount_from or self.mount_from == self.repo.name:
             return False
-        self._location = self.repo.mount(blob.digest, self.mount_from)
-        return self._location is None
+        location = self.repo.mount(blob.digest, self.mount_from)
+        if location is not None:
+            self._sessions[blob.digest] = location
+        return location is None
 
     def put_blob(self, blob: Descriptor, body: Body) -> None:
-        location, self._location = self._location or self.repo.start_upload(), None
+        location = self._sessions.pop(blob.digest, None) or self.repo.start_upload()
         self.repo.session.request(
             "PUT",
             location,
