@@ -1,7 +1,7 @@
 """`copy SRC DST`: an image between registries and archives, never through the store.
 
-    api.copying.copy("localhost:5000/app:1", "localhost:5000/mirror/app:1")
-    api.copying.copy("docker://localhost:5000/app:1", "oci-archive:app.tar:app")
+    lamina.copy("localhost:5000/app:1", "localhost:5000/mirror/app:1")
+    lamina.copy("docker://localhost:5000/app:1", "oci-archive:app.tar:app")
 
 Between registries and OCI layouts (`oci-archive:`, `oci:`) the copy is byte for byte
 (transports/mirror.py): every manifest and index keeps its bytes, so its digest and any
@@ -50,6 +50,8 @@ __all__ = ["Copied", "copy"]
 
 @dataclass(frozen=True)
 class Copied:
+    """What `copy` did: where from and to, the digest written there, and each blob's fate."""
+
     source: str
     destination: str
     digest: str  # of the manifest (or index) written at the destination
@@ -70,7 +72,7 @@ def copy(
     source: str,
     target: str,
     *,
-    platform: Platform | None = None,
+    platform: Platform | str | None = None,
     tls_verify: bool = True,
     progress: Progress | None = None,
     docker_config: Path | None = None,
@@ -78,11 +80,13 @@ def copy(
     """Copy the image `source` names to `target` (see the module doc for each pair)."""
     src, dst = endpoint(source), endpoint(target)
     progress = progress or Progress.null()
-    opts = _Options(platform, tls_verify, docker_config)
+    opts = _Options(Platform.of(platform), tls_verify, docker_config)
     if "docker-archive" in (src.transport, dst.transport):
         from lamina.api.copy_images import copy_images
 
-        image_id, dig, counts = copy_images(src, dst, platform, tls_verify, progress, docker_config)
+        image_id, dig, counts = copy_images(
+            src, dst, opts.platform, tls_verify, progress, docker_config
+        )
         return Copied(str(src), str(dst), dig, image_id, *counts)
     with ExitStack() as stack:
         source_end, top, mount_from = _source(stack, src, opts)

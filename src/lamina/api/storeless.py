@@ -1,12 +1,12 @@
 """Registry verbs that need no store (crane's): ls, digest, manifest, config.
 
-    api.storeless.list_tags("localhost:5000/app")        # every tag, all pages
-    api.storeless.digest("localhost:5000/app:1")         # as `skopeo inspect` reports it
-    api.storeless.manifest("localhost:5000/app:1")       # the bytes as served
-    api.storeless.config("localhost:5000/app:1")         # the config blob, verified
+    lamina.list_tags("localhost:5000/app")               # every tag, all pages
+    lamina.remote_digest("localhost:5000/app:1")         # as `skopeo inspect` reports it
+    lamina.remote_manifest("localhost:5000/app:1")       # the bytes as served
+    lamina.remote_config("localhost:5000/app:1")         # the config blob, verified
 
 None of them opens, creates or reads a store; each reads what it prints straight from
-the registry and checks it against its digest. `digest` and `manifest` of a
+the registry and checks it against its digest. The digest and manifest of a
 multi-platform image give the index itself, or with `platform` that platform's manifest
 (crane's `--platform`); `config` steps through an index to this host's platform (or
 `platform`), as a pull would. `copy` (api/copying.py) is the one verb that writes.
@@ -27,7 +27,15 @@ from lamina.spec import Platform
 from lamina.transports.documents import Document
 from lamina.transports.registry import auth, browse
 
-__all__ = ["ARCHIVES", "Endpoint", "config", "digest", "endpoint", "list_tags", "manifest"]
+__all__ = [
+    "ARCHIVES",
+    "Endpoint",
+    "endpoint",
+    "list_tags",
+    "remote_config",
+    "remote_digest",
+    "remote_manifest",
+]
 
 ARCHIVES = ("docker-archive", "oci-archive", "oci")  # skopeo's names for them
 REGISTRY = "docker"
@@ -64,7 +72,8 @@ def endpoint(text: str) -> Endpoint:
     if text.startswith("docker-daemon:"):
         raise UsageError(
             "copy does not reach a Docker Engine",
-            "use `lamina load docker-daemon:NAME` / `lamina send --to-docker`",
+            "load the image from the Engine into a store, or send it to one",
+            command="use `lamina load docker-daemon:NAME` or `lamina send --to-docker`",
         )
     return Endpoint(REGISTRY, "", parse_remote(text).familiar)
 
@@ -84,39 +93,39 @@ def list_tags(
         return list(browse.list_tags(repo, page_size))
 
 
-def digest(
+def remote_digest(
     text: str,
     *,
-    platform: Platform | None = None,
+    platform: Platform | str | None = None,
     tls_verify: bool = True,
     docker_config: Path | None = None,
 ) -> str:
     """The digest of what `text` names in its registry (`platform`: that platform's)."""
-    return _served(text, platform, tls_verify, docker_config).digest
+    return _served(text, Platform.of(platform), tls_verify, docker_config).digest
 
 
-def manifest(
+def remote_manifest(
     text: str,
     *,
-    platform: Platform | None = None,
+    platform: Platform | str | None = None,
     tls_verify: bool = True,
     docker_config: Path | None = None,
 ) -> bytes:
     """The manifest or index `text` names, byte for byte as the registry serves it."""
-    return _served(text, platform, tls_verify, docker_config).raw
+    return _served(text, Platform.of(platform), tls_verify, docker_config).raw
 
 
-def config(
+def remote_config(
     text: str,
     *,
-    platform: Platform | None = None,
+    platform: Platform | str | None = None,
     tls_verify: bool = True,
     docker_config: Path | None = None,
 ) -> bytes:
     """The config blob of the image `text` names, checked against its digest."""
     ref = _remote(text)
     with open_repository(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as repo:
-        cfg = browse.image_manifest(repo, ref.digest or ref.tag, platform).config()
+        cfg = browse.image_manifest(repo, ref.digest or ref.tag, Platform.of(platform)).config()
         return repo.read_blob(cfg.digest, cfg.size, Progress.null().task("", None))
 
 

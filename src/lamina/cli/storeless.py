@@ -11,17 +11,12 @@ from lamina import api
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.cli.registry import tls_option
 from lamina.progress import Progress
-from lamina.spec import Platform
 
 PLATFORM_HELP = "From a multi-platform index, that platform's manifest (arm64, linux/arm/v7)."
 
 
 def platform_option(f: click.decorators.FC) -> click.decorators.FC:
     return click.option("--platform", metavar="[OS/]ARCH[/VARIANT]", help=PLATFORM_HELP)(f)
-
-
-def _platform(text: str | None) -> Platform | None:
-    return Platform.parse(text) if text else None
 
 
 @cli.command("ls", context_settings=CONTEXT)
@@ -51,7 +46,7 @@ def digest(ref: str, platform: str | None, tls_verify: bool) -> None:
 
     A multi-platform image gives its index's digest; --platform that platform's manifest's.
     """
-    click.echo(api.storeless.digest(ref, platform=_platform(platform), tls_verify=tls_verify))
+    click.echo(api.storeless.remote_digest(ref, platform=platform, tls_verify=tls_verify))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -60,7 +55,7 @@ def digest(ref: str, platform: str | None, tls_verify: bool) -> None:
 @tls_option
 def manifest(ref: str, platform: str | None, tls_verify: bool) -> None:
     """Print REF's manifest (or index) byte for byte as the registry serves it."""
-    raw = api.storeless.manifest(ref, platform=_platform(platform), tls_verify=tls_verify)
+    raw = api.storeless.remote_manifest(ref, platform=platform, tls_verify=tls_verify)
     sys.stdout.buffer.write(raw)
     sys.stdout.buffer.flush()
 
@@ -72,7 +67,7 @@ def manifest(ref: str, platform: str | None, tls_verify: bool) -> None:
 def config(ref: str, platform: str | None, tls_verify: bool) -> None:
     """Print the config blob of REF's image, checked against its digest (skopeo inspect
     --config --raw)."""
-    raw = api.storeless.config(ref, platform=_platform(platform), tls_verify=tls_verify)
+    raw = api.storeless.remote_config(ref, platform=platform, tls_verify=tls_verify)
     sys.stdout.buffer.write(raw)
     sys.stdout.buffer.flush()
 
@@ -128,7 +123,7 @@ def copy(
         done = api.copying.copy(
             source,
             target,
-            platform=_platform(platform),
+            platform=platform,
             tls_verify=tls_verify,
             progress=progress,
         )
