@@ -221,8 +221,10 @@ def test_damaged_blob_fails_in_one_line_and_writes_nothing(
     assert missing.returncode != 0
     assert not list(target.root.rglob(f"blobs/sha256/*/{layers[-1]['digest'][7:]}/data"))
 
-    out = tmp_path / "never.tar"
-    err = run_lamina(tmp_path / "never", "copy", ref, f"docker-archive:{out}")
-    assert err.returncode == 5 and len(err.stderr.decode().strip().splitlines()) == 1
-    assert not out.exists() and list(tmp_path.glob("*never.tar*")) == []
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    for kind in ("docker-archive", "oci-archive", "oci"):  # through images, and byte-exact
+        err = run_lamina(tmp_path / "never", "copy", ref, f"{kind}:{outputs / kind}")
+        assert err.returncode == 5 and len(err.stderr.decode().strip().splitlines()) == 1
+    assert list(outputs.iterdir()) == []  # no file, no directory, no temp left beside
     assert not (tmp_path / "never").exists()
