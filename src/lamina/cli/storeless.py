@@ -118,6 +118,8 @@ def copy(
     """
     if all_platforms and platform:
         raise click.UsageError("--all and --platform exclude each other")
+    if all_platforms and "docker-archive" in (source.split(":", 1)[0], target.split(":", 1)[0]):
+        raise click.UsageError("a docker-archive holds one image: copy a whole index to oci:DIR")
     quiet = c.quiet or local_quiet or as_json
     with Progress.for_terminal(quiet) as progress:
         done = api.copying.copy(
