@@ -130,3 +130,22 @@ class LayerSink(BlobSink, Protocol):
     def blob_size(self, dig: str) -> int: ...
 
     def open_blob(self, dig: str) -> BinaryIO: ...
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A manifest that refers to an image (signature, attestation, SBOM), kept byte-exact.
+
+    `subject` is the digest of the manifest (or index) it refers to; `tag` is its
+    cosign-style tag ("sha256-HEX.sig") or "" for an OCI 1.1 referrer (its manifest
+    has `subject`) or an attestation entry of a received index; `blobs` are the
+    config and layers its manifest names.
+    """
+
+    digest: str
+    media_type: str
+    size: int
+    subject: str
+    tag: str = ""
+    blobs: tuple[Descriptor, ...] = ()
+    artifact_type: str = ""

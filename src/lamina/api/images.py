@@ -17,6 +17,7 @@ from lamina.image import Image
 from lamina.progress import Progress
 from lamina.spec import Platform
 from lamina.store import journal
+from lamina.store.artifacts import Artifacts
 from lamina.store.graph import Graph
 from lamina.store.ingest import find_missing, missing_error
 from lamina.store.layersizes import LayerSizes
@@ -115,7 +116,7 @@ def rmi(store: Store, refs: Names, *, force: bool = False, no_prune: bool = Fals
         removal = Removal(tx, Graph.build(store.images()), Containers(store).uses())
         for ref in refs:
             removal.remove(ref, force=force, prune=not no_prune)
-    Origins(store).forget_removed()  # a removed image loaded again has no RepoDigests
+    _forget_removed(store)  # a removed image loaded again has no RepoDigests
     return removal.lines
 
 
@@ -124,8 +125,14 @@ def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
     image is built on), by Docker's rules; returns Docker's Untagged:/Deleted: lines."""
     with store.transaction() as tx:
         lines = prune(tx, Graph.build(store.images()), all_unused, Containers(store).uses())
-    Origins(store).forget_removed()
+    _forget_removed(store)
     return lines
+
+
+def _forget_removed(store: Store) -> None:
+    """What the sidecars kept for removed images goes with them."""
+    Origins(store).forget_removed()
+    Artifacts(store).forget_removed()
 
 
 # -- views -----------------------------------------------------------------------
@@ -157,10 +164,13 @@ def inspect(store: Store, refs: Names) -> list[dict[str, Any]]:
     """Docker's `image inspect` documents, one per name."""
     found = [get_image(store, r) for r in as_names(refs)]
     images, sizes, origins = store.images(), layer_sizes(store), Origins(store)
-    docs = [
-        views.inspect_doc(Graph.around(images, img), img, origins.repo_digests(img.id), sizes=sizes)
-        for img in found
-    ]
+    kept = Artifacts(store)
+    docs = []
+    for img in found:
+        doc = views.inspect_doc(Graph.around(images, img), img, origins.repo_digests(img.id), sizes=sizes)
+        if referrers := kept.of(img.id):  # lamina's own key, only when there are some
+            doc["Referrers"] = [views.referrer_doc(a) for a in referrers]
+        docs.append(doc)
     sizes.save()
     return docs
 

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from lamina.api import referrers
 from lamina.api.lookup import get_image
 from lamina.api.remote import open_repository, parse_remote
 from lamina.errors import UsageError
@@ -40,6 +41,8 @@ class Pushed:
     reference: str  # the familiar name pushed to
     result: PushResult
     note: str = ""  # why the received manifest could not be pushed as it was, if it could not
+    referrers: int = 0  # artifacts pushed with it (--with-referrers)
+    referrers_left: int = 0  # artifacts of a manifest or index that could not be pushed as it was
 
     @property
     def digest(self) -> str:
@@ -65,6 +68,7 @@ def push(
     progress: Progress | None = None,
     chunk_size: int = sender.CHUNK_SIZE,
     docker_config: Path | None = None,
+    with_referrers: bool = False,
 ) -> Pushed:
     """Push image `source` to `target` (default: `source` itself, a registry reference).
 
@@ -92,6 +96,7 @@ def push(
     scopes = [auth.scope(ref.path, "pull,push"), *_mount_scopes(sources, ref)]
     scratch = store.scratch_dir()
     note = ""
+    carried = (0, 0)
     try:
         with open_repository(ref, sorted(set(scopes)), tls_verify, docker_config) as repo:
 
@@ -114,6 +119,10 @@ def push(
                 note = result if isinstance(result, str) else ""
             if isinstance(result, str):
                 result = pusher.push(image, ref.tag)
+            if with_referrers:
+                carried = referrers.push_all(
+                    store, image.id, repo, [result.manifest_digest], sources[""]
+                )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     memory.remember(_sightings(result, ref))
@@ -121,7 +130,7 @@ def push(
     origins.remember(
         image.id, Origin(ref.repository, mdig, mdig, result.media_type), {mdig: result.raw}
     )
-    return Pushed(ref.familiar, result, note)
+    return Pushed(ref.familiar, result, note, *carried)
 
 
 def _received(origins: Origins, stored: StoredImage, ref: Reference) -> list[Origin]:

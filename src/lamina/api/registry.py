@@ -8,6 +8,7 @@ like `load`, then tells the memory which compressed blobs it saw.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,11 @@ import zstandard
 from isal.isal_zlib import error as IsalError
 
 from lamina import digest, reference
+from lamina.api import referrers
 from lamina.api.push import COMPRESSIONS, MANIFEST_FORMATS, Pushed, push
 from lamina.api.remote import connect, open_repository, parse_remote
 from lamina.errors import InvalidInputError, LaminaError, UsageError
-from lamina.image import Image
+from lamina.image import Artifact, Image
 from lamina.progress import Progress
 from lamina.reference import Reference
 from lamina.spec import Descriptor, Platform
@@ -59,6 +61,7 @@ class Pulled:
     new_layers: int  # layers downloaded; 0 means the store was up to date
     replaced: str  # image ID the name pointed at before, when it moved; else ""
     up_to_date: bool  # the name already pointed at this image
+    referrers: int = 0  # artifacts kept with it (--with-referrers)
 
 
 # -- pull -------------------------------------------------------------------------
@@ -72,21 +75,34 @@ def pull(
     tls_verify: bool = True,
     progress: Progress | None = None,
     docker_config: Path | None = None,
+    with_referrers: bool = False,
 ) -> Pulled:
-    """Pull an image into the store, named as pulled; all-or-nothing."""
+    """Pull an image into the store, named as pulled; all-or-nothing.
+
+    `with_referrers`: its signatures, attestations and SBOMs too (api/referrers.py).
+    """
     ref = parse_remote(text)
     name = "" if ref.digest else ref.familiar
+    artifacts: list[Artifact] = []
     with open_repository(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as repo:
         wanted = Platform.of(platform)
         found = remote.fetch(
             repo, ref.digest or ref.tag, platform=wanted, progress=progress, name=name
         )
-        landed = _land(store, found.image, name)
+        staged = store.scratch_dir()
+        try:
+            artifacts = referrers.fetch_all(repo, found, staged) if with_referrers else []
+            landed = _land(store, found.image, name)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
+    referrers.keep(store, found.image.id, artifacts, staged)
     BlobInfo(store).remember(_pulled_sightings(found, ref))
     origin = Origin(ref.repository, found.digest, found.manifest_digest, found.media_type)
     Origins(store).remember(found.image.id, origin, found.received)
     shown = f"{ref.repository}@{found.digest}" if ref.digest else ref.familiar
-    return Pulled(reference.parse(shown).familiar, name, found.image.id, found.digest, *landed)
+    familiar = reference.parse(shown).familiar
+    return Pulled(familiar, name, found.image.id, found.digest, *landed, len(artifacts))
 
 
 def _land(store: Store, image: Image, name: str) -> tuple[int, str, bool]:

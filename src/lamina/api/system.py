@@ -19,6 +19,7 @@ from lamina import digest
 from lamina.containers.records import RECORD, Container, Containers
 from lamina.errors import LaminaError
 from lamina.store import check as store_check
+from lamina.store.artifacts import Artifacts
 from lamina.store.check import Finding
 from lamina.store.local import Store
 from lamina.store.tmp import tree_size
@@ -43,7 +44,17 @@ def check(
     for c in records:
         for dig in (c.image_id, *c.diff_ids):
             held.setdefault(dig, f"container {c.name}")
-    return found + store_check.check(store, held, quick=quick, repair=repair, force=force)
+    found += store_check.check(store, held, quick=quick, repair=repair, force=force)
+    return found + _referrers(store)
+
+
+def _referrers(store: Store) -> list[Finding]:
+    """Kept referrers (store/artifacts.py) whose bytes are missing or damaged."""
+    what = "a signature, attestation or SBOM kept with an image does not match its digest"
+    return [
+        Finding("corrupt", dig, f"{what}; pull the image again with --with-referrers")
+        for dig in Artifacts(store).damaged()
+    ]
 
 
 def _records(containers: Containers) -> tuple[list[Container], list[Finding]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lamina import reference
+from lamina.image import Artifact
 from lamina.jsondoc import thaw
 from lamina.spec import HistoryEntry
 from lamina.store.graph import Graph
@@ -113,6 +114,16 @@ def inspect_doc(
         "RootFS": {"Type": "layers", "Layers": list(img.image.diff_ids)},
         "Metadata": {"ManifestDigest": img.manifest.digest},
     }
+
+
+def referrer_doc(a: Artifact) -> dict[str, Any]:
+    """An artifact kept with an image (store/artifacts.py), as `inspect` shows it."""
+    doc = {"Digest": a.digest, "MediaType": a.media_type, "Size": a.size, "Subject": a.subject}
+    return (
+        doc
+        | ({"ArtifactType": a.artifact_type} if a.artifact_type else {})
+        | ({"Tag": a.tag} if a.tag else {})
+    )
 
 
 def _last_comment(img: StoredImage) -> str:

@@ -27,6 +27,15 @@ def tls_option(f: click.decorators.FC) -> click.decorators.FC:
     )(f)
 
 
+def referrers_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--with-referrers",
+        is_flag=True,
+        help="Carry the image's signatures, attestations and SBOMs too, byte-exact: OCI "
+        "referrers (manifests with a subject) and cosign's sha256-HEX.sig/.att/.sbom tags.",
+    )(f)
+
+
 def quiet_option(f: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "-q", "--quiet", "local_quiet", is_flag=True, help="No progress, only the result."
@@ -54,6 +63,7 @@ def quiet_option(f: click.decorators.FC) -> click.decorators.FC:
     type=click.Path(dir_okay=False, writable=True),
     help="Also write the pushed manifest's digest to this file (as podman does).",
 )
+@referrers_option
 @tls_option
 @quiet_option
 @json_option
@@ -65,6 +75,7 @@ def push(
     compress: str | None,
     fmt: str | None,
     digestfile: str | None,
+    with_referrers: bool,
     tls_verify: bool,
     local_quiet: bool,
     as_json: bool,
@@ -75,6 +86,11 @@ def push(
     Examples:
       lamina push localhost:5000/app:1
       lamina push local/app:1 registry.example.com/team/app:1 --compress zstd
+      lamina push --with-referrers localhost:5000/app:1 localhost:5000/mirror/app:1
+
+    With --with-referrers, the signatures and attestations pulled with the image
+    (pull --with-referrers) go too, unchanged, when the manifest they sign is
+    pushed unchanged.
     """
     quiet = c.quiet or local_quiet or as_json
     with Progress.for_terminal(quiet) as progress:
@@ -86,15 +102,23 @@ def push(
             manifest_format=fmt,
             tls_verify=tls_verify,
             progress=progress,
+            with_referrers=with_referrers,
         )
     ref = api.registry.parse_remote(pushed.reference)
     if digestfile:
         Path(digestfile).write_text(pushed.digest)
     if pushed.note:
         click.echo(f"note: pushed a new manifest: {pushed.note}", err=True)
+    if pushed.referrers_left:
+        click.echo(
+            f"note: {pushed.referrers_left} referrer(s) left out: they refer to a manifest "
+            "that could not be pushed unchanged",
+            err=True,
+        )
     if as_json:
         doc = {"Reference": ref.familiar, "Digest": pushed.digest, "Size": pushed.size}
-        emit_json({**doc, "RepoDigest": f"{ref.familiar_repository}@{pushed.digest}"})
+        doc["RepoDigest"] = f"{ref.familiar_repository}@{pushed.digest}"
+        emit_json({**doc, "Referrers": pushed.referrers} if with_referrers else doc)
         return
     if not quiet:
         click.echo(f"The push refers to repository [{ref.familiar_repository}]")
@@ -107,23 +131,45 @@ def push(
 @cli.command(context_settings=CONTEXT)
 @click.argument("ref", metavar="REGISTRY/REPO[:TAG|@DIGEST]")
 @click.option("--platform", metavar="OS/ARCH[/VARIANT]", help="For multi-platform images.")
+@referrers_option
 @tls_option
 @quiet_option
 @pass_ctx
-def pull(c: Ctx, ref: str, platform: str | None, tls_verify: bool, local_quiet: bool) -> None:
+def pull(
+    c: Ctx,
+    ref: str,
+    platform: str | None,
+    with_referrers: bool,
+    tls_verify: bool,
+    local_quiet: bool,
+) -> None:
     """Pull an image from a registry into the store, tagged as pulled.
 
     Layers the store already has are not downloaded. A failed pull leaves the
-    store as it was.
+    store as it was. With --with-referrers, the artifacts that refer to the image
+    (or to its index) are kept beside it: `inspect` lists them as Referrers,
+    `push --with-referrers` and `save --with-referrers` carry them.
+
+    \b
+    Examples:
+      lamina pull localhost:5000/app:1
+      lamina pull --platform arm64 --with-referrers localhost:5000/app:1
     """
     quiet = c.quiet or local_quiet
     plat = Platform.parse(platform) if platform else None
     with Progress.for_terminal(quiet) as progress:
         pulled = api.registry.pull(
-            c.store, ref, platform=plat, tls_verify=tls_verify, progress=progress
+            c.store,
+            ref,
+            platform=plat,
+            tls_verify=tls_verify,
+            progress=progress,
+            with_referrers=with_referrers,
         )
     if not quiet:
         click.echo(f"Digest: {pulled.digest}")
+        if with_referrers:
+            click.echo(f"Referrers: {pulled.referrers}")
         if pulled.up_to_date:
             status = f"Image is up to date for {pulled.reference}"
         elif pulled.replaced:

@@ -105,13 +105,23 @@ class Repository:
 
     def get_manifest(self, ref: str) -> tuple[bytes, str]:
         """(raw bytes, media type) of a manifest or index by tag or digest."""
+        found = self.find_manifest(ref, missing_ok=False)
+        assert found is not None
+        return found
+
+    def find_manifest(self, ref: str, *, missing_ok: bool = True) -> tuple[bytes, str] | None:
+        """Like get_manifest; None when the registry has no such manifest (a 404)."""
         resp = self.session.request(
             "GET",
             f"/v2/{self.name}/manifests/{ref}",
             what=f"manifest {self.name}:{ref}" if ":" not in ref else f"manifest {ref}",
             headers={"Accept": MANIFEST_ACCEPT},
             stream=True,
+            ok=(200, 404) if missing_ok else (200,),
         )
+        if resp.status_code == 404:
+            resp.close()
+            return None
         try:
             raw = bytearray()
             for chunk in iter_chunks(resp, SLICE):
@@ -126,6 +136,11 @@ class Repository:
         return bytes(raw), kind
 
     def put_manifest(self, tag: str, raw: bytes, media_type: str) -> str:
+        """PUT under a tag (or its own digest); returns its digest."""
+        return self.put_manifest_subject(tag, raw, media_type)[0]
+
+    def put_manifest_subject(self, tag: str, raw: bytes, media_type: str) -> tuple[str, bool]:
+        """PUT; (digest, whether the registry indexed its `subject` - the OCI-Subject header)."""
         resp = self.session.request(
             "PUT",
             f"/v2/{self.name}/manifests/{tag}",
@@ -141,7 +156,7 @@ class Repository:
                 f"registry stored manifest {self.name}:{tag} as {said}, lamina sent {dig}",
                 "the registry altered the manifest; check the registry",
             )
-        return dig
+        return dig, bool(resp.headers.get("OCI-Subject"))
 
     # -- blobs --------------------------------------------------------------------------
 
