@@ -106,3 +106,46 @@ def oci_referrer(base: str, repo: str, subject: dict, sbom: bytes) -> bytes:
     tag = subject["digest"].replace(":", "-")
     put_manifest(base, repo, tag, json.dumps(index).encode(), OCI_INDEX)
     return raw
+
+
+def get_manifest(base: str, repo: str, ref: str) -> bytes:
+    req = urllib.request.Request(f"{base}/v2/{repo}/manifests/{ref}")
+    req.add_header("Accept", f"{OCI_INDEX}, {OCI_MANIFEST}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        data: bytes = resp.read()
+    return data
+
+
+def add_attestation(base: str, repo: str, tag: str, platform_digest: str) -> bytes:
+    """Add a buildx-style attestation entry for one platform to the index `tag`; the new index."""
+    config = json.dumps({"architecture": "unknown", "os": "unknown"}).encode()
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1"}).encode()
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json"}
+        | put_blob(base, repo, config),
+        "layers": [
+            {"mediaType": "application/vnd.in-toto+json"}
+            | put_blob(base, repo, statement)
+            | {"annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"}}
+        ],
+    }
+    raw = json.dumps(doc).encode()
+    dig = put_manifest(base, repo, sha256(raw), raw, OCI_MANIFEST)
+    index = json.loads(get_manifest(base, repo, tag))
+    index["manifests"].append(
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": dig,
+            "size": len(raw),
+            "annotations": {
+                "vnd.docker.reference.digest": platform_digest,
+                "vnd.docker.reference.type": "attestation-manifest",
+            },
+            "platform": {"architecture": "unknown", "os": "unknown"},
+        }
+    )
+    new = json.dumps(index, indent=1).encode()
+    put_manifest(base, repo, tag, new, OCI_INDEX)
+    return new

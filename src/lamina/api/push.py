@@ -13,7 +13,7 @@ layer became last time and where it was seen; the origins record
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lamina.api import referrers
@@ -22,10 +22,11 @@ from lamina.api.remote import open_repository, parse_remote
 from lamina.errors import UsageError
 from lamina.progress import Progress
 from lamina.reference import Reference
+from lamina.store.artifacts import Artifacts
 from lamina.store.blobinfo import BlobInfo, Known, Sighting
 from lamina.store.local import Store, StoredImage
 from lamina.store.origins import Origin, Origins
-from lamina.transports.registry import auth
+from lamina.transports.registry import auth, indexpush
 from lamina.transports.registry import push as sender
 from lamina.transports.registry.push import PushResult, SentBlob
 from lamina.transports.registry.replay import push_received
@@ -43,14 +44,18 @@ class Pushed:
     note: str = ""  # why the received manifest could not be pushed as it was, if it could not
     referrers: int = 0  # artifacts pushed with it (--with-referrers)
     referrers_left: int = 0  # artifacts of a manifest or index that could not be pushed as it was
+    index_digest: str = ""  # the received index, when it was pushed too (the tag names it)
+    index_size: int = 0
+    index_note: str = ""  # why the index the image came in could not go up too
 
     @property
     def digest(self) -> str:
-        return self.result.manifest_digest
+        """What the tag now names: the index when it went up, else the manifest."""
+        return self.index_digest or self.result.manifest_digest
 
     @property
     def size(self) -> int:
-        return self.result.manifest_size
+        return self.index_size or self.result.manifest_size
 
     @property
     def layers(self) -> tuple[SentBlob, ...]:
@@ -104,39 +109,74 @@ def push(
                 return memory.lookup(uncompressed, kind, ref.domain)
 
             pusher = sender.Pusher(repo, lookup, scratch, options, progress or Progress.null())
-            result: PushResult | str = "the image was never received from a registry"
-            if kept:
-                raw = origins.manifest(kept[0].manifest) or b""
-                result = push_received(
-                    pusher,
-                    raw,
-                    kept[0].media_type,
-                    image.config.raw,
-                    image.diff_ids,
-                    lambda dig: (*sources[""], *sources.get(dig, ())),
-                    ref.tag,
-                )
-                note = result if isinstance(result, str) else ""
+            result, index_note, index = _as_received(store, pusher, stored, kept, sources, ref.tag)
+            note = result if isinstance(result, str) and kept else ""
             if isinstance(result, str):
                 result = pusher.push(image, ref.tag)
+            pushed = [result.manifest_digest, *([index.digest] if index else [])]
             if with_referrers:
-                carried = referrers.push_all(
-                    store, image.id, repo, [result.manifest_digest], sources[""]
-                )
+                carried = referrers.push_all(store, image.id, repo, pushed, sources[""])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     memory.remember(_sightings(result, ref))
     mdig = result.manifest_digest
-    origins.remember(
-        image.id, Origin(ref.repository, mdig, mdig, result.media_type), {mdig: result.raw}
+    received = {mdig: result.raw}
+    if index:
+        received[index.digest] = index.index_raw
+        result = replace(result, tag=ref.tag)
+    origin = Origin(ref.repository, pushed[-1], mdig, result.media_type)
+    origins.remember(image.id, origin, received)
+    idig, isize = (index.digest, len(index.index_raw)) if index else ("", 0)
+    return Pushed(ref.familiar, result, note, *carried, idig, isize, index_note)
+
+
+def _as_received(
+    store: Store,
+    pusher: sender.Pusher,
+    stored: StoredImage,
+    kept: list[Origin],
+    sources: dict[str, tuple[str, ...]],
+    tag: str,
+) -> tuple[PushResult | str, str, indexpush.Plan | None]:
+    """The received manifest, and the index it came in when it can go too.
+
+    (result or why the manifest cannot go, why the index cannot go, the index
+    pushed). The index is planned first: the manifest then goes by digest and the
+    index under the tag.
+    """
+    if not kept:
+        return "the image was never received from a registry", "", None
+    origins, repo, origin = Origins(store), pusher.repo, kept[0]
+    plan: indexpush.Plan | str | None = None
+    index_raw = origins.manifest(origin.digest) if origin.digest != origin.manifest else None
+    if index_raw is not None:
+        artifacts = {a.digest: a for a in Artifacts(store).of(stored.id)}
+        plan = indexpush.plan(repo, index_raw, origin.manifest, artifacts, sources[""])
+    index = plan if isinstance(plan, indexpush.Plan) else None
+    result = push_received(
+        pusher,
+        origins.manifest(origin.manifest) or b"",
+        origin.media_type,
+        stored.image.config.raw,
+        stored.image.diff_ids,
+        lambda dig: (*sources[""], *sources.get(dig, ())),
+        origin.manifest if index else tag,
     )
-    return Pushed(ref.familiar, result, note, *carried)
+    if isinstance(result, str) or index is None:
+        return result, plan if isinstance(plan, str) else "", None
+    indexpush.push(repo, index, Artifacts(store).folder, tag)
+    return result, "", index
 
 
 def _received(origins: Origins, stored: StoredImage, ref: Reference) -> list[Origin]:
     """The newest origin whose manifest is kept, one on the target's registry first."""
     found = [o for o in origins.of(stored.id) if origins.manifest(o.manifest) is not None]
-    found.sort(key=lambda o: parse_remote(o.repository).domain != ref.domain)
+    found.sort(  # the target's registry first, then one whose index is kept too
+        key=lambda o: (
+            parse_remote(o.repository).domain != ref.domain,
+            o.digest == o.manifest or origins.manifest(o.digest) is None,
+        )
+    )
     return found[:1]
 
 

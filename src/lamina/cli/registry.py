@@ -109,6 +109,9 @@ def push(
         Path(digestfile).write_text(pushed.digest)
     if pushed.note:
         click.echo(f"note: pushed a new manifest: {pushed.note}", err=True)
+    if pushed.index_note:
+        note = f"pushed the platform manifest, not the index it came in: {pushed.index_note}"
+        click.echo(f"note: {note}", err=True)
     if pushed.referrers_left:
         click.echo(
             f"note: {pushed.referrers_left} referrer(s) left out: they refer to a manifest "

@@ -135,6 +135,16 @@ class Repository:
             digest.check(ref, digest.of_bytes(bytes(raw)), f"manifest {ref}")
         return bytes(raw), kind
 
+    def has_manifest(self, dig: str) -> bool:
+        resp = self.session.request(
+            "HEAD",
+            f"/v2/{self.name}/manifests/{dig}",
+            what=f"manifest {dig}",
+            headers={"Accept": MANIFEST_ACCEPT},
+            ok=(200, 404),
+        )
+        return resp.status_code == 200
+
     def put_manifest(self, tag: str, raw: bytes, media_type: str) -> str:
         """PUT under a tag (or its own digest); returns its digest."""
         return self.put_manifest_subject(tag, raw, media_type)[0]
