@@ -10,6 +10,7 @@ ones pushed at the source, and still name the image's digest.
 from __future__ import annotations
 
 import json
+import tarfile
 from collections.abc import Callable
 
 import pytest
@@ -130,3 +131,33 @@ def test_skopeo_pushed_image_keeps_its_signature_across_repositories(
     api.registry.push(store, ref, f"{target}:s", with_referrers=True)
     assert sha256(raw_of(podman, f"{target}:s")) == image_digest
     assert raw_of(podman, f"{target}:{tag}") == sig
+
+
+def test_save_puts_referrers_in_the_oci_layout(
+    store, tmp_path, registry: Registry, podman: Podman, signed: dict
+):
+    api.registry.pull(store, signed["ref"], with_referrers=True)
+    out = tmp_path / "signed.tar"
+    assert main(["--store", str(store.root), "save", "--format", "oci-archive",
+                 "--with-referrers", "-o", str(out), signed["ref"]]) == 0  # fmt: skip
+    sig = skopeo(podman, "inspect", "--raw", f"oci-archive:{out}:{signed['tag']}", text=False)
+    assert sig == signed["sig"]  # the cosign tag is a ref name of the layout
+    with tarfile.open(out) as tar:
+        index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
+        sbom = sha256(signed["sbom"])
+        assert tar.extractfile(f"blobs/sha256/{sbom[7:]}").read() == signed["sbom"]  # type: ignore[union-attr]
+        for blob in json.loads(signed["sbom"])["layers"]:
+            assert tar.getmember(f"blobs/sha256/{blob['digest'][7:]}").size == blob["size"]
+    listed = {m["digest"]: m.get("annotations", {}) for m in index["manifests"]}
+    assert listed[sbom] == {}  # an OCI referrer is listed untagged, as oras lists them
+    image = skopeo(podman, "inspect", "--raw", f"oci-archive:{out}:{signed['ref']}", text=False)
+    assert json.loads(image)["layers"]  # the image is still the archive's image
+    other = api.open_store(tmp_path / "other")
+    assert [r.id for r in api.load(other, str(out))] == [api.get_image(store, signed["ref"]).id]
+
+
+def test_save_refuses_referrers_in_a_docker_archive(store, tmp_path, registry, signed, capsys):
+    api.registry.pull(store, signed["ref"], with_referrers=True)
+    args = ["--store", str(store.root), "save", "--with-referrers", "-o", str(tmp_path / "x")]
+    assert main([*args, signed["ref"]]) == 2
+    assert "oci-archive" in capsys.readouterr().err

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lamina import reference
+from lamina import digest, reference
 from lamina.api.lookup import Names, as_names
 from lamina.atomic import output
 from lamina.errors import UsageError
-from lamina.image import Image
+from lamina.image import Artifact, Image
 from lamina.ops import delta
 from lamina.progress import Progress
+from lamina.store.artifacts import Artifacts
 from lamina.store.base import find_base
 from lamina.store.graph import Graph, resolve
 from lamina.store.inventory import Inventory
@@ -103,10 +104,17 @@ def save_delta(
     have: Inventory | str | Path | None = None,
     omit_layers: Collection[str] | None = None,
     progress: Progress | None = None,
+    with_referrers: bool = False,
 ) -> Saved:
     """Save `refs` to `out`, leaving out the layers the recipient has (see module doc)."""
     if fmt not in SAVE_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
+    if with_referrers and fmt == "docker-archive":
+        raise UsageError(
+            "referrers travel in an OCI layout, not a docker-archive",
+            "save as an oci-archive or oci-dir",
+            command="add --format oci-archive or --format oci-dir",
+        )
     if (exclude or exclude_base or have is not None or omit_layers) and fmt != "docker-archive":
         raise UsageError(
             f"a delta archive is a docker-archive, not {fmt}",
@@ -121,15 +129,29 @@ def save_delta(
         have=have,
         omit_layers=omit_layers or (),
     )
+    extra = _referrers(store, images) if with_referrers else []
     if fmt == "oci-dir":
         if not isinstance(out, (str, Path)):
             raise UsageError("oci-dir output needs a directory path", "pass -o DIR")
-        n = oci_layout.write_dir(images, Path(out))
+        n = oci_layout.write_dir(images, Path(out), extra)
     else:
         kind = "docker" if fmt == "docker-archive" else "oci"
         with output(out) as f:
-            n = archive_writer.write_archive(images, f, kind, chosen.omit, progress)
+            n = archive_writer.write_archive(
+                images, f, kind, chosen.omit, progress, artifacts=extra
+            )
     return Saved(tuple(images), chosen, n, no_base)
+
+
+def _referrers(store: Store, images: list[Image]) -> list[tuple[Artifact, oci_layout.Blobs]]:
+    """The artifacts kept with `images` (store/artifacts.py), each once, and how to read them."""
+    kept = Artifacts(store)
+
+    def open_blob(dig: str) -> BinaryIO:
+        return open(kept.folder / digest.hex_of(dig), "rb")
+
+    found = {a.digest: a for image in images for a in kept.of(image.id)}
+    return [(a, open_blob) for a in found.values()]
 
 
 def save(
@@ -143,6 +165,7 @@ def save(
     exclude_base: bool = False,
     have: str | Path | None = None,
     progress: Progress | None = None,
+    with_referrers: bool = False,
 ) -> int:
     """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes.
 
@@ -159,4 +182,5 @@ def save(
         have=have,
         omit_layers=omit_layers,
         progress=progress,
+        with_referrers=with_referrers,
     ).bytes

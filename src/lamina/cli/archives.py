@@ -81,6 +81,14 @@ def load(
     show_default=True,
     help="docker-archive also holds an OCI layout; oci-dir needs -o DIR.",
 )
+@click.option(
+    "--with-referrers",
+    is_flag=True,
+    help="Add the signatures, attestations and SBOMs pulled with the images "
+    "(pull --with-referrers) to the OCI layout, byte-exact: cosign tags keep their "
+    "sha256-HEX.sig names, OCI referrers are listed untagged (as oras does). "
+    "Needs --format oci-archive or oci-dir.",
+)
 @delta_options
 @json_option
 @pass_ctx
@@ -89,6 +97,7 @@ def save(
     images: tuple[str, ...],
     output: str | None,
     fmt: str,
+    with_referrers: bool,
     exclude: tuple[str, ...],
     exclude_base: bool,
     have: str | None,
@@ -104,11 +113,18 @@ def save(
     reported on stderr, or as JSON with --json). `docker load` and `lamina load`
     take it where the rest is present; `lamina expand` makes it whole for podman.
     IMAGE may be docker-daemon:NAME: saved from a Docker Engine, delta options too.
+
+    \b
+    Examples:
+      lamina save -o app.tar app:1
+      lamina save --format oci-archive --with-referrers -o app.oci.tar localhost:5000/app:1
     """
     if output is None and sys.stdout.isatty():
         raise UsageError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
     with docker_cli.reading(c, images, exclude) as (refs, exclude):
         if is_delta(exclude, exclude_base, have):
+            if with_referrers:
+                raise UsageError("a delta archive carries no referrers", "drop --with-referrers")
             save_delta(
                 c,
                 refs,
@@ -122,5 +138,10 @@ def save(
             return
         with c.progress() as progress:
             api.save(
-                c.store, refs, output if output else sys.stdout.buffer, fmt=fmt, progress=progress
+                c.store,
+                refs,
+                output if output else sys.stdout.buffer,
+                fmt=fmt,
+                progress=progress,
+                with_referrers=with_referrers,
             )

@@ -54,14 +54,15 @@ further, so a verifying stream checks its digest before the member counts as wri
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from lamina import digest
 from lamina.errors import InvalidInputError, UsageError
-from lamina.image import Image
+from lamina.image import Artifact, Image
 from lamina.progress import Progress, Task
+from lamina.spec import Descriptor
 from lamina.transports import docker_archive, oci_layout
 
 CHUNK = 1 << 20
@@ -86,6 +87,7 @@ def members(
     fmt: str = "docker",
     omit: Collection[str] = (),
     layout: bool | None = None,
+    artifacts: Sequence[tuple[Artifact, oci_layout.Blobs]] = (),
 ) -> list[Member]:
     """The files of the archive (see the module doc's table), sorted by name.
 
@@ -116,8 +118,13 @@ def members(
             path = oci_layout.blob_path(layer.digest)
             if layer.diff_id not in omit and path not in out:
                 out[path] = Member(path, layer.size, layer.open_blob)
+    for artifact, open_blob in artifacts:
+        named = [Descriptor("", artifact.digest, artifact.size), *artifact.blobs]
+        for blob in named:
+            path = oci_layout.blob_path(blob.digest)
+            out[path] = Member(path, blob.size, lambda d=blob.digest, o=open_blob: o(d))  # type: ignore[misc]
     if not delta:
-        marker, index = oci_layout.layout_files(images)
+        marker, index = oci_layout.layout_files(images, artifacts=[a for a, _ in artifacts])
         add("oci-layout", marker)
         add("index.json", index)
     if fmt == "docker":
@@ -138,13 +145,14 @@ def write_archive(
     progress: Progress | None = None,
     label: str = "Saving",
     layout: bool | None = None,
+    artifacts: Sequence[tuple[Artifact, oci_layout.Blobs]] = (),
 ) -> int:
     """Write `images` as one tar to the stream `out`; returns the bytes written.
 
     `fmt` is "docker" (a docker-archive) or "oci" (an oci-archive); layers whose
     diff_id is in `omit` are left out (a delta, docker only).
     """
-    files = members(images, fmt, omit, layout)
+    files = members(images, fmt, omit, layout, artifacts)
     task = (progress or Progress.null()).task(label, sum(f.size for f in files))
     written = 0
     for d in _dirs(files):

@@ -13,14 +13,14 @@ whole reference (`local/app:1`), as before.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from lamina import digest, mediatype, platforms, reference
 from lamina.atomic import replacing
 from lamina.errors import InvalidInputError, NotFoundError
-from lamina.image import Image, Layer
+from lamina.image import Artifact, Image, Layer
 from lamina.spec import (
     CONTAINERD_NAME,
     REF_NAME,
@@ -32,6 +32,8 @@ from lamina.spec import (
     parse_json,
 )
 from lamina.transports.tarfs import ArchiveFS
+
+Blobs = Callable[[str], BinaryIO]  # opens a blob by digest
 
 MAX_INDEX_DEPTH = 4
 SHORT_NAME_DOMAIN = "localhost"  # where podman puts a short ref.name
@@ -91,9 +93,15 @@ def _manifests(
 def _is_image(raw: bytes, what: str) -> bool:
     """False for an artifact (signature, SBOM, ...): its config is not an image config.
     It is skipped, so it does not stand in the way of the images beside it."""
-    config = parse_json(raw, what).get("config")
+    doc = parse_json(raw, what)
+    config = doc.get("config")
     if not isinstance(config, dict) or "mediaType" not in config:
         return True  # let Manifest.parse say what is wrong, if anything
+    if "subject" in doc or doc.get("artifactType"):
+        return False  # an OCI 1.1 artifact, whatever its config (cosign's is an image config)
+    layers = [x.get("mediaType") for x in doc.get("layers") or [] if isinstance(x, dict)]
+    if any(kind and not mediatype.is_layer(kind) for kind in layers):
+        return False  # a signature or attestation: its layers are not tars
     return config["mediaType"] in mediatype.CONFIGS
 
 
@@ -176,8 +184,15 @@ def _opener(fs: ArchiveFS, dig: str) -> Callable[[], BinaryIO]:
     return lambda: fs.open(path)
 
 
-def layout_files(images: list[Image], tags: bool = True) -> tuple[bytes, bytes]:
-    """(oci-layout, index.json) for images written as an OCI layout."""
+def layout_files(
+    images: list[Image], tags: bool = True, artifacts: Sequence[Artifact] = ()
+) -> tuple[bytes, bytes]:
+    """(oci-layout, index.json) for images written as an OCI layout.
+
+    `artifacts` (save --with-referrers) are listed after the images, as oras lists
+    the referrers it holds: a cosign tag as the entry's ref name, an OCI referrer
+    untagged (its manifest's `subject` says what it refers to).
+    """
     entries: list[Descriptor] = []
     for image in images:
         manifest = image.manifest_bytes()
@@ -188,12 +203,20 @@ def layout_files(images: list[Image], tags: bool = True) -> tuple[bytes, bytes]:
             if name:
                 annotations = {CONTAINERD_NAME: str(reference.parse(name)), REF_NAME: name}
             entries.append(Descriptor(desc.media_type, desc.digest, desc.size, annotations))
+    entries += [
+        Descriptor(a.media_type, a.digest, a.size, {REF_NAME: a.tag} if a.tag else {})
+        for a in artifacts
+    ]
     layout = json.dumps({"imageLayoutVersion": mediatype.OCI_LAYOUT_VERSION}).encode()
     return layout, Index.build(entries)
 
 
-def write_dir(images: list[Image], root: Path) -> int:
-    """Write images as an OCI layout directory (created if needed); returns bytes written."""
+def write_dir(
+    images: list[Image], root: Path, artifacts: Sequence[tuple[Artifact, Blobs]] = ()
+) -> int:
+    """Write images as an OCI layout directory (created if needed); returns bytes written.
+
+    `artifacts`: each with what opens its manifest and blobs by digest."""
     import shutil
 
     blobs = root / "blobs" / "sha256"
@@ -219,7 +242,10 @@ def write_dir(images: list[Image], root: Path) -> int:
         put(image.id, image.config.raw)
         manifest = image.manifest_bytes()
         put(digest.of_bytes(manifest), manifest)
-    layout, index = layout_files(images)
+    for artifact, open_blob in artifacts:
+        for dig in (artifact.digest, *(b.digest for b in artifact.blobs)):
+            put(dig, None, lambda d=dig, o=open_blob: o(d))  # type: ignore[misc]
+    layout, index = layout_files(images, artifacts=[a for a, _ in artifacts])
     (root / "oci-layout").write_bytes(layout)
     (root / "index.json").write_bytes(index)
     return written + len(layout) + len(index)
