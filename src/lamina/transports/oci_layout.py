@@ -34,6 +34,8 @@ from lamina.spec import (
 from lamina.transports.tarfs import ArchiveFS
 
 Blobs = Callable[[str], BinaryIO]  # opens a blob by digest
+# layers of cosign signatures and in-toto attestations (their configs are image configs)
+SIGNATURE_LAYERS = ("application/vnd.dev.cosign.", "application/vnd.in-toto+json")
 
 MAX_INDEX_DEPTH = 4
 SHORT_NAME_DOMAIN = "localhost"  # where podman puts a short ref.name
@@ -99,9 +101,9 @@ def _is_image(raw: bytes, what: str) -> bool:
         return True  # let Manifest.parse say what is wrong, if anything
     if "subject" in doc or doc.get("artifactType"):
         return False  # an OCI 1.1 artifact, whatever its config (cosign's is an image config)
-    layers = [x.get("mediaType") for x in doc.get("layers") or [] if isinstance(x, dict)]
-    if any(kind and not mediatype.is_layer(kind) for kind in layers):
-        return False  # a signature or attestation: its layers are not tars
+    layers = [str(x.get("mediaType")) for x in doc.get("layers") or [] if isinstance(x, dict)]
+    if any(kind.startswith(SIGNATURE_LAYERS) for kind in layers):
+        return False  # a cosign signature or attestation: its layers are not tars
     return config["mediaType"] in mediatype.CONFIGS
 
 
