@@ -93,6 +93,7 @@ def push(
         compression="" if compression == "none" else compression or "gzip",
         docker_format=manifest_format == "v2s2",
         chunk_size=chunk_size,
+        workers=sender.WORKERS,
     )
     memory, origins = BlobInfo(store), Origins(store)
     as_received = compression is None and manifest_format is None

@@ -13,8 +13,9 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -106,6 +107,7 @@ class Pusher:
         self.scratch = scratch
         self.options = options
         self.progress = progress
+        self._stop = threading.Event()  # set when one layer failed: the others give up
 
     def push(self, image: Image, tag: str) -> PushResult:
         image.check_consistent()
@@ -137,8 +139,13 @@ class Pusher:
             with ThreadPoolExecutor(self.options.workers, thread_name_prefix="push") as pool:
                 futures = {j.uncompressed: pool.submit(self._push_blob, j) for j in unique}
                 try:
+                    wait(futures.values(), return_when=FIRST_EXCEPTION)
+                    for f in futures.values():  # the first failure, not the first in order
+                        if f.done() and f.exception() is not None:
+                            f.result()
                     done = {k: f.result() for k, f in futures.items()}
                 except BaseException:
+                    self._stop.set()
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
         return [done[j.uncompressed] for j in jobs]
@@ -166,6 +173,8 @@ class Pusher:
         try:
             if dig not in checked and self.repo.has_blob(dig):
                 return self._sent(job, dig, size, "exists")
+            if self._stop.is_set():
+                raise InterruptedError("another layer failed")
             task = self.progress.task(f"{_short(job.uncompressed)} pushing", size)
             self.repo.upload(
                 location or self.repo.start_upload(), path, dig, size, task, self.options.chunk_size
@@ -191,6 +200,8 @@ class Pusher:
                 out = _HashingWriter(raw)
                 with codec.compressor(out, job.compression) as sink:  # type: ignore[arg-type]
                     while chunk := plain.read(digest.CHUNK):
+                        if self._stop.is_set():
+                            raise InterruptedError("another layer failed")
                         sink.write(chunk)
                         task.advance(len(chunk))
         except BaseException:
