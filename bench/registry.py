@@ -7,13 +7,18 @@ like source code and config, random bytes that do not, like binaries, and a
 few whiteouts), loads it into a fresh lamina store, starts a private registry
 on 127.0.0.1, then times, each as its own process with its peak RSS:
 
-  push   lamina push (gzip)          vs skopeo copy oci:STORE:IMG docker://... (gzip)
+  push   lamina push (gzip) from its store  vs skopeo copy oci:STORE:IMG docker://... (gzip)
+         (the store is an OCI layout: skopeo reads the very same files)
   push2  the same push again         (both only ask HEAD)
   pull   lamina pull into a new store (layers decompressed, verified, stored)
+         vs podman pull into its own fresh storage (vfs: also decompressed and stored)
          vs skopeo copy docker://... to docker-archive: (also decompressed)
          and to oci: (kept compressed, so less work than lamina does)
 
-Each tool pushes to its own fresh repository and pulls what it pushed itself.
+Each tool pushes to its own fresh repository; every pull reads what skopeo pushed,
+so all pull the same blobs. Wall seconds, CPU seconds (user+sys of the process and
+its children) and peak RSS of each, and the load average when the run ended (the
+machine is shared).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.peers import BLOB_INFO_CACHE, Registry, find_tool  # noqa: E402
+from tests.peers import BLOB_INFO_CACHE, Podman, Registry, find_tool  # noqa: E402
 from workload import sha256_file  # noqa: E402
 
 LAMINA = [str(REPO / ".venv" / "bin" / "python"), "-m", "lamina"]
@@ -176,13 +181,16 @@ def put(blobs: Path, data: bytes) -> str:
 _LAUNCH = (
     "import os,sys;pid=os.fork()\n"
     "if pid==0: os.execvp(sys.argv[1],sys.argv[1:])\n"
-    "_,st,ru=os.wait4(pid,0);print(ru.ru_maxrss,file=sys.stderr);"
+    "_,st,ru=os.wait4(pid,0);print(ru.ru_utime+ru.ru_stime,ru.ru_maxrss,file=sys.stderr);"
     "sys.exit(os.waitstatus_to_exitcode(st))"
 )
 
 
-def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one command, which must succeed."""
+Timing = tuple[float, float, float]  # wall seconds, CPU seconds, peak RSS MB
+
+
+def measure(argv: list[str], env: dict[str, str]) -> Timing:
+    """(seconds, CPU seconds, peak RSS in MB) of one command, which must succeed."""
     t0 = time.monotonic()
     cp = subprocess.run(
         [sys.executable, "-S", "-c", _LAUNCH, *argv],
@@ -194,7 +202,8 @@ def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     err = cp.stderr.decode(errors="replace")
     if cp.returncode != 0:
         raise SystemExit(f"failed ({cp.returncode}): {' '.join(argv)}\n{err[-2000:]}")
-    return seconds, int(err.split()[-1]) / 1024
+    cpu, rss = err.split()[-2:]
+    return seconds, float(cpu), int(rss) / 1024
 
 
 def drop_skopeo_cache() -> None:
@@ -221,31 +230,49 @@ def main() -> None:
         print(f"registry: {registry.url}, {os.cpu_count()} CPUs\n")
         host = registry.host
         tls = "--dest-tls-verify=false"
-        rows = []
+        rows: list[tuple[str, Timing, str, Timing]] = []
         lam_push = [*LAMINA, "-q", "push", "bench/img:1", f"{host}/lam/img:1"]
         drop_skopeo_cache()
         sko_push = [skopeo, "copy", tls, f"oci:{work / 'store'}:bench/img:1"]
         sko_push.append(f"docker://{host}/sko/img:1")
-        rows.append(("push (gzip)", measure(lam_push, env), measure(sko_push, env)))
-        rows.append(("push again", measure(lam_push, env), measure(sko_push, env)))
+        rows.append(("push (gzip)", measure(lam_push, env), "skopeo", measure(sko_push, env)))
+        rows.append(("push again", measure(lam_push, env), "skopeo", measure(sko_push, env)))
         pull_env = dict(env, LAMINA_STORE=str(work / "pulled"))
-        lam_pull = [*LAMINA, "-q", "pull", f"{host}/lam/img:1"]
+        lam_pull = [*LAMINA, "-q", "pull", f"{host}/sko/img:1"]
+        podman = Podman.start("vfs")
+        try:
+            pod_pull = [find_tool("podman"), "pull", "-q", "--tls-verify=false"]
+            pod_pull.append(f"{host}/sko/img:1")
+            rows.append(
+                (
+                    "pull (store)",
+                    measure(lam_pull, pull_env),
+                    "podman",
+                    measure(pod_pull, podman.env),
+                )
+            )
+        finally:
+            podman.stop()
+        shutil.rmtree(work / "pulled")
         src = [skopeo, "copy", "--src-tls-verify=false", f"docker://{host}/sko/img:1"]
         drop_skopeo_cache()
         archive = [*src, f"docker-archive:{work / 'sko.tar'}:bench/img:1"]
         rows.append(
-            ("pull (store / docker-archive)", measure(lam_pull, pull_env), measure(archive, env))
+            (
+                "pull (store)",
+                measure(lam_pull, pull_env),
+                "skopeo docker-archive",
+                measure(archive, env),
+            )
         )
         shutil.rmtree(work / "pulled")
         drop_skopeo_cache()
+        sko_oci = measure([*src, f"oci:{work / 'sko-oci'}:x"], env)
         rows.append(
-            (
-                "pull (store / oci dir)",
-                measure(lam_pull, pull_env),
-                measure([*src, f"oci:{work / 'sko-oci'}:x"], env),
-            )
+            ("pull (store)", measure(lam_pull, pull_env), "skopeo oci (compressed)", sko_oci)
         )
         print_table(rows)
+        print("\nload average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     finally:
         registry.stop()
         if args.keep:
@@ -254,19 +281,18 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def print_table(rows: list[tuple[str, tuple[float, float], tuple[float, float]]]) -> None:
-    head = ("operation", "lamina s", "skopeo s", "lamina RSS MB", "skopeo RSS MB")
+def print_table(rows: list[tuple[str, Timing, str, Timing]]) -> None:
+    head = ("operation", "lamina s", "lamina CPU s", "peer", "peer s", "peer CPU s", "RSS MB")
     lines = [head] + [
-        (name, f"{a[0]:.2f}", f"{b[0]:.2f}", f"{a[1]:.0f}", f"{b[1]:.0f}") for name, a, b in rows
-    ]
+        (name, f"{a[0]:.2f}", f"{a[1]:.2f}", peer, f"{b[0]:.2f}", f"{b[1]:.2f}",
+         f"{a[2]:.0f} / {b[2]:.0f}")
+        for name, a, peer, b in rows
+    ]  # fmt: skip
     widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
-    for r in lines:
-        print(
-            "  ".join(
-                c.rjust(w) if i else c.ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=False))
-            )
-        )
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(lines[0], widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in lines[1:]:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
 
 
 if __name__ == "__main__":

@@ -82,15 +82,19 @@ def push(
 ) -> None:
     """Push IMAGE to a registry, as TARGET if given (else IMAGE must name one).
 
+    An image pulled from a multi-platform index goes back as that very index when
+    every platform it names is in the target or on the same registry; else as its
+    platform manifest, and a note says why.
+
+    With --with-referrers, the signatures and attestations pulled with the image
+    (pull --with-referrers) go too, unchanged, when the manifest they sign is
+    pushed unchanged.
+
     \b
     Examples:
       lamina push localhost:5000/app:1
       lamina push local/app:1 registry.example.com/team/app:1 --compress zstd
       lamina push --with-referrers localhost:5000/app:1 localhost:5000/mirror/app:1
-
-    With --with-referrers, the signatures and attestations pulled with the image
-    (pull --with-referrers) go too, unchanged, when the manifest they sign is
-    pushed unchanged.
     """
     quiet = c.quiet or local_quiet or as_json
     with Progress.for_terminal(quiet) as progress:
