@@ -20,6 +20,7 @@ from lamina.cli import main
 from tests.peers import Podman, Registry
 from tests.registry.artifacts import OCI_MANIFEST, cosign_signature, oci_referrer, subject_of
 from tests.registry.conftest import load_stack, sha256, skopeo
+from tests.registry.referrers_shim import Shim
 from tests.registry.test_digests import skopeo_push
 
 
@@ -161,3 +162,28 @@ def test_save_refuses_referrers_in_a_docker_archive(store, tmp_path, registry, s
     args = ["--store", str(store.root), "save", "--with-referrers", "-o", str(tmp_path / "x")]
     assert main([*args, signed["ref"]]) == 2
     assert "oci-archive" in capsys.readouterr().err
+
+
+def test_the_referrers_api_is_used_when_the_registry_has_it(
+    store, registry: Registry, podman: Podman, repo: str, signed: dict
+):
+    """Through the shim (referrers_shim.py): listed by the API, never by the tag schema."""
+    shim = Shim(registry.url)
+    try:
+        sbom = json.loads(signed["sbom"])
+        shim.listed[signed["digest"]] = [
+            {"mediaType": OCI_MANIFEST, "digest": sha256(signed["sbom"]),
+             "size": len(signed["sbom"]), "artifactType": sbom["artifactType"]}
+        ]  # fmt: skip
+        ref = signed["ref"].replace(registry.host, shim.host)
+        pulled = api.registry.pull(store, ref, with_referrers=True)
+        assert (pulled.referrers, shim.api_calls) == (2, 1)
+        target = f"{shim.host}/{repo}-api"
+        pushed = api.registry.push(store, ref, f"{target}:1", with_referrers=True)
+        assert pushed.referrers == 2
+        assert shim.tag_schema_puts == 0  # the registry indexed the subject itself
+    finally:
+        shim.close()
+    copy = f"{registry.host}/{repo}-api"
+    assert raw_of(podman, f"{copy}@{sha256(signed['sbom'])}") == signed["sbom"]
+    assert raw_of(podman, f"{copy}:{signed['tag']}") == signed["sig"]

@@ -19,6 +19,7 @@ distribution spec asks of clients. Each blob is written to `folder/HEX`, verifie
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -167,8 +168,7 @@ def _media_type(raw: bytes) -> str:
 def _write(folder: Path, dig: str, raw: bytes) -> None:
     target = folder / digest.hex_of(dig)
     if not target.exists():
-        it = iter((raw,))
-        _write_stream(folder, target, lambda n: next(it, b""))
+        _write_stream(folder, target, io.BytesIO(raw).read)
 
 
 def _write_stream(folder: Path, target: Path, read: Callable[[int], bytes]) -> None:
