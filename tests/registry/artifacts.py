@@ -44,6 +44,20 @@ def put_manifest(base: str, repo: str, ref: str, raw: bytes, kind: str) -> str:
     return sha256(raw)
 
 
+def one_layer_manifest(
+    base: str, repo: str, config: dict, layer: tuple[str, bytes, dict[str, str]]
+) -> dict:
+    """An OCI manifest with an image config (as cosign and buildx write) and one layer."""
+    kind, data, annotations = layer
+    return {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json"}
+        | put_blob(base, repo, json.dumps(config).encode()),
+        "layers": [{"mediaType": kind} | put_blob(base, repo, data) | {"annotations": annotations}],
+    }
+
+
 def subject_of(dig: str, size: int, kind: str) -> dict:
     return {"mediaType": kind, "digest": dig, "size": size}
 
@@ -60,18 +74,10 @@ def cosign_signature(base: str, repo: str, image_digest: str) -> tuple[str, byte
             "optional": None,
         }
     ).encode()
-    config = json.dumps({"architecture": "", "os": "", "rootfs": {"type": "layers"}}).encode()
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json"}
-        | put_blob(base, repo, config),
-        "layers": [
-            {"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json"}
-            | put_blob(base, repo, payload)
-            | {"annotations": {"dev.cosignproject.cosign/signature": "MEUCIQDfake=="}}
-        ],
-    }
+    config = {"architecture": "", "os": "", "rootfs": {"type": "layers"}}
+    kind = "application/vnd.dev.cosign.simplesigning.v1+json"
+    note = {"dev.cosignproject.cosign/signature": "MEUCIQDfake=="}
+    doc = one_layer_manifest(base, repo, config, (kind, payload, note))
     raw = json.dumps(doc, indent=2).encode()  # not lamina's canonical form: bytes must survive
     tag = image_digest.replace(":", "-") + ".sig"
     put_manifest(base, repo, tag, raw, OCI_MANIFEST)
@@ -118,19 +124,10 @@ def get_manifest(base: str, repo: str, ref: str) -> bytes:
 
 def add_attestation(base: str, repo: str, tag: str, platform_digest: str) -> bytes:
     """Add a buildx-style attestation entry for one platform to the index `tag`; the new index."""
-    config = json.dumps({"architecture": "unknown", "os": "unknown"}).encode()
     statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1"}).encode()
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json"}
-        | put_blob(base, repo, config),
-        "layers": [
-            {"mediaType": "application/vnd.in-toto+json"}
-            | put_blob(base, repo, statement)
-            | {"annotations": {"in-toto.io/predicate-type": "https://spdx.dev/Document"}}
-        ],
-    }
+    note = {"in-toto.io/predicate-type": "https://spdx.dev/Document"}
+    config = {"architecture": "unknown", "os": "unknown"}
+    doc = one_layer_manifest(base, repo, config, ("application/vnd.in-toto+json", statement, note))
     raw = json.dumps(doc).encode()
     dig = put_manifest(base, repo, sha256(raw), raw, OCI_MANIFEST)
     index = json.loads(get_manifest(base, repo, tag))
