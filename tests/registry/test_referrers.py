@@ -69,6 +69,7 @@ def test_signature_and_referrer_survive_pull_and_push(
     target = f"{registry.host}/{repo}-mirror"
     pushed = api.registry.push(store, signed["ref"], f"{target}:1", with_referrers=True)
     assert (pushed.digest, pushed.referrers, pushed.referrers_left) == (signed["digest"], 2, 0)
+    assert pushed.note == ""  # the manifest made again is the received one, byte for byte
     check_carried(podman, target, signed)
 
 
@@ -187,3 +188,16 @@ def test_the_referrers_api_is_used_when_the_registry_has_it(
     copy = f"{registry.host}/{repo}-api"
     assert raw_of(podman, f"{copy}@{sha256(signed['sbom'])}") == signed["sbom"]
     assert raw_of(podman, f"{copy}:{signed['tag']}") == signed["sig"]
+
+
+def test_a_lamina_pushed_image_keeps_digest_and_signatures_in_an_empty_registry(
+    store, start_registry: Callable[..., Registry], podman: Podman, signed: dict
+):
+    """Recompressed as lamina compressed it first, each layer is the very blob it came as."""
+    other = start_registry()
+    api.registry.pull(store, signed["ref"], with_referrers=True)
+    target = f"{other.host}/fresh/app"
+    pushed = api.registry.push(store, signed["ref"], f"{target}:1", with_referrers=True)
+    assert (pushed.digest, pushed.referrers, pushed.referrers_left) == (signed["digest"], 2, 0)
+    assert pushed.note == ""  # the manifest made again is the received one, byte for byte
+    check_carried(podman, target, signed)

@@ -114,6 +114,8 @@ def push(
             note = result if isinstance(result, str) and kept else ""
             if isinstance(result, str):
                 result = pusher.push(image, ref.tag)
+                if kept and result.manifest_digest == kept[0].manifest:
+                    note = ""  # made again, byte for byte (lamina compressed it the first time)
             pushed = [result.manifest_digest, *([index.digest] if index else [])]
             if with_referrers:
                 carried = referrers.push_all(store, image.id, repo, pushed, sources[""])
