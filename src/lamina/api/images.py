@@ -167,7 +167,8 @@ def inspect(store: Store, refs: Names) -> list[dict[str, Any]]:
     kept = Artifacts(store)
     docs = []
     for img in found:
-        doc = views.inspect_doc(Graph.around(images, img), img, origins.repo_digests(img.id), sizes=sizes)
+        graph = Graph.around(images, img)
+        doc = views.inspect_doc(graph, img, origins.repo_digests(img.id), sizes=sizes)
         if referrers := kept.of(img.id):  # lamina's own key, only when there are some
             doc["Referrers"] = [views.referrer_doc(a) for a in referrers]
         docs.append(doc)

@@ -77,8 +77,11 @@ def push(
 ) -> Pushed:
     """Push image `source` to `target` (default: `source` itself, a registry reference).
 
-    `compression`/`manifest_format` None: the received manifest if it can go as it
-    is, else gzip layers in an OCI manifest.
+    `compression`/`manifest_format` None: the received manifest (and the index it
+    came in) if it can go as it is, else gzip layers in an OCI manifest.
+    `with_referrers`: the artifacts pulled with it go too, unchanged, when what they
+    refer to went up as the very digest they name (`Pushed.referrers_left` counts
+    the others).
     """
     if compression is not None and compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compression!r}", "use gzip, zstd or none")

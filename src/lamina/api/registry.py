@@ -79,7 +79,9 @@ def pull(
 ) -> Pulled:
     """Pull an image into the store, named as pulled; all-or-nothing.
 
-    `with_referrers`: its signatures, attestations and SBOMs too (api/referrers.py).
+    `with_referrers`: also keep the signatures, attestations and SBOMs that refer to it
+    (cosign's sha256-HEX.sig tags, OCI 1.1 referrers), byte-exact; `inspect` lists them
+    under `Referrers`, and push/save with `with_referrers` carry them.
     """
     ref = parse_remote(text)
     name = "" if ref.digest else ref.familiar

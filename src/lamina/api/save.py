@@ -170,7 +170,8 @@ def save(
     """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes.
 
     `exclude`, `exclude_base`, `have` and `omit_layers` make a delta archive (see the
-    module doc); save_delta also reports what was left out.
+    module doc); save_delta also reports what was left out. `with_referrers` adds the
+    artifacts pulled with the images to an OCI layout (oci-archive, oci-dir).
     """
     return save_delta(
         store,

@@ -52,7 +52,7 @@ def _referrers(store: Store) -> list[Finding]:
     """Kept referrers (store/artifacts.py) whose bytes are missing or damaged."""
     what = "a signature, attestation or SBOM kept with an image does not match its digest"
     return [
-        Finding("corrupt", dig, f"{what}; pull the image again with --with-referrers")
+        Finding("corrupt", dig, f"{what}; pull the image again with its referrers")
         for dig in Artifacts(store).damaged()
     ]
 
