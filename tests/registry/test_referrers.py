@@ -156,6 +156,14 @@ def test_save_puts_referrers_in_the_oci_layout(
     assert json.loads(image)["layers"]  # the image is still the archive's image
     other = api.open_store(tmp_path / "other")
     assert [r.id for r in api.load(other, str(out))] == [api.get_image(store, signed["ref"]).id]
+    restored = f"{registry.host}/restored/app:{signed['tag']}"  # skopeo restores the signature
+    skopeo(podman, "copy", "--preserve-digests", "--dest-tls-verify=false",
+           f"oci-archive:{out}:{signed['tag']}", f"docker://{restored}")  # fmt: skip
+    assert raw_of(podman, restored) == signed["sig"]
+    layout = tmp_path / "layout"  # an oci-dir holds the same
+    api.save(store, signed["ref"], layout, fmt="oci-dir", with_referrers=True)
+    assert skopeo(podman, "inspect", "--raw", f"oci:{layout}:{signed['tag']}", text=False) == sig
+    assert (layout / "blobs" / "sha256" / sbom[7:]).read_bytes() == signed["sbom"]
 
 
 def test_save_refuses_referrers_in_a_docker_archive(store, tmp_path, registry, signed, capsys):
