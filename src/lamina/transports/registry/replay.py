@@ -1,17 +1,20 @@
 """Push a manifest exactly as it was received, so its digest (and signatures) stay valid.
 
-The store keeps layers uncompressed, and compressing them again does not give
-the same bytes, so the manifest received on pull can only be pushed again when
-every compressed blob it names is already in the target repository, or can be
-mounted there from a repository of the same registry that holds it. That is
-checked for every layer before anything is written; the config is uploaded if
-missing (its bytes are kept exactly). When a layer is out of reach the caller
-gets the reason and pushes a new manifest instead.
+The store keeps layers uncompressed, and compressing them again gives the same
+bytes only when lamina compressed them the first time, so the manifest received
+on pull is pushed again as it is when every compressed blob it names is already
+in the target repository, or can be mounted there from a repository of the same
+registry that holds it. That is checked for every layer (a few at once) before
+anything but mounts is written; the config is uploaded if missing (its bytes are
+kept exactly). When a layer is out of reach the caller gets the reason and
+pushes a new manifest instead (which, for a lamina-compressed image, is often the
+very same manifest: api/push.py then says nothing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from lamina import digest, mediatype
@@ -45,16 +48,20 @@ def push_received(
         return "the kept manifest names another config"
     if len(manifest.layers) != len(diff_ids):
         return "the kept manifest lists another number of layers"
+    todo = {d.digest: (d, diff_id) for d, diff_id in zip(manifest.layers, diff_ids, strict=True)}
+    with ThreadPoolExecutor(max(1, pusher.options.workers), thread_name_prefix="reach") as pool:
+        found = pool.map(
+            lambda job: _reach(repo, job[0], job[1], sources(job[0].digest)), todo.values()
+        )
+        reached = dict(zip(todo, found, strict=True))  # HEADs and mounts, a few at once
     layers: dict[str, SentBlob] = {}
-    for desc, diff_id in zip(manifest.layers, diff_ids, strict=True):
-        if desc.digest not in layers:
-            sent = _reach(repo, desc, diff_id, sources(desc.digest))
-            if sent is None:
-                return (
-                    f"layer {digest.short(desc.digest, algorithm=True)} of the received manifest "
-                    f"is not in {repo.session.host}/{repo.name} and cannot be mounted there"
-                )
-            layers[desc.digest] = sent
+    for dig, sent in reached.items():
+        if sent is None:
+            return (
+                f"layer {digest.short(dig, algorithm=True)} of the received manifest "
+                f"is not in {repo.session.host}/{repo.name} and cannot be mounted there"
+            )
+        layers[dig] = sent
     config = pusher.push_config(manifest.config.digest, config_raw, manifest.config.media_type)
     mdig = repo.put_manifest(tag, raw, manifest.media_type)
     return PushResult(
