@@ -1,0 +1,192 @@
+"""A layer's tar headers in compact form: the in-memory entry table of the tree, and the
+header index file the store keeps per layer (docs/design.md §13).
+
+    index = HeaderIndex.of(stream)          # one pass over the headers
+    index.name(i), index.type(i), index.data_size(i), index.header_offset[i] ...
+    data = index.to_bytes(diff_id); HeaderIndex.from_bytes(data, diff_id)
+
+One row per tar entry (extended headers folded in, as `TarReader` yields them), in tar
+order. Fields live in `array`s (8 bytes each) and two byte buffers (names; the rare
+fields as one JSON object per entry that has any: link target, user and group names,
+device numbers, PAX records), so a million entries cost about 65 bytes each plus their
+names, and no Python object each. `member(i)` gives the full `Member` back, equal to
+the one the reader produced.
+
+File format (version 1, little-endian): MAGIC, a fixed header (version, count, byte
+lengths of the names and extras, the tar's size, the layer's diff_id), the arrays in
+`_COLUMNS` order, the types (1 byte each), the names, the extras, then the sha256 of
+all that. `from_bytes` returns None for anything else (other version, other layer,
+damage): the caller rebuilds it from the layer. The index is only a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import sys
+from array import array
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from lamina.layer import tarformat as tf
+from lamina.layer.tarstream import Member, TarReader
+
+MAGIC = b"LAMIDX\x00\n"
+VERSION = 1
+_HEAD = struct.Struct("<IQQQQ80s")  # version, count, names, extras, tar size, diff_id
+_COLUMNS = ("header_offset", "data_offset", "size", "mode", "uid", "gid", "mtime")
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_NO_EXTRA = -1
+_SWAP = sys.byteorder != "little"
+
+
+def _col() -> array[int]:
+    return array("q")
+
+
+class HeaderIndex:
+    """The entries of one layer tar (see module doc)."""
+
+    def __init__(self) -> None:
+        self.header_offset, self.data_offset, self.size = _col(), _col(), _col()
+        self.mode, self.uid, self.gid, self.mtime = _col(), _col(), _col(), _col()
+        self.name_end, self.extra_at = _col(), _col()
+        self.types = bytearray()
+        self.names = bytearray()
+        self.extras = bytearray()
+        self.tar_size = 0  # bytes of the tar (the stream's end, when known)
+
+    # -- building ------------------------------------------------------------------------
+    @classmethod
+    def of(cls, stream: BinaryIO, what: str = "layer") -> HeaderIndex:
+        """The index of a seekable tar file, read from its start (headers only)."""
+        stream.seek(0)
+        index = cls.collect(TarReader(stream, what))
+        index.tar_size = stream.seek(0, 2)
+        return index
+
+    @classmethod
+    def collect(cls, members: Iterable[Member]) -> HeaderIndex:
+        index = cls()
+        for member in members:
+            index.add(member)
+        return index
+
+    def add(self, m: Member) -> None:
+        extra: dict[str, object] = {}
+        if m.linkname:
+            extra["l"] = m.linkname
+        if m.uname:
+            extra["u"] = m.uname
+        if m.gname:
+            extra["g"] = m.gname
+        if m.devmajor or m.devminor:
+            extra["d"] = [m.devmajor, m.devminor]
+        if m.pax:
+            extra["p"] = m.pax
+        numbers = (m.header_offset, m.data_offset, m.size, m.mode, m.uid, m.gid, m.mtime)
+        for field, value in zip(_COLUMNS, numbers, strict=True):
+            if not _INT64[0] <= value <= _INT64[1]:
+                extra[field] = value
+                value = 0
+            getattr(self, field).append(value)
+        if extra:
+            self.extra_at.append(len(self.extras))
+            self.extras += json.dumps(extra, separators=(",", ":")).encode() + b"\n"
+        else:
+            self.extra_at.append(_NO_EXTRA)
+        self.names += tf.encode_str(m.name)
+        self.name_end.append(len(self.names))
+        self.types.append(ord(m.type))
+        self.tar_size = max(self.tar_size, m.data_offset + tf.padded(m.data_size))
+
+    # -- reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def name(self, i: int) -> str:
+        start = self.name_end[i - 1] if i else 0
+        return self.names[start : self.name_end[i]].decode("utf-8", "surrogateescape")
+
+    def type(self, i: int) -> str:
+        return chr(self.types[i])
+
+    def data_size(self, i: int) -> int:
+        return 0 if chr(self.types[i]) in tf.HEADER_ONLY else self.size[i]
+
+    def end_offset(self, i: int) -> int:
+        return self.data_offset[i] + tf.padded(self.data_size(i))
+
+    def extra(self, i: int) -> dict[str, object]:
+        at = self.extra_at[i]
+        if at == _NO_EXTRA:
+            return {}
+        doc: dict[str, object] = json.loads(self.extras[at : self.extras.index(b"\n", at)])
+        return doc
+
+    def linkname(self, i: int) -> str:
+        if self.extra_at[i] == _NO_EXTRA:
+            return ""
+        return str(self.extra(i).get("l", ""))
+
+    def member(self, i: int) -> Member:
+        """The entry as `TarReader` read it."""
+        x = self.extra(i)
+        m = Member(self.name(i), self.type(i))
+        for field in _COLUMNS:
+            value = x.get(field)
+            setattr(m, field, value if isinstance(value, int) else getattr(self, field)[i])
+        m.linkname, m.uname, m.gname = (str(x.get(k, "")) for k in ("l", "u", "g"))
+        dev = x.get("d")
+        if isinstance(dev, list):
+            m.devmajor, m.devminor = int(dev[0]), int(dev[1])
+        pax = x.get("p")
+        m.pax = {str(k): str(v) for k, v in pax.items()} if isinstance(pax, dict) else None
+        m.end_offset = m.data_offset + tf.padded(m.data_size)
+        return m
+
+    # -- the file ------------------------------------------------------------------------
+    def to_bytes(self, diff_id: str) -> bytes:
+        """The index file for the layer `diff_id` (see module doc)."""
+        head = _HEAD.pack(
+            VERSION, len(self), len(self.names), len(self.extras), self.tar_size, diff_id.encode()
+        )
+        parts = [MAGIC, head]
+        for column in (*_COLUMNS, "name_end", "extra_at"):
+            values: array[int] = getattr(self, column)
+            if _SWAP:
+                values = array("q", values)
+                values.byteswap()
+            parts.append(values.tobytes())
+        parts += [bytes(self.types), bytes(self.names), bytes(self.extras)]
+        body = b"".join(parts)
+        return body + hashlib.sha256(body).digest()
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview, diff_id: str) -> HeaderIndex | None:
+        """The index in `data` if it is a sound version-1 index of `diff_id`, else None."""
+        view = memoryview(data)
+        start = len(MAGIC) + _HEAD.size
+        if len(view) < start + 32 or bytes(view[: len(MAGIC)]) != MAGIC:
+            return None
+        if hashlib.sha256(view[:-32]).digest() != bytes(view[-32:]):
+            return None
+        version, count, names, extras, tar_size, stored = _HEAD.unpack(view[len(MAGIC) : start])
+        if version != VERSION or stored.rstrip(b"\0") != diff_id.encode():
+            return None
+        if len(view) != start + 9 * 8 * count + count + names + extras + 32:
+            return None
+        index = cls()
+        index.tar_size = tar_size
+        at = start
+        for column in (*_COLUMNS, "name_end", "extra_at"):
+            values: array[int] = getattr(index, column)
+            values.frombytes(view[at : at + 8 * count])
+            if _SWAP:
+                values.byteswap()
+            at += 8 * count
+        index.types = bytearray(view[at : at + count])
+        index.names = bytearray(view[at + count : at + count + names])
+        index.extras = bytearray(view[at + count + names : at + count + names + extras])
+        return index
