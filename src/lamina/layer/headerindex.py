@@ -26,7 +26,7 @@ import json
 import struct
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from lamina.layer import tarformat as tf
@@ -43,6 +43,21 @@ _SWAP = sys.byteorder != "little"
 
 def _col() -> array[int]:
     return array("q")
+
+
+def _extra(m: Member) -> dict[str, object]:
+    extra: dict[str, object] = {}
+    if m.linkname:
+        extra["l"] = m.linkname
+    if m.uname:
+        extra["u"] = m.uname
+    if m.gname:
+        extra["g"] = m.gname
+    if m.devmajor or m.devminor:
+        extra["d"] = [m.devmajor, m.devminor]
+    if m.pax:
+        extra["p"] = m.pax
+    return extra
 
 
 class HeaderIndex:
@@ -74,32 +89,43 @@ class HeaderIndex:
         return index
 
     def add(self, m: Member) -> None:
-        extra: dict[str, object] = {}
-        if m.linkname:
-            extra["l"] = m.linkname
-        if m.uname:
-            extra["u"] = m.uname
-        if m.gname:
-            extra["g"] = m.gname
-        if m.devmajor or m.devminor:
-            extra["d"] = [m.devmajor, m.devminor]
-        if m.pax:
-            extra["p"] = m.pax
-        numbers = (m.header_offset, m.data_offset, m.size, m.mode, m.uid, m.gid, m.mtime)
-        for field, value in zip(_COLUMNS, numbers, strict=True):
-            if not _INT64[0] <= value <= _INT64[1]:
-                extra[field] = value
-                value = 0
-            getattr(self, field).append(value)
+        """Append one entry (the hot path of an index build: kept lean)."""
+        extra: dict[str, object] | None = None
+        if m.linkname or m.uname or m.gname or m.devmajor or m.devminor or m.pax:
+            extra = _extra(m)
+        self.header_offset.append(m.header_offset)
+        self.data_offset.append(m.data_offset)
+        self.size.append(m.size)
+        try:
+            self.mode.append(m.mode)
+            self.uid.append(m.uid)
+            self.gid.append(m.gid)
+            self.mtime.append(m.mtime)
+        except OverflowError:  # a base-256 number beyond 64 bits: kept in the extras
+            extra = self._overflow(m, extra)
         if extra:
             self.extra_at.append(len(self.extras))
             self.extras += json.dumps(extra, separators=(",", ":")).encode() + b"\n"
         else:
             self.extra_at.append(_NO_EXTRA)
-        self.names += tf.encode_str(m.name)
+        self.names += m.name.encode("utf-8", "surrogateescape")
         self.name_end.append(len(self.names))
         self.types.append(ord(m.type))
-        self.tar_size = max(self.tar_size, m.data_offset + tf.padded(m.data_size))
+        end = m.data_offset + tf.padded(m.data_size)
+        if end > self.tar_size:
+            self.tar_size = end
+
+    def _overflow(self, m: Member, extra: dict[str, object] | None) -> dict[str, object]:
+        extra = extra or {}
+        row = len(self.size) - 1  # this entry's: some of its numbers may be in already
+        for field in ("mode", "uid", "gid", "mtime"):
+            column: array[int] = getattr(self, field)
+            del column[row:]
+            value = getattr(m, field)
+            if not _INT64[0] <= value <= _INT64[1]:
+                extra[field], value = value, 0
+            column.append(value)
+        return extra
 
     # -- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -147,20 +173,29 @@ class HeaderIndex:
         return m
 
     # -- the file ------------------------------------------------------------------------
-    def to_bytes(self, diff_id: str) -> bytes:
-        """The index file for the layer `diff_id` (see module doc)."""
-        head = _HEAD.pack(
+    def _parts(self, diff_id: str) -> Iterator[bytes | memoryview]:
+        yield MAGIC
+        yield _HEAD.pack(
             VERSION, len(self), len(self.names), len(self.extras), self.tar_size, diff_id.encode()
         )
-        parts = [MAGIC, head]
         for column in (*_COLUMNS, "name_end", "extra_at"):
             values: array[int] = getattr(self, column)
             if _SWAP:
                 values = array("q", values)
                 values.byteswap()
-            parts.append(values.tobytes())
-        parts += [bytes(self.types), bytes(self.names), bytes(self.extras)]
-        body = b"".join(parts)
+            yield memoryview(values).cast("B")
+        yield from (memoryview(self.types), memoryview(self.names), memoryview(self.extras))
+
+    def write(self, out: BinaryIO, diff_id: str) -> None:
+        """Write the index file for the layer `diff_id` (see module doc)."""
+        h = hashlib.sha256()
+        for part in self._parts(diff_id):
+            h.update(part)
+            out.write(part)
+        out.write(h.digest())
+
+    def to_bytes(self, diff_id: str) -> bytes:
+        body = b"".join(self._parts(diff_id))
         return body + hashlib.sha256(body).digest()
 
     @classmethod
