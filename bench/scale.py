@@ -165,7 +165,15 @@ Row = tuple[str, str, dict[str, float], str]
 def print_table(rows: list[Row]) -> None:
     head = ("case", "what", "wall s", "CPU s", "peak MB", "load", "note")
     lines = [head] + [
-        (c, w, f"{r['seconds']:.2f}", f"{r['cpu']:.2f}", f"{r['rss_mb']:.0f}", f"{r['load']:.2f}", n)
+        (
+            c,
+            w,
+            f"{r['seconds']:.2f}",
+            f"{r['cpu']:.2f}",
+            f"{r['rss_mb']:.0f}",
+            f"{r['load']:.2f}",
+            n,
+        )
         for c, w, r, n in rows
     ]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
@@ -205,7 +213,12 @@ def realistic(runs: int, work: Path) -> list[Row]:
     index_dir = store / "lamina" / "index"
     case = "realistic image, top 2 of 3"
     rows: list[Row] = [
-        (case, "read + sha256 squashed layers", median([child("hash", work / "x", layer_paths[1:]) for _ in range(runs)]), "the floor")
+        (
+            case,
+            "read + sha256 squashed layers",
+            median([child("hash", work / "x", layer_paths[1:]) for _ in range(runs)]),
+            "the floor",
+        )
     ]
     squash = lamina_cmd(*base, "squash", "bench/realistic:1", "--layers", "1..-1", "-t", "sq")
     with_index = median([timed(squash) for _ in range(runs)])
@@ -214,9 +227,18 @@ def realistic(runs: int, work: Path) -> list[Row]:
         shutil.rmtree(index_dir, ignore_errors=True)
         without.append(timed(squash))
     floor = rows[0][2]["seconds"]
-    rows.append((case, "lamina squash, header indexes kept", with_index, f"{with_index['seconds'] / floor:.1f}x floor"))
+    rows.append(
+        (
+            case,
+            "lamina squash, header indexes kept",
+            with_index,
+            f"{with_index['seconds'] / floor:.1f}x floor",
+        )
+    )
     r = median(without)
-    rows.append((case, "lamina squash, no index (rebuilt)", r, f"{r['seconds'] / floor:.1f}x floor"))
+    rows.append(
+        (case, "lamina squash, no index (rebuilt)", r, f"{r['seconds'] / floor:.1f}x floor")
+    )
     analyze = lamina_cmd(*base, "analyze", "bench/realistic:1", "--json")
     r = median([timed(analyze) for _ in range(runs)])
     rows.append((case, "lamina analyze --json, indexes kept", r, ""))

@@ -212,9 +212,7 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def directory_sizes(
-    tree: Tree, depth: int = 3, width: int = 5, least: float = 0.01
-) -> DirSize:
+def directory_sizes(tree: Tree, depth: int = 3, width: int = 5, least: float = 0.01) -> DirSize:
     """The final filesystem's directories by size: `width` biggest children per
     directory, `depth` levels down, none under `least` of the whole. A file with several
     names counts once, under the first name met. Linear in the tree."""
