@@ -1,6 +1,7 @@
 """Scale: a 1,000,000-entry stack and the realistic image, squashed in flat memory.
 
     .venv/bin/python bench/scale.py [--entries 1000000] [--runs 3] [--skip-realistic]
+                                    [--before /work/main/src]
 
 1. A stack of N empty files (layer 0: N files in directories of 1000; layer 1 deletes
    1% and adds 1%), squashed whole by lamina's engine (lamina.layer.squash), beside
@@ -136,11 +137,11 @@ def child(mode: str, out: Path, paths: list[Path]) -> dict[str, float]:
     return measure_child(__file__, mode, str(out), *map(str, paths))
 
 
-def timed(argv: list[str]) -> dict[str, float]:
+def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
     """A command run to completion: wall, CPU (user+sys of the child), peak RSS."""
     os.sync()
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -203,7 +204,7 @@ def million(entries: int, runs: int, work: Path) -> list[Row]:
     return rows
 
 
-def realistic(runs: int, work: Path) -> list[Row]:
+def realistic(runs: int, work: Path, before: str | None) -> list[Row]:
     meta = json.loads((BENCH_CACHE / "realistic.json").read_text())
     store = work / "store"
     base = ["--store", str(store)]
@@ -239,6 +240,10 @@ def realistic(runs: int, work: Path) -> list[Row]:
     rows.append(
         (case, "lamina squash, no index (rebuilt)", r, f"{r['seconds'] / floor:.1f}x floor")
     )
+    if before:  # the same command with another checkout's lamina (e.g. main's)
+        env = {**os.environ, "PYTHONPATH": before}
+        r = median([timed(squash, env) for _ in range(runs)])
+        rows.append((case, f"lamina squash, {before}", r, f"{r['seconds'] / floor:.1f}x floor"))
     analyze = lamina_cmd(*base, "analyze", "bench/realistic:1", "--json")
     r = median([timed(analyze) for _ in range(runs)])
     rows.append((case, "lamina analyze --json, indexes kept", r, ""))
@@ -250,6 +255,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-realistic", action="store_true")
+    parser.add_argument("--before", help="src dir of another lamina to squash with too")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -259,7 +265,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lamina-bench-scale-") as tmp:
         rows = million(args.entries, args.runs, Path(tmp))
         if not args.skip_realistic:
-            rows += realistic(args.runs, Path(tmp))
+            rows += realistic(args.runs, Path(tmp), args.before)
     print(f"CPUs: {os.cpu_count()}; load average at the end: {os.getloadavg()}")
     print_table(rows)
 

@@ -1,5 +1,5 @@
 """A layer's tar headers in compact form: the in-memory entry table of the tree, and the
-header index file the store keeps per layer (docs/design.md §13).
+header index file the store keeps per layer (docs/design.md §11).
 
     index = HeaderIndex.of(stream)          # one pass over the headers
     index.name(i), index.type(i), index.data_size(i), index.header_offset[i] ...
@@ -26,11 +26,14 @@ import json
 import struct
 import sys
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from lamina.layer import paths
 from lamina.layer import tarformat as tf
 from lamina.layer.tarstream import Member, TarReader
+from lamina.layer.whiteout import PREFIX, Deletion, Kind, classify
 
 MAGIC = b"LAMIDX\x00\n"
 VERSION = 1
@@ -171,6 +174,25 @@ class HeaderIndex:
         m.pax = {str(k): str(v) for k, v in pax.items()} if isinstance(pax, dict) else None
         m.end_offset = m.data_offset + tf.padded(m.data_size)
         return m
+
+    def deletions(self) -> tuple[list[Deletion], set[int]]:
+        """The layer's whiteouts and opaque markers (in tar order), and the rows that are
+        no filesystem entry (those, and whiteout-format bookkeeping: layer/whiteout.py).
+        Rows holding the prefix are found by one search of the names buffer."""
+        deletions: list[Deletion] = []
+        skip: set[int] = set()
+        needle, names, ends = PREFIX.encode(), self.names, self.name_end
+        at = names.find(needle)
+        while at >= 0:
+            row = bisect_right(ends, at)
+            parts = paths.split(self.name(row))
+            kind, target = classify("/".join(parts))
+            if kind is not Kind.NORMAL:
+                skip.add(row)
+            if kind is Kind.OPAQUE or kind is Kind.WHITEOUT:
+                deletions.append((kind, parts[:-1], target))
+            at = names.find(needle, ends[row])
+        return deletions, skip
 
     # -- the file ------------------------------------------------------------------------
     def _parts(self, diff_id: str) -> Iterator[bytes | memoryview]:

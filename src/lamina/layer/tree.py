@@ -24,7 +24,7 @@ The tree also tracks what the layers hide of the filesystem BELOW them (`hide`),
 the range can be written out as a diff against that lower filesystem (see squash).
 A `Watcher` may observe every change as it is applied (layer/costs.py counts with it).
 
-Memory (docs/design.md §13): a layer's entries stay in its `HeaderIndex` (arrays, no
+Memory (docs/design.md §11): a layer's entries stay in its `HeaderIndex` (arrays, no
 object per entry); a node names its entry by row (`Node.entry`, `tree.member(node)`).
 A leaf gets an `Inode` only once a hardlink shares it (`inode_of`); until then its own
 entry is its content. No layer's path parts are held beyond the entry being applied.
@@ -32,7 +32,6 @@ entry is its content. No layer's path parts are held beyond the entry being appl
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
@@ -53,7 +52,7 @@ from lamina.layer.nodes import Watcher as Watcher
 from lamina.layer.nodes import gc_paused as gc_paused
 from lamina.layer.nodes import is_holder as is_holder
 from lamina.layer.tarstream import Member
-from lamina.layer.whiteout import PREFIX, Kind, classify
+from lamina.layer.whiteout import Kind
 
 
 def _dir_children(node: Node) -> dict[str, Node]:
@@ -81,14 +80,9 @@ class Tree:
         whiteouts and opaque markers first, then its other entries in tar order;
         whiteout-format bookkeeping is dropped (layer/whiteout.py)."""
         self.tables[index] = table
-        skip: set[int] = set()
-        for row in _marked_rows(table):
-            parts = paths.split(table.name(row))
-            kind, target = classify("/".join(parts))
-            if kind is not Kind.NORMAL:
-                skip.add(row)
-            if kind is Kind.OPAQUE or kind is Kind.WHITEOUT:
-                self._delete(kind, parts[:-1], target, index)
+        deletions, skip = table.deletions()
+        for kind, dir_parts, target in deletions:
+            self._delete(kind, dir_parts, target, index)
         name, types = table.name, table.types
         for row in range(len(table)):
             if row not in skip:
@@ -235,19 +229,6 @@ class Tree:
         if node is not self.root and is_holder(node):
             return None, hidden
         return node, hidden or node.kind != DIR or node.hide == RECREATED
-
-
-def _marked_rows(table: HeaderIndex) -> list[int]:
-    """Rows whose names hold the whiteout prefix, found in the names buffer at once."""
-    rows: list[int] = []
-    needle = PREFIX.encode()
-    names, ends = table.names, table.name_end
-    at = names.find(needle)
-    while at >= 0:
-        row = bisect_right(ends, at)
-        rows.append(row)
-        at = names.find(needle, ends[row])
-    return rows
 
 
 # Gives the header index of one layer of a stack (opened at its start): e.g. the

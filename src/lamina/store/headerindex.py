@@ -4,7 +4,7 @@ A layer's tar headers (paths, kinds, sizes, offsets of each header and its data;
 format is layer/headerindex.py's) are read once, as the layer streams into the store
 (store/ingest.py: CheckedTar parses them anyway), or from a layer an operation wrote
 (squash, commit, pull), and kept. Squash, analyze and diff then read the index, not
-the tar (docs/design.md §13).
+the tar (docs/design.md §11).
 
 It is a cache, and only ever one: layers are content-addressed, so an index is right
 for ever once it is right, and it says which layer it is of and carries its own sha256.
