@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from lamina import digest, mediatype
-from lamina.errors import NotFoundError
+from lamina.errors import LaminaError, NotFoundError
 from lamina.image import Image, Layer
 from lamina.layer.headerindex import HeaderIndex
 from lamina.progress import Progress
@@ -168,7 +168,11 @@ class Transaction:
         task.done()
         for x in image.layers:  # layers an operation wrote (squash, commit, pull)
             if x.diff_id in self._staged and x.diff_id not in self._indexes:
-                with open(self._staged[x.diff_id], "rb") as f:
+                # a cache: a layer it cannot index gets in as it always did
+                with (
+                    contextlib.suppress(LaminaError, OSError),
+                    open(self._staged[x.diff_id], "rb") as f,
+                ):
                     self._stage_index(x.diff_id, HeaderIndex.of(f))
         self.put_bytes(image.config.raw)
         layers = tuple(self.layer(x.diff_id) for x in image.layers)
