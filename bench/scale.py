@@ -1,7 +1,7 @@
 """Scale: a 1,000,000-entry stack and the realistic image, squashed in flat memory.
 
-    .venv/bin/python bench/scale.py [--entries 1000000] [--runs 3] [--skip-realistic]
-                                    [--before /work/main/src]
+    .venv/bin/python bench/scale.py [--entries 1000000] [--runs 3] [--before /work/main/src]
+                                    [--skip-million] [--skip-realistic]
 
 1. A stack of N empty files (layer 0: N files in directories of 1000; layer 1 deletes
    1% and adds 1%), squashed whole by lamina's engine (lamina.layer.squash), beside
@@ -11,7 +11,10 @@
    LAMINA_BENCH_CACHE; read only): `lamina squash --layers 1..-1` in a store it was
    loaded into, with the header indexes the load wrote, and without (index files
    removed before each run: squash rebuilds them from the layers), beside reading and
-   sha256-ing the squashed layers once (the floor).
+   sha256-ing the squashed layers once (the floor); and the squash engine alone, in
+   process, on the same layers, from the tars and from the indexes; and analyze.
+--before SRC runs the same squashes and analyze with another checkout's lamina too
+(e.g. main's, before the compact tree and the index).
 Every measurement runs in a fresh process (peak RSS is its own), after a sync, and
 reports wall seconds, CPU seconds (user+sys) and the load average; the median of
 --runs runs is shown. Generated layers are cached in .cache/bench-scale.
@@ -115,6 +118,8 @@ def measure(mode: str, out: Path, paths: list[Path]) -> dict[str, float]:
         for p in paths:
             with p.open("rb") as f:
                 HeaderIndex.of(f)
+    elif mode in ("engine-index", "engine-tar"):  # layers 1.. squashed over layer 0
+        _engine(mode == "engine-index", out, paths)
     elif mode == "hash":
         for p in paths:
             h = hashlib.sha256()
@@ -130,6 +135,29 @@ def measure(mode: str, out: Path, paths: list[Path]) -> dict[str, float]:
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "load": os.getloadavg()[0],
     }
+
+
+def _engine(indexed: bool, out: Path, paths: list[Path]) -> None:
+    """lamina's squash engine alone (no CLI, no store transaction, no verification):
+    layers 1.. of `paths` (store blobs) over layer 0, read through the store's header
+    indexes or from the tars."""
+    from lamina.layer.headerindex import HeaderIndex
+    from lamina.layer.squash import Below, squash_layers
+
+    def index_of(offset: int):  # type: ignore[no-untyped-def]
+        def of(i: int, stream: object) -> HeaderIndex:
+            path = paths[offset + i]
+            index_file = path.parents[2] / "lamina" / "index" / path.name
+            found = HeaderIndex.from_bytes(index_file.read_bytes(), f"sha256:{path.name}")
+            assert found is not None
+            return found
+
+        return of if indexed else None
+
+    files = [p.open("rb") for p in paths]
+    with out.open("wb") as sink:
+        below = Below.layers(files[:1], index_of(0))
+        squash_layers(files[1:], sink, below=below, index_of=index_of(1))
 
 
 def child(mode: str, out: Path, paths: list[Path]) -> dict[str, float]:
@@ -184,7 +212,7 @@ def print_table(rows: list[Row]) -> None:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 
 
-def million(entries: int, runs: int, work: Path) -> list[Row]:
+def million(entries: int, runs: int, work: Path, before: str | None) -> list[Row]:
     paths = million_stack(entries)
     total = count_entries(paths)
     case = f"{total:,} entries, 2 layers"
@@ -201,7 +229,23 @@ def million(entries: int, runs: int, work: Path) -> list[Row]:
         if mode == "squash":
             note += f"; {r['rss_mb'] * 2**20 / total:.0f} B/entry peak"
         rows.append((case, what, r, note))
+    if before:
+        env = {**os.environ, "PYTHONPATH": before}
+        argv = [sys.executable, __file__, "--child", "squash", str(work / "out.tar")]
+        argv += map(str, paths)
+        r = median([_json_child(argv, env) for _ in range(runs)])
+        note = (
+            f"{total / r['seconds']:,.0f} entries/s; {r['rss_mb'] * 2**20 / total:.0f} B/entry peak"
+        )
+        rows.append((case, f"squash all, {before}", r, note))
     return rows
+
+
+def _json_child(argv: list[str], env: dict[str, str]) -> dict[str, float]:
+    os.sync()
+    done = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
 
 
 def realistic(runs: int, work: Path, before: str | None) -> list[Row]:
@@ -221,33 +265,42 @@ def realistic(runs: int, work: Path, before: str | None) -> list[Row]:
             "the floor",
         )
     ]
+    for mode, what in (
+        ("engine-tar", "squash engine, from the tars"),
+        ("engine-index", "squash engine, from the indexes"),
+    ):
+        r = median([child(mode, work / "engine.tar", layer_paths) for _ in range(runs)])
+        rows.append((case, what, r, f"{r['cpu'] / rows[0][2]['cpu']:.1f}x floor CPU"))
     squash = lamina_cmd(*base, "squash", "bench/realistic:1", "--layers", "1..-1", "-t", "sq")
     with_index = median([timed(squash) for _ in range(runs)])
     without = []
     for _ in range(runs):
         shutil.rmtree(index_dir, ignore_errors=True)
         without.append(timed(squash))
-    floor = rows[0][2]["seconds"]
     rows.append(
         (
             case,
             "lamina squash, header indexes kept",
             with_index,
-            f"{with_index['seconds'] / floor:.1f}x floor",
+            _times(with_index, rows[0][2]),
         )
     )
     r = median(without)
-    rows.append(
-        (case, "lamina squash, no index (rebuilt)", r, f"{r['seconds'] / floor:.1f}x floor")
-    )
-    if before:  # the same command with another checkout's lamina (e.g. main's)
+    rows.append((case, "lamina squash, no index (rebuilt)", r, _times(r, rows[0][2])))
+    analyze = lamina_cmd(*base, "analyze", "bench/realistic:1", "--json")
+    if before:  # the same commands with another checkout's lamina (e.g. main's)
         env = {**os.environ, "PYTHONPATH": before}
         r = median([timed(squash, env) for _ in range(runs)])
-        rows.append((case, f"lamina squash, {before}", r, f"{r['seconds'] / floor:.1f}x floor"))
-    analyze = lamina_cmd(*base, "analyze", "bench/realistic:1", "--json")
+        rows.append((case, f"lamina squash, {before}", r, _times(r, rows[0][2])))
+        r = median([timed(analyze, env) for _ in range(runs)])
+        rows.append((case, f"lamina analyze --json, {before}", r, ""))
     r = median([timed(analyze) for _ in range(runs)])
     rows.append((case, "lamina analyze --json, indexes kept", r, ""))
     return rows
+
+
+def _times(r: dict[str, float], floor: dict[str, float]) -> str:
+    return f"{r['seconds'] / floor['seconds']:.1f}x floor wall, {r['cpu'] / floor['cpu']:.1f}x CPU"
 
 
 def main() -> None:
@@ -255,6 +308,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-realistic", action="store_true")
+    parser.add_argument("--skip-million", action="store_true")
     parser.add_argument("--before", help="src dir of another lamina to squash with too")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -263,7 +317,7 @@ def main() -> None:
         print(json.dumps(measure(mode, Path(out), [Path(p) for p in paths])))
         return
     with tempfile.TemporaryDirectory(prefix="lamina-bench-scale-") as tmp:
-        rows = million(args.entries, args.runs, Path(tmp))
+        rows = [] if args.skip_million else million(args.entries, args.runs, Path(tmp), args.before)
         if not args.skip_realistic:
             rows += realistic(args.runs, Path(tmp), args.before)
     print(f"CPUs: {os.cpu_count()}; load average at the end: {os.getloadavg()}")
@@ -272,4 +326,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    _ = sys
