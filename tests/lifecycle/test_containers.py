@@ -76,6 +76,7 @@ def test_commit_cp_and_history(seeded, tmp_path):
     s = lamina.open_store(store)
     top = s.layer_path(doc["RootFS"]["Layers"][-1])
     assert set(fs_of_tar(top)) == {"file3"}
+    assert s.indexes.load(doc["RootFS"]["Layers"][-1]) is not None  # indexed as it came in
     # a commit with no change adds no layer, like Docker
     out(store, "create", "--name", "idle", "local/stack:3")
     same = json.loads(out(store, "inspect", out(store, "commit", "idle").strip()))[0]

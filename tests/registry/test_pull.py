@@ -150,6 +150,8 @@ def test_pull_downloads_only_missing_layers(store, tmp_path, registry: Registry,
     assert pulled.new_layers == 2
     assert registry.count("GET", f"/{repo}/blobs/") == 3  # two layers and the config
     assert pulled.id == api.get_image(sender, "local/stack:3").id
+    for layer in api.get_image(store, pulled.id).image.layers:  # each indexed as it came in
+        assert store.indexes.load(layer.diff_id) is not None
     again = api.registry.pull(store, f"{registry.host}/{repo}:3")
     assert again.new_layers == 0 and again.up_to_date and not again.replaced
     assert registry.count("GET", f"/{repo}/blobs/") == 4  # only the config again

@@ -21,7 +21,8 @@ from lamina.api.lookup import graph
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Layer
 from lamina.layer import compression
-from lamina.ops.analyze import Analysis, OpenTar
+from lamina.layer.headerindex import HeaderIndex
+from lamina.ops.analyze import Analysis, IndexOf, OpenTar
 from lamina.ops.analyze import analyze as analyze_op
 from lamina.store.base import Base, find_base
 from lamina.store.graph import Graph, resolve
@@ -62,7 +63,11 @@ def analyze(
         with open(store.layer_path(x.diff_id), "rb") as f:
             yield f
 
-    report = _analyze(g, img, ref, open_tar, layer, top, advise)
+    def index_of(x: Layer) -> HeaderIndex:
+        with open(store.layer_path(x.diff_id), "rb") as f:
+            return store.indexes.get(x.diff_id, f)
+
+    report = _analyze(g, img, ref, open_tar, layer, top, advise, index_of)
     commands = tuple(
         shlex.join(["lamina", "squash", shown_as or ref, "--layers", str(a.span)])
         for a in report.analysis.advice
@@ -130,13 +135,20 @@ def _analyze(
     layer: int | None,
     top: int,
     advise: int,
+    index_of: IndexOf | None = None,
 ) -> Report:
     count = len(img.image.layers)
     focus = _layer_index(layer, count) if layer is not None else None
     base: Base | None = find_base(g, img)
     base_layers = base.layer_count if base is not None else 0
     result = analyze_op(
-        img.image, open_tar, base_layers=base_layers, focus=focus, top=top, advise=advise
+        img.image,
+        open_tar,
+        base_layers=base_layers,
+        focus=focus,
+        top=top,
+        advise=advise,
+        index_of=index_of,
     )
     base_name = ""
     if base is not None:

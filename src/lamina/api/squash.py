@@ -38,6 +38,11 @@ class Reshaped:
     layers_after: int
 
 
+def _index_of(store: Store) -> compare.IndexOf:
+    """Layers' header indexes from the store's cache (rebuilt there when lost)."""
+    return lambda layer, stream: store.indexes.get(layer.diff_id, stream)
+
+
 def _open_seekable(store: Store) -> compare.OpenSeekable:
     def open_layer(layer: Layer) -> BinaryIO:
         return open(store.layer_path(layer.diff_id), "rb")
@@ -101,7 +106,9 @@ def squash(
     img, span = squash_range(graph(store), ref, base=base, layers=layers)
     task = (progress or Progress.null()).task(f"Squashing layers {span}", None)
     with store.transaction() as tx:
-        result = squash_op.squash(img.image, span, tx, _open_seekable(store), message=message)
+        result = squash_op.squash(
+            img.image, span, tx, _open_seekable(store), message=message, index_of=_index_of(store)
+        )
         name = _commit(tx, result, tag)
     task.done()
     return Reshaped(result.id, name, span, len(img.image.layers), len(result.layers))
@@ -138,7 +145,9 @@ def diff(store: Store, first: str, second: str, *, mtime: bool = False) -> list[
     """How the final filesystems of two images differ (empty list: identical)."""
     images = store.images()
     a, b = resolve(images, first), resolve(images, second)
-    return compare.compare(a.image, b.image, _open_seekable(store), mtime=mtime)
+    return compare.compare(
+        a.image, b.image, _open_seekable(store), mtime=mtime, index_of=_index_of(store)
+    )
 
 
 def squash_archive(

@@ -34,9 +34,10 @@ from lamina.digest import CHUNK
 from lamina.errors import InvalidInputError, UnsafePathError
 from lamina.layer import paths
 from lamina.layer import tarformat as tf
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.safedir import SafeRoot
 from lamina.layer.tarstream import Member, TarReader
-from lamina.layer.whiteout import Kind, sort_layer
+from lamina.layer.whiteout import Kind
 
 # A name no layer can create (whiteout names are never materialised): scratch space.
 _LINK_SPARE = ".wh..wh.lamina-link"
@@ -118,11 +119,16 @@ class _Applier:
     def layer(self, stream: BinaryIO, what: str) -> None:
         stream = _seekable(stream)
         reader = TarReader(stream, what)
-        deletions, entries = sort_layer(reader)
+        table = HeaderIndex.collect(reader)  # compact: no object per entry is kept
+        for row in range(len(table)):  # refuse a layer with an unsafe name before any change
+            paths.split(table.name(row))
+        deletions, skip = table.deletions()
         for kind, dir_parts, target in deletions:
             self._delete(kind, dir_parts, target)
-        for member, parts in entries:
-            self._entry(reader, member, parts)
+        for row in range(len(table)):
+            if row not in skip:
+                member = table.member(row)
+                self._entry(reader, member, paths.split(member.name))
 
     def _delete(self, kind: Kind, dir_parts: list[str], target: str) -> None:
         dir_fd = self.root.directory(dir_parts, create=False)

@@ -2,7 +2,8 @@
 from tar headers while a `tree.Tree` applies the stack (a `tree.Watcher`).
 
     costs = Costs(len(layers)); t = Tree(watcher=costs)
-    for i, (deletions, entries) in enumerate(sorted_layers): t.apply(i, deletions, entries)
+    costs.tables = t.tables
+    for i, table in enumerate(header_indexes): t.add_layer(i, table)
     costs.end_layer(i)  # after each layer
 
 Sizes are **file bytes**: the sizes of regular files (tar header sizes; directories,
@@ -36,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lamina.layer import tarformat as tf
-from lamina.layer.tarstream import Member
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.tree import DIR, GONE, LEAF, Inode, Node, is_holder
 
 
@@ -98,6 +99,7 @@ class Costs:
 
     layer_count: int
     focus: int | None = None  # the layer whose changes are listed one by one
+    tables: dict[int, HeaderIndex] = field(default_factory=dict)  # the tree's (Tree.tables)
     layers: list[LayerCount] = field(init=False)
     dead: list[list[int]] = field(init=False)
     # a path seen once is just its size (most are): a Sighting from the second time on
@@ -137,17 +139,16 @@ class Costs:
         self._gone(index, old, "/".join(parts[:-1]))
 
     def added(
-        self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
+        self, index: int, kind: str, size: int, parts: list[str], old: Node | None, new: Node
     ) -> None:
         # the hot path of an analysis: one call per tar entry
         count = self.layers[index]
-        size = member.data_size
         count.size += size
         path = "/".join(parts)
         parent = path.rpartition("/")[0]
         if parent and parent not in self._parents:
             self._mark_parents(path)
-        if member.type == tf.DIRECTORY:
+        if kind == tf.DIRECTORY:
             self._dirs.append(path)
         else:
             self._sight(path, size)
@@ -162,11 +163,11 @@ class Costs:
                 count.added += 1
                 count.added_bytes += size
             if self.focus == index:
-                self.changes.append(Change("M" if existed else "A", path, size, member.type))
-        inode = new.inode
-        if old is not None and old.kind == LEAF and old.inode is inode:
+                self.changes.append(Change("M" if existed else "A", path, size, kind))
+        inode = new.inode  # (None unless a hardlink shares it: tree.inode_of)
+        if old is not None and old.kind == LEAF and inode is not None and old.inode is inode:
             return  # a name linked again to the file it already holds: nothing changes
-        if member.type == tf.HARDLINK and inode is not None and inode.layer >= 0:
+        if kind == tf.HARDLINK and inode is not None and inode.layer >= 0:
             # counted first: the link may replace a directory holding its own target
             self._links[inode] = self._links.get(inode, 1) + 1
         if old is not None and old is not new:
@@ -229,26 +230,28 @@ class Costs:
                 stack.extend((n.children or {}).values())
             elif n.kind == LEAF and n.entry is not None:
                 hidden.files += 1
-                hidden.size += n.entry.data_size
-                self._unlink(index, n.inode, path)
+                hidden.size += self.tables[n.layer].data_size(n.entry)
+                self._unlink(index, n, path)
         return hidden
 
-    def _unlink(self, index: int, inode: Inode | None, path: str) -> None:
-        if inode is None or inode.layer < 0 or inode.member is None:
+    def _unlink(self, index: int, leaf: Node, path: str) -> None:
+        inode = leaf.inode
+        layer, row = (leaf.layer, leaf.entry) if inode is None else (inode.layer, inode.entry)
+        if layer < 0 or row is None:
             return  # no content in the stack: a dangling hardlink
-        names = self._links.get(inode)
-        if names is not None:
+        names = self._links.get(inode) if inode is not None else None
+        if inode is not None and names is not None:
             if names > 1:
                 self._links[inode] = names - 1
                 return
             del self._links[inode]
-        size = inode.member.data_size
-        self.layers[inode.layer].wasted += size
-        self.dead[inode.layer][index] += size
+        size = self.tables[layer].data_size(row)
+        self.layers[layer].wasted += size
+        self.dead[layer][index] += size
         if size:
             loss = self.losses.get((path, index))
             if loss is None:
                 loss = self.losses[(path, index)] = Loss(path, index)
             loss.size += size
             loss.files += 1
-            loss.made.add(inode.layer)
+            loss.made.add(layer)

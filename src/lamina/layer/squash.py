@@ -36,100 +36,25 @@ from typing import BinaryIO
 from lamina.errors import InvalidInputError
 from lamina.layer import paths, tree, whiteout
 from lamina.layer import tarformat as tf
+from lamina.layer.below import Below as Below
 from lamina.layer.sizing import CountingSink, Unread
 from lamina.layer.tarstream import Member
 from lamina.layer.tarwriter import TarSink
 from lamina.layer.tree import DIR, GONE, KEEP, RECREATED, Inode, Node, Tree
 
 
-class Below:
-    """What the filesystem under a run of layers holds (see module docstring)."""
-
-    def __init__(self, lower: Tree | None, streams: Sequence[BinaryIO], known: bool) -> None:
-        self._tree = lower
-        self._streams = streams
-        self.known = known
-        self._names: dict[int, list[str]] | None = None
-
-    @classmethod
-    def nothing(cls) -> Below:
-        return cls(None, (), True)
-
-    @classmethod
-    def unknown(cls) -> Below:
-        return cls(None, (), False)
-
-    @classmethod
-    def layers(cls, streams: Sequence[BinaryIO]) -> Below:
-        """The filesystem of `streams` (seekable, uncompressed, bottom first)."""
-        return cls(tree.build(streams, "lower layer"), streams, True)
-
-    @classmethod
-    def sizing(cls, lower: Tree) -> Below:
-        """The filesystem of a tree already built, for `squashed_size` (reads nothing).
-        The tree must not change while this is in use."""
-        return cls(lower, Unread(), True)
-
-    def exists(self, path: str) -> bool:
-        if self._tree is None:
-            return not self.known
-        node, _ = self._tree.find(path)
-        return node is not None and node.kind != GONE
-
-    def is_dir(self, path: str) -> bool:
-        if self._tree is None:
-            return not self.known
-        node, _ = self._tree.find(path)
-        return node is not None and node.kind == DIR
-
-    def has_children(self, path: str) -> bool:
-        if self._tree is None:
-            return not self.known
-        node, _ = self._tree.find(path)
-        return (
-            node is not None
-            and node.kind == DIR
-            and any(
-                child.kind != GONE and not tree.is_holder(child)
-                for child in (node.children or {}).values()
-            )
-        )
-
-    def identity(self, path: str) -> object:
-        """What names the file at `path`: its inode when known, else the path."""
-        node, _ = self._tree.find(path) if self._tree is not None else (None, False)
-        return node.inode if node is not None and node.inode is not None else path
-
-    def names(self, path: str) -> list[str]:
-        """Every path of the file at `path` (its hardlinks), `path` first."""
-        node, _ = self._tree.find(path) if self._tree is not None else (None, False)
-        if self._tree is None or node is None or node.inode is None:
-            return [path]
-        if self._names is None:
-            self._names = {}
-            for name, leaf in self._tree.leaves():
-                self._names.setdefault(id(leaf.inode), []).append(name)
-        others = sorted(n for n in self._names[id(node.inode)] if n != path)
-        return [path, *others]
-
-    def content(self, path: str) -> tuple[BinaryIO, Member] | None:
-        """The layer file and entry holding the content of the file at `path`."""
-        if self._tree is None:
-            return None
-        node, _ = self._tree.find(path)
-        inode = node.inode if node is not None else None
-        if inode is None or inode.member is None or inode.layer < 0:
-            return None
-        return self._streams[inode.layer], inode.member
-
-
 def squash_layers(
-    layers: Sequence[BinaryIO], out: BinaryIO, *, below: Below | None = None
+    layers: Sequence[BinaryIO],
+    out: BinaryIO,
+    *,
+    below: Below | None = None,
+    index_of: tree.IndexOf | None = None,
 ) -> tuple[str, int]:
-    """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size)."""
+    """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size).
+    `index_of` may give their header indexes (else their headers are read)."""
     below = below or Below.nothing()
     with tree.gc_paused():
-        merged = tree.build(layers, below_identity=below.identity)
+        merged = tree.build(layers, below_identity=below.identity, index_of=index_of)
         sink = TarSink(out)
         _Writer(merged, layers, below, sink).write_all()
         return sink.finish()
@@ -169,7 +94,7 @@ class _Writer:
     def _directory(self, node: Node, path: str, hidden: bool) -> list[tuple[Node, str, bool]]:
         """Write a directory's entry, marker and whiteouts; return its children to visit."""
         if node.entry is not None:
-            self._raw(node.entry, node.layer)
+            self._raw(node)
         elif self._needs_dir_entry(node, path, hidden):
             self.sink.write(tf.encode(tf.Header(name=path + "/", type=tf.DIRECTORY, mode=0o755)))
         marks = node.entry is not None or node.hide != RECREATED  # else the parent's `.wh.`
@@ -213,23 +138,27 @@ class _Writer:
     # -- leaves --------------------------------------------------------------------------
     def _leaf(self, node: Node, path: str) -> None:
         inode = node.inode
-        assert inode is not None and node.entry is not None
+        assert node.entry is not None
+        if inode is None:
+            self._raw(node)  # nothing links to it: its own entry, as it was
+            return
         if inode.emitted == path:
             return  # a lower file relinked to its own name: nothing changed
         if inode.emitted is not None:
             self._link(node, path, inode.emitted)
         elif inode.layer == tree.DANGLING:
-            self._raw(node.entry, node.layer)  # a broken hardlink stays as it was
+            self._raw(node)  # a broken hardlink stays as it was
         elif inode.layer == tree.BELOW:
             self._below_leaf(node, path, inode)
-        elif node.entry is inode.member:
-            self._raw(node.entry, node.layer)
+        elif _is_home(node, inode):
+            self._raw(node)
             self._emitted(inode, path)
         elif self._home_survives(inode):
             inode.deferred = (inode.deferred or []) + [(node, path)]
         else:
-            assert inode.member is not None
-            self._content(inode.member, self.layers[inode.layer], path)
+            assert inode.entry is not None
+            member = self.tree.tables[inode.layer].member(inode.entry)
+            self._content(member, self.layers[inode.layer], path)
             self._emitted(inode, path)
 
     def _emitted(self, inode: Inode, path: str) -> None:
@@ -241,7 +170,7 @@ class _Writer:
     def _home_survives(self, inode: Inode) -> bool:
         """Does the path that created `inode` still hold it at the top of the run?"""
         node, _ = self.tree.find(inode.path)
-        return node is not None and node.entry is inode.member
+        return node is not None and _is_home(node, inode)
 
     def _below_leaf(self, node: Node, path: str, inode: Inode) -> None:
         """A hardlink to a file under the run."""
@@ -261,15 +190,19 @@ class _Writer:
                     f"{inode.path!r} from below the range, which the range replaces",
                     "squash with the lower layers given (Below.layers)",
                 )
-            self._raw(node.entry, node.layer)  # its target never existed: dangling
+            self._raw(node)  # its target never existed: dangling
             return
         self._content(source[1], source[0], path)
         inode.emitted = path
 
     # -- writing -------------------------------------------------------------------------
-    def _raw(self, member: Member | None, layer: int) -> None:
-        assert member is not None
-        self.sink.copy_range(self.layers[layer], member.header_offset, member.end_offset)
+    def _raw(self, node: Node) -> None:
+        """The entry that made `node`, copied byte for byte."""
+        row = node.entry
+        assert row is not None
+        table = self.tree.tables[node.layer]
+        start, end = table.header_offset[row], table.end_offset(row)
+        self.sink.copy_range(self.layers[node.layer], start, end)
 
     def _content(self, member: Member, src: BinaryIO, path: str) -> None:
         header = member.header()
@@ -277,10 +210,9 @@ class _Writer:
         self.sink.add_payload_range(header, src, member.data_offset)
 
     def _link(self, node: Node, path: str, target: str) -> None:
-        entry = node.entry
-        assert entry is not None
+        entry = self.tree.member(node)
         if entry.type == tf.HARDLINK and paths.normalise(entry.linkname) == target:
-            self._raw(entry, node.layer)
+            self._raw(node)
             return
         header = entry.header()
         header.name, header.type, header.linkname, header.size = path, tf.HARDLINK, target, 0
@@ -289,3 +221,8 @@ class _Writer:
     def _synthetic(self, name: str) -> None:
         """A whiteout or opaque marker, written the same way whatever layer it came from."""
         self.sink.write(tf.encode(tf.Header(name=name, mode=0)))
+
+
+def _is_home(node: Node, inode: Inode) -> bool:
+    """Was `node` made by the entry that created `inode`?"""
+    return node.entry == inode.entry and node.layer == inode.layer

@@ -11,7 +11,8 @@ record of 10 KiB; bigger blocking factors stay far below 1 MiB): the zeros of a
 decompression bomb are refused as soon as they pass that, not after they filled a disk.
 
 It also counts what Docker reports as a layer's size: the sum of the entries' size
-fields (Docker's UnpackLayer adds `hdr.Size` of every entry).
+fields (Docker's UnpackLayer adds `hdr.Size` of every entry), and, when given one,
+fills the layer's header index (layer/headerindex.py) as the headers go by.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from lamina.digest import CHUNK
 from lamina.errors import InvalidInputError
 from lamina.layer import paths
 from lamina.layer import tarformat as tf
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.tarstream import Member, TarReader
 from lamina.layer.whiteout import PREFIX, classify
 
@@ -59,7 +61,13 @@ class CheckedTar:
     (before its end is reached) when they are not a valid layer tar (with
     entry_rules=False: not a valid tar at all, for whole image archives)."""
 
-    def __init__(self, raw: BinaryIO, what: str = "layer", entry_rules: bool = True) -> None:
+    def __init__(
+        self,
+        raw: BinaryIO,
+        what: str = "layer",
+        entry_rules: bool = True,
+        index: HeaderIndex | None = None,
+    ) -> None:
         self._tee = _Tee(raw)
         self._reader = TarReader(self._tee, what)  # type: ignore[arg-type]
         self._entries: Iterator[Member] | None = iter(self._reader)
@@ -70,6 +78,7 @@ class CheckedTar:
         self._trailing = 0
         self.entries = 0
         self.content_size = 0  # Docker's layer size: the sum of the entries' sizes
+        self.index = index
 
     def readable(self) -> bool:
         return True
@@ -110,6 +119,8 @@ class CheckedTar:
             check_member(member)
         self.entries += 1
         self.content_size += member.size
+        if self.index is not None:
+            self.index.add(member)
         if member.data_size:
             self._data = self._reader.data(member)
 

@@ -23,89 +23,36 @@ Rules (those of the OCI layer spec, applied the way overlayfs sees a stack):
 The tree also tracks what the layers hide of the filesystem BELOW them (`hide`), so
 the range can be written out as a diff against that lower filesystem (see squash).
 A `Watcher` may observe every change as it is applied (layer/costs.py counts with it).
+
+Memory (docs/design.md §11): a layer's entries stay in its `HeaderIndex` (arrays, no
+object per entry); a node names its entry by row (`Node.entry`, `tree.member(node)`).
+A leaf gets an `Inode` only once a hardlink shares it (`inode_of`); until then its own
+entry is its content. No layer's path parts are held beyond the entry being applied.
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
 from lamina.layer import paths
 from lamina.layer import tarformat as tf
-from lamina.layer.tarstream import Member, TarReader
-from lamina.layer.whiteout import Deletion, Kind, sort_layer
-
-DIR, LEAF, GONE = 0, 1, 2
-# What a directory hides of the same path in the filesystem below the layers:
-KEEP = 0  # nothing: lower contents show through (merged)
-OPAQUE = 1  # the lower directory's contents (its own metadata stays)
-RECREATED = 2  # the lower path itself (deleted or replaced, then made a directory again)
-
-BELOW = -1  # Inode.layer of a file that lives below the layers
-DANGLING = -2  # Inode.layer of a hardlink whose target does not exist
-
-
-class Inode:
-    """A file's identity and content: the entry that created it. Hardlinks share it."""
-
-    __slots__ = ("_path", "deferred", "emitted", "layer", "member")
-
-    def __init__(self, layer: int, member: Member | None, path: str | None) -> None:
-        self.layer = layer
-        self.member = member
-        self._path = path  # None: the member's name, worked out when first asked
-        self.emitted: str | None = None  # used by writers: where the content went
-        self.deferred: list[tuple[Node, str]] | None = None
-
-    @property
-    def path(self) -> str:
-        """Where the entry that made this inode put it."""
-        if self._path is None:
-            assert self.member is not None
-            self._path = paths.normalise(self.member.name)
-        return self._path
-
-
-class Node:
-    """A path in the tree: a directory, a leaf, or GONE. A directory without an entry
-    is implicit: made by a layer for an entry below it (`layer` >= 0), or only holding
-    whiteouts for a directory the tree has not seen (`layer` -1)."""
-
-    __slots__ = ("children", "entry", "hide", "inode", "kind", "layer")
-
-    def __init__(
-        self,
-        kind: int,
-        entry: Member | None,
-        layer: int,
-        inode: Inode | None = None,
-        hide: int = KEEP,
-    ) -> None:
-        self.kind = kind
-        self.entry = entry
-        self.layer = layer
-        self.inode = inode
-        self.hide = hide
-        self.children: dict[str, Node] | None = {} if kind == DIR else None
-
-
-class Watcher(Protocol):
-    """Told of each change as a layer applies (`added` after the change, the others
-    before it). A node handed over as `old` leaves the filesystem with its whole
-    subtree; it may be GONE or a holder (`is_holder`), which held nothing."""
-
-    def opaque(self, index: int, dir_parts: list[str], directory: Node) -> None: ...
-    def whiteout(self, index: int, dir_parts: list[str], target: str, old: Node | None) -> None: ...
-    def replaced(self, index: int, old: Node, parts: list[str]) -> None:
-        """`old` gives way to an implicit directory made for the entry at `parts`."""
-
-    def added(
-        self, index: int, member: Member, parts: list[str], old: Node | None, new: Node
-    ) -> None:
-        """`member` is now `new` at `parts`; `old` was there (`old is new`: a directory's
-        metadata changed and its children stay)."""
+from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.nodes import BELOW as BELOW
+from lamina.layer.nodes import DANGLING as DANGLING
+from lamina.layer.nodes import DIR as DIR
+from lamina.layer.nodes import GONE as GONE
+from lamina.layer.nodes import KEEP as KEEP
+from lamina.layer.nodes import LEAF as LEAF
+from lamina.layer.nodes import OPAQUE as OPAQUE
+from lamina.layer.nodes import RECREATED as RECREATED
+from lamina.layer.nodes import Inode as Inode
+from lamina.layer.nodes import Node as Node
+from lamina.layer.nodes import Watcher as Watcher
+from lamina.layer.nodes import gc_paused as gc_paused
+from lamina.layer.nodes import is_holder as is_holder
+from lamina.layer.tarstream import Member
+from lamina.layer.whiteout import Kind
 
 
 def _dir_children(node: Node) -> dict[str, Node]:
@@ -122,24 +69,24 @@ class Tree:
         """`below_identity(path)` names the inode a lower path holds, so that hardlinks
         to two names of one lower file share one BELOW inode (default: the path)."""
         self.root = Node(DIR, None, -1)
+        self.tables: dict[int, HeaderIndex] = {}  # layer index -> its entries
         self._below_identity = below_identity
         self._below_inodes: dict[object, Inode] = {}
         self._watcher = watcher
 
     # -- building ------------------------------------------------------------------------
-    def add_layer(self, index: int, stream: BinaryIO, what: str = "layer") -> None:
-        """Apply the headers of one layer (`index` is recorded in every node it makes)."""
-        deletions, entries = sort_layer(TarReader(stream, what))
-        self.apply(index, deletions, entries)
-
-    def apply(
-        self, index: int, deletions: list[Deletion], entries: list[tuple[Member, list[str]]]
-    ) -> None:
-        """Apply one layer already split by `whiteout.sort_layer` (kept for reuse)."""
+    def add_layer(self, index: int, table: HeaderIndex) -> None:
+        """Apply one layer's entries (`index` is recorded in every node it makes): its
+        whiteouts and opaque markers first, then its other entries in tar order;
+        whiteout-format bookkeeping is dropped (layer/whiteout.py)."""
+        self.tables[index] = table
+        deletions, skip = table.deletions()
         for kind, dir_parts, target in deletions:
             self._delete(kind, dir_parts, target, index)
-        for member, parts in entries:
-            self._add(member, parts, index)
+        name, types = table.name, table.types
+        for row in range(len(table)):
+            if row not in skip:
+                self._add(row, chr(types[row]), paths.split(name(row)), index, table)
 
     def _delete(self, kind: Kind, dir_parts: list[str], target: str, index: int) -> None:
         directory = self._existing_dir(dir_parts)
@@ -185,27 +132,27 @@ class Tree:
             node = child
         return node
 
-    def _add(self, member: Member, parts: list[str], index: int) -> None:
+    def _add(self, row: int, kind: str, parts: list[str], index: int, table: HeaderIndex) -> None:
         if not parts:
-            if member.type == tf.DIRECTORY:
-                self.root.entry, self.root.layer = member, index
+            if kind == tf.DIRECTORY:
+                self.root.entry, self.root.layer = row, index
             return  # a root that is not a directory is meaningless: ignored
         children = _dir_children(self._parent_for_entry(parts, index))
         name = parts[-1]
         existing = children.get(name)
-        if member.type == tf.DIRECTORY:
+        if kind == tf.DIRECTORY:
             if existing is not None and existing.kind == DIR:
-                existing.entry, existing.layer = member, index
+                existing.entry, existing.layer = row, index
                 new = existing
             else:
                 hide = KEEP if existing is None else RECREATED
-                new = children[name] = Node(DIR, member, index, hide=hide)
-        elif member.type == tf.HARDLINK:
-            new = children[name] = Node(LEAF, member, index, self._resolve(member.linkname))
+                new = children[name] = Node(DIR, row, index, hide=hide)
+        elif kind == tf.HARDLINK:
+            new = children[name] = Node(LEAF, row, index, self._resolve(table.linkname(row)))
         else:
-            new = children[name] = Node(LEAF, member, index, Inode(index, member, None))
+            new = children[name] = Node(LEAF, row, index)
         if self._watcher is not None:
-            self._watcher.added(index, member, parts, existing, new)
+            self._watcher.added(index, kind, table.data_size(row), parts, existing, new)
 
     def _resolve(self, linkname: str) -> Inode:
         """The inode a hardlink to `linkname` gets now."""
@@ -213,8 +160,8 @@ class Tree:
         node, hidden = self.find(path)
         if node is None and not hidden:
             return self._below(path)
-        if node is not None and node.kind == LEAF and node.inode is not None:
-            return node.inode
+        if node is not None and node.kind == LEAF:
+            return self.inode_of(node, path)
         return Inode(DANGLING, None, path)
 
     def _below(self, path: str) -> Inode:
@@ -223,6 +170,17 @@ class Tree:
         if inode is None:
             inode = self._below_inodes[key] = Inode(BELOW, None, path)
         return inode
+
+    def inode_of(self, leaf: Node, path: str | None = None) -> Inode:
+        """The inode of `leaf` (found at `path`), made now if nothing shared it yet."""
+        if leaf.inode is None:
+            assert leaf.entry is not None
+            home = path if path is not None else self._home(leaf)
+            leaf.inode = Inode(leaf.layer, leaf.entry, home)
+        return leaf.inode
+
+    def _home(self, leaf: Node) -> str:
+        return paths.normalise(self.tables[leaf.layer].name(leaf.entry or 0))
 
     def leaves(self) -> Iterator[tuple[str, Node]]:
         """Every leaf with its path (any order)."""
@@ -244,6 +202,17 @@ class Tree:
             inode.emitted = inode.deferred = None
 
     # -- queries -------------------------------------------------------------------------
+    def member(self, node: Node) -> Member:
+        """The full entry that made `node` (which must have one)."""
+        assert node.entry is not None
+        return self.tables[node.layer].member(node.entry)
+
+    def content(self, leaf: Node) -> tuple[int, int | None]:
+        """(layer, row) of the entry holding the content of `leaf` (row None, layer
+        BELOW or DANGLING: not in these layers)."""
+        inode = leaf.inode
+        return (leaf.layer, leaf.entry) if inode is None else (inode.layer, inode.entry)
+
     def find(self, path: str) -> tuple[Node | None, bool]:
         """(node at `path`, or None when the layers did not make that path; whether the
         path as the filesystem below has it is hidden at the top)."""
@@ -262,32 +231,26 @@ class Tree:
         return node, hidden or node.kind != DIR or node.hide == RECREATED
 
 
-def is_holder(node: Node) -> bool:
-    """A directory node no entry made: it only holds whiteouts for a lower directory."""
-    return node.kind == DIR and node.entry is None and node.layer < 0
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector. Reading a layer makes a few objects per entry
-    and keeps them all; the collector would rescan them again and again (half the time
-    of a squash) though they hold no cycles. Collection resumes afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+# Gives the header index of one layer of a stack (opened at its start): e.g. the
+# store's cached one (store/headerindex.py); by default, read from the tar itself.
+IndexOf = Callable[[int, BinaryIO], HeaderIndex]
 
 
 def build(
-    layers: Iterable[BinaryIO], what: str = "layer", below_identity: Callable[[str], object] = str
+    layers: Iterable[BinaryIO],
+    what: str = "layer",
+    below_identity: Callable[[str], object] = str,
+    index_of: IndexOf | None = None,
 ) -> Tree:
-    """A tree of `layers` (bottom first): seekable files, each read from its start."""
+    """A tree of `layers` (bottom first): seekable files, each read from its start
+    (its headers, or only its header index when `index_of` has one)."""
     tree = Tree(below_identity)
     with gc_paused():
         for index, stream in enumerate(layers):
-            stream.seek(0)
-            tree.add_layer(index, stream, f"{what} {index}")
+            if index_of is None:
+                stream.seek(0)
+                table = HeaderIndex.of(stream, f"{what} {index}")
+            else:
+                table = index_of(index, stream)
+            tree.add_layer(index, table)
     return tree

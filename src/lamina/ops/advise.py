@@ -1,7 +1,7 @@
 """The squash advisor: which contiguous ranges of layers to squash, and the exact bytes
 each would save.
 
-    found = sizes_from(start, lower_tree, sorted_layers, tar_sizes)  # every range at start
+    found = sizes_from(start, lower_tree, tables, tar_sizes)  # every range at start
     best = pick(found, top=3)
 
 A range's saving is the sum of its layers' uncompressed tar sizes minus the size of the
@@ -16,14 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.squash import Below, squashed_size
-from lamina.layer.tarstream import Member
 from lamina.layer.tree import Tree
-from lamina.layer.whiteout import Deletion
 from lamina.ops.squash import Range
-
-# one layer as whiteout.sort_layer splits it: (deletions, entries with their path parts)
-SortedLayer = tuple[list[Deletion], list[tuple[Member, list[str]]]]
 
 
 @dataclass(frozen=True)
@@ -35,7 +31,7 @@ class Advice:
 
 
 def sizes_from(
-    start: int, lower: Tree, layers: Sequence[SortedLayer], tar_sizes: Sequence[int]
+    start: int, lower: Tree, layers: Sequence[HeaderIndex], tar_sizes: Sequence[int]
 ) -> list[Advice]:
     """Every range of two or more layers starting at `start`; `lower` is the tree of
     layers 0..start-1 (it must not change meanwhile)."""
@@ -43,8 +39,8 @@ def sizes_from(
     merged = Tree(below.identity)
     total = 0
     found: list[Advice] = []
-    for offset, (deletions, entries) in enumerate(layers[start:]):
-        merged.apply(offset, deletions, entries)
+    for offset, table in enumerate(layers[start:]):
+        merged.add_layer(offset, table)
         total += tar_sizes[start + offset]
         if offset:
             size = squashed_size(merged, below)

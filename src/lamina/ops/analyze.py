@@ -23,14 +23,16 @@ from typing import BinaryIO
 
 from lamina.image import Image, Layer
 from lamina.layer.costs import Change, Costs, LayerCount
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.tarstream import TarReader
 from lamina.layer.tree import DIR, LEAF, Node, Tree, gc_paused
-from lamina.layer.whiteout import sort_layer
-from lamina.ops.advise import Advice, SortedLayer, pick, sizes_from, with_reclaimed
+from lamina.ops.advise import Advice, pick, sizes_from, with_reclaimed
 from lamina.spec import HistoryEntry
 
 # Opens a layer as its uncompressed tar stream, from its start.
 OpenTar = Callable[[Layer], AbstractContextManager[BinaryIO]]
+# A layer's header index when one is at hand (the store's cache), else None.
+IndexOf = Callable[[Layer], HeaderIndex | None]
 
 
 @dataclass(frozen=True)
@@ -103,28 +105,32 @@ def analyze(
     focus: int | None = None,
     top: int = 10,
     advise: int = 3,
+    index_of: IndexOf | None = None,
 ) -> Analysis:
     """Analyse `image`; `base_layers` bottom layers are its base (the advisor keeps them);
-    `focus` lists one layer's changes; `advise` ranges at most (0: no advice)."""
+    `focus` lists one layer's changes; `advise` ranges at most (0: no advice);
+    `index_of` gives layers' header indexes, read instead of their tars."""
     n = len(image.layers)
-    sorted_layers: list[SortedLayer] = []
+    tables: list[HeaderIndex] = []
     tar_sizes: list[int] = []
     costs = Costs(n, focus)
     tree = Tree(watcher=costs)
+    costs.tables = tree.tables
     found: list[Advice] = []
     with gc_paused():  # (docs: tree.gc_paused) until the tree is freed
         for index, layer in enumerate(image.layers):
-            (deletions, entries), tar_size = read_layer(open_tar, layer, f"layer {index}")
-            sorted_layers.append((deletions, entries))
-            tar_sizes.append(tar_size)
-            costs.layers[index].entries = len(deletions) + len(entries)
-        for index, (deletions, entries) in enumerate(sorted_layers):
+            known = index_of(layer) if index_of is not None else None
+            table = known or read_layer(open_tar, layer, f"layer {index}")
+            tables.append(table)
+            tar_sizes.append(table.tar_size)
+            costs.layers[index].entries = len(table)
+        for index, table in enumerate(tables):
             if advise and base_layers <= index < n - 1:
-                found += sizes_from(index, tree, sorted_layers, tar_sizes)
-            tree.apply(index, deletions, entries)
+                found += sizes_from(index, tree, tables, tar_sizes)
+            tree.add_layer(index, table)
             costs.end_layer(index)
-        directories = directory_sizes(tree.root)
-        del tree, sorted_layers
+        directories = directory_sizes(tree)
+        del tree, tables
         return _result(image, costs, tar_sizes, directories, found, base_layers, top, advise)
 
 
@@ -186,16 +192,17 @@ class _Counting:
         return data
 
 
-def read_layer(open_tar: OpenTar, layer: Layer, what: str) -> tuple[SortedLayer, int]:
-    """One layer's headers, sorted as the tree applies them, and its tar size."""
+def read_layer(open_tar: OpenTar, layer: Layer, what: str) -> HeaderIndex:
+    """One layer's headers (and its tar size: `tar_size`)."""
     with open_tar(layer) as stream:
         if _seekable(stream):
-            return sort_layer(TarReader(stream, what)), stream.seek(0, 2)
+            return HeaderIndex.of(stream, what)
         counting = _Counting(stream)
-        found = sort_layer(TarReader(counting, what))  # type: ignore[arg-type]
+        found = HeaderIndex.collect(TarReader(counting, what))  # type: ignore[arg-type]
         while counting.read(1 << 20):
             pass
-        return found, counting.count
+        found.tar_size = counting.count
+        return found
 
 
 def _seekable(stream: BinaryIO) -> bool:
@@ -205,10 +212,11 @@ def _seekable(stream: BinaryIO) -> bool:
         return False
 
 
-def directory_sizes(root: Node, depth: int = 3, width: int = 5, least: float = 0.01) -> DirSize:
+def directory_sizes(tree: Tree, depth: int = 3, width: int = 5, least: float = 0.01) -> DirSize:
     """The final filesystem's directories by size: `width` biggest children per
     directory, `depth` levels down, none under `least` of the whole. A file with several
     names counts once, under the first name met. Linear in the tree."""
+    root = tree.root
     order: list[tuple[str, Node]] = []
     stack: list[tuple[str, Node]] = [("", root)]
     while stack:
@@ -218,16 +226,18 @@ def directory_sizes(root: Node, depth: int = 3, width: int = 5, least: float = 0
             if child.kind == DIR:
                 stack.append((f"{path}/{name}" if path else name, child))
     totals: dict[int, tuple[int, int]] = {}
-    counted: set[int] = set()  # inodes (by id) whose content is counted
+    counted: set[int] = set()  # shared inodes (by id) whose content is counted
     for _, node in reversed(order):
         size = files = 0
         for child in (node.children or {}).values():
-            if child.kind == LEAF and child.inode is not None:
+            if child.kind == LEAF:
                 files += 1
-                inode = child.inode
-                if inode.member is not None and inode.layer >= 0 and id(inode) not in counted:
-                    counted.add(id(inode))
-                    size += inode.member.data_size
+                inode = child.inode  # None: a file with one name, counted here
+                layer, row = tree.content(child)
+                if row is not None and layer >= 0 and id(inode) not in counted:
+                    if inode is not None:
+                        counted.add(id(inode))
+                    size += tree.tables[layer].data_size(row)
             elif child.kind == DIR:
                 sub_size, sub_files = totals[id(child)]
                 size, files = size + sub_size, files + sub_files

@@ -17,9 +17,12 @@ from typing import BinaryIO
 from lamina.image import Image, Layer
 from lamina.layer import tarformat as tf
 from lamina.layer import tree as fstree
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.tarstream import Member
 
 OpenSeekable = Callable[[Layer], BinaryIO]
+# The header index of a layer, from a cache or read from `stream` (its open tar).
+IndexOf = Callable[[Layer, BinaryIO], HeaderIndex]
 
 _TYPES = {
     tf.REGULAR: "file",
@@ -51,10 +54,12 @@ class _Entry:
 
 
 class _Side:
-    def __init__(self, image: Image, streams: list[BinaryIO]) -> None:
+    def __init__(
+        self, image: Image, streams: list[BinaryIO], index_of: fstree.IndexOf | None
+    ) -> None:
         self.image = image
         self.streams = streams
-        self.tree = fstree.build(streams, "layer")
+        self.tree = fstree.build(streams, "layer", index_of=index_of)
 
     def entries(self, mtime: bool) -> dict[str, _Entry]:
         """Every path below the root, parents before children (iterative: a layer may
@@ -67,7 +72,7 @@ class _Side:
                 if child.kind == fstree.GONE:
                     continue
                 child_path = f"{path}/{name}" if path else name
-                out[child_path] = _describe(child, mtime)
+                out[child_path] = _describe(self.tree, child, mtime)
                 if child.kind == fstree.DIR:
                     todo.append((child, child_path))
         return out
@@ -87,17 +92,18 @@ class _Side:
         return h.hexdigest()
 
 
-def _describe(node: fstree.Node, mtime: bool) -> _Entry:
+def _describe(tree: fstree.Tree, node: fstree.Node, mtime: bool) -> _Entry:
     if node.kind == fstree.DIR and node.entry is None:
         # an implicit parent directory: what a runtime creates for it
         return _Entry("dir", {"mode": 0o755, "uid": 0, "gid": 0}, None)
-    member = node.entry
+    member = tree.member(node)
     content: tuple[int, Member] | None = None
-    if node.kind == fstree.LEAF and node.inode is not None and node.inode.member is not None:
-        member = node.inode.member  # a hardlink shows its target's inode
-        if member.type == tf.REGULAR:
-            content = (node.inode.layer, member)
-    assert member is not None
+    if node.kind == fstree.LEAF:
+        layer, row = tree.content(node)  # a hardlink shows its target's inode
+        if row is not None and layer >= 0:
+            member = tree.tables[layer].member(row)
+            if member.type == tf.REGULAR:
+                content = (layer, member)
     kind = _TYPES.get(member.type, f"type {member.type}")
     attrs: dict[str, object] = {"mode": member.mode & 0o7777, "uid": member.uid, "gid": member.gid}
     if kind == "file":
@@ -114,12 +120,22 @@ def _describe(node: fstree.Node, mtime: bool) -> _Entry:
 
 
 def compare(
-    first: Image, second: Image, open_seekable: OpenSeekable, *, mtime: bool = False
+    first: Image,
+    second: Image,
+    open_seekable: OpenSeekable,
+    *,
+    mtime: bool = False,
+    index_of: IndexOf | None = None,
 ) -> list[Change]:
-    """Differences between the final filesystems of `first` and `second`, by path."""
+    """Differences between the final filesystems of `first` and `second`, by path.
+    `index_of` gives layers' header indexes (read instead of their headers)."""
     with ExitStack() as stack:
-        a = _Side(first, [stack.enter_context(open_seekable(x)) for x in first.layers])
-        b = _Side(second, [stack.enter_context(open_seekable(x)) for x in second.layers])
+        sides = []
+        for image in (first, second):
+            streams = [stack.enter_context(open_seekable(x)) for x in image.layers]
+            by_index = None if index_of is None else _by_index(image, index_of)
+            sides.append(_Side(image, streams, by_index))
+        a, b = sides
         return list(_changes(a, b, mtime))
 
 
@@ -153,3 +169,7 @@ def _content_differs(a: _Side, b: _Side, x: _Entry, y: _Entry) -> bool:
     if same_blob and ma.data_offset == mb.data_offset:
         return False  # the very same bytes of the same layer blob: no need to hash
     return a.digest_of(x.content) != b.digest_of(y.content)
+
+
+def _by_index(image: Image, index_of: IndexOf) -> fstree.IndexOf:
+    return lambda i, stream: index_of(image.layers[i], stream)

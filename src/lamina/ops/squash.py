@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -20,7 +20,9 @@ from typing import BinaryIO
 from lamina import digest, mediatype
 from lamina.errors import UsageError
 from lamina.image import Image, Layer, LayerSink
+from lamina.layer import tree
 from lamina.layer.squash import Below, squash_layers
+from lamina.ops.compare import IndexOf
 from lamina.ops.history import layer_positions, raw_history, with_layers
 from lamina.spec import Config
 
@@ -89,12 +91,15 @@ def squash(
     open_seekable: OpenSeekable,
     *,
     message: str = "",
+    index_of: IndexOf | None = None,
 ) -> Image:
     """A new image whose layers `span` are squashed into one.
 
     Writes only the new layer, into `sink` (adopted under its diff_id); the image is a
     value, its config and manifest are written where the caller puts it
-    (Transaction.put_image, an archive writer).
+    (Transaction.put_image, an archive writer). `index_of` gives the layers' header
+    indexes (the store's cache): the layers below the range are then not read at all
+    unless a hardlink needs a file's content from them.
     """
     layers = image.layers
     with ExitStack() as stack:
@@ -111,10 +116,17 @@ def squash(
                 ]
             )
         )
-        below = Below.layers(streams[: span.start]) if span.start else Below.nothing()
+        lower_index = upper_index = None
+        if index_of is not None:
+            lower_index = _from(index_of, layers, 0)
+            upper_index = _from(index_of, layers, span.start)
+        lower = streams[: span.start]
+        below = Below.layers(lower, lower_index) if span.start else Below.nothing()
         tmp = sink.staging_file()
         with open(tmp, "wb") as out:
-            diff_id, size = squash_layers(streams[span.start :], out, below=below)
+            diff_id, size = squash_layers(
+                streams[span.start :], out, below=below, index_of=upper_index
+            )
             out.flush()
             os.fsync(out.fileno())  # on disk before the store renames it into place
         verifier.finish()
@@ -123,6 +135,11 @@ def squash(
     config = squashed_config(image, span, diff_id, message)
     new_layers = (*layers[: span.start], new_layer, *layers[span.stop :])
     return Image(config, new_layers, image.names, image.annotations)
+
+
+def _from(index_of: IndexOf, layers: Sequence[Layer], start: int) -> tree.IndexOf:
+    """`index_of` for the layers from `start` on, by position (as layer.tree asks)."""
+    return lambda i, stream: index_of(layers[start + i], stream)
 
 
 def squashed_config(image: Image, span: Range, diff_id: str, message: str) -> Config:

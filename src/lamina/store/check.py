@@ -8,10 +8,13 @@ In the spirit of `git fsck` and `podman system check`. Each problem is one Findi
     broken        an image whose manifest or config cannot be read, or whose config's
                   diff_ids disagree with its manifest's layers
     unreferenced  a blob nothing names (index.json -> manifests -> configs, layers; containers)
-    leftover      temp space of a dead process, a dead writer's journal, the trash
+    leftover      temp space of a dead process, a dead writer's journal, the trash,
+                  a header index (store/headerindex.py) whose layer is gone
+    index         a damaged header index of a layer (a cache: only time is lost)
 
 `repair` fixes what is safe, in one store transaction (so under the lock, with a
-journal): leftovers are reclaimed, unreferenced blobs (damaged or not) deleted.
+journal): leftovers are reclaimed, unreferenced blobs (damaged or not) deleted,
+damaged header indexes rebuilt.
 A damaged image is never silently dropped: `force` removes its index.json entries
 (then whatever of its blobs nothing else needs). Without repair the check still
 takes the lock, so a writer mid-commit is never mistaken for a leak.
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from lamina import digest
 from lamina.errors import InvalidInputError, LaminaError
+from lamina.layer.headerindex import HeaderIndex
 from lamina.spec import Config, Manifest
 from lamina.store import journal, tmp, trash
 from lamina.store.local import Store, Transaction
@@ -67,9 +71,10 @@ def check(
         except InvalidInputError as exc:  # nothing can be repaired without it
             return [*before, Finding("broken", "index.json", exc.one_line())]
         if not repair:
-            return before + _scan(store, entries, held, quick).findings
+            return before + _scan(store, entries, held, quick).findings + _indexes(store, False)
     with store.transaction() as tx:  # heals first: leftovers are reclaimed there
         found = [replace(f, fixed=True) for f in before] + _repair(tx, held, quick, force)
+        found += _indexes(store, True)  # (those of layers this repair deletes go with them)
     if trash.empty(store.state) is None:
         note = "deleted blobs wait for a reader to finish: the next writer frees them"
         found.append(Finding("leftover", "trash", note, trash.size(store.state), fixed=True))
@@ -87,6 +92,25 @@ def _leftovers(store: Store) -> list[Finding]:
     size = trash.size(store.state)
     if size:
         found.append(Finding("leftover", "trash", "deleted blobs not yet freed", size))
+    return found
+
+
+def _indexes(store: Store, repair: bool) -> list[Finding]:
+    """Header index files of layers the store lacks, and damaged ones (see module doc)."""
+    found = []
+    for diff_id, path in sorted(store.indexes.files()):
+        if not diff_id or not store.blobs.has(diff_id):
+            if repair:
+                path.unlink(missing_ok=True)
+            what = "header index of no stored layer"
+            found.append(Finding("leftover", str(path), what, fixed=repair))
+            continue
+        layer = store.blobs.path(diff_id)
+        if store.indexes.load(diff_id, layer.stat().st_size) is None:
+            if repair:
+                with open(layer, "rb") as f:
+                    store.indexes.keep(diff_id, HeaderIndex.of(f))
+            found.append(Finding("index", diff_id, "damaged header index", fixed=repair))
     return found
 
 

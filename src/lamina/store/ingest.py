@@ -3,7 +3,8 @@
 The store keeps layers uncompressed, named by their diff_id. `put_layer` streams one
 layer (compressed or not, as its bytes say) into a sink: decompressed, hashed against
 its diff_id by the sink and, when its compressed digest is known, that is checked too,
-over every byte of the blob (trailers included). Never held in memory. A layer a delta
+over every byte of the blob (trailers included). Never held in memory. Its header
+index (store/headerindex.py) is filled from the headers as they go by. A layer a delta
 archive left out (not `available`) cannot be read: `find_missing` names those the
 sink lacks, and `missing_error` says so in one line, before anything is written.
 """
@@ -18,6 +19,7 @@ from lamina import digest
 from lamina.errors import InvalidInputError, MissingLayersError
 from lamina.image import BlobSink, Image, Layer
 from lamina.layer import compression
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.tarcheck import CheckedTar
 from lamina.progress import Task
 
@@ -65,17 +67,20 @@ class _Counting:
         return data
 
 
-def put_layer(layer: Layer, sink: BlobSink, task: Task) -> None:
-    """Stream `layer` into `sink` uncompressed, verified (see module doc)."""
+def put_layer(layer: Layer, sink: BlobSink, task: Task) -> HeaderIndex:
+    """Stream `layer` into `sink` uncompressed, verified (see module doc); returns its
+    header index."""
+    index = HeaderIndex()
     # a compressed blob has a digest of its own to check; a plain one is its diff_id,
     # which the sink checks anyway: hashing it here too would only cost time
     compressed = bool(layer.digest) and layer.digest != layer.diff_id
     with layer.open_blob() as blob:
         counted = _Counting(blob, task, hash_it=compressed)
         _, plain = compression.auto_decompressed(counted)  # type: ignore[arg-type]
-        checked = CheckedTar(plain, f"layer {digest.short(layer.diff_id, algorithm=True)}")
+        what = f"layer {digest.short(layer.diff_id, algorithm=True)}"
+        checked = CheckedTar(plain, what, index=index)
         try:
-            sink.put_blob(checked, expected=layer.diff_id)  # type: ignore[arg-type]
+            _, index.tar_size = sink.put_blob(checked, expected=layer.diff_id)  # type: ignore[arg-type]
         except compression.DECOMPRESSION_ERRORS as exc:
             if not compression.damaged(exc):
                 raise
@@ -88,3 +93,4 @@ def put_layer(layer: Layer, sink: BlobSink, task: Task) -> None:
             pass
     if counted.hasher is not None:
         digest.check(layer.digest, counted.hasher.digest, f"layer blob {layer.digest}")
+    return index

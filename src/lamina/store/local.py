@@ -6,6 +6,7 @@ Layout (a valid OCI layout, readable by skopeo and umoci as it is):
     STORE/lamina/            lamina's own state, ignored by OCI readers
         lock                 one writer at a time (flock)
         facts.json           what listing needs of each image (store/facts.py)
+        index/               each layer's header index, a cache (store/headerindex.py)
         tmp/own-*/           temp space, one dir per live process (store/tmp.py)
         journal              what an unfinished commit adds and deletes (store/journal.py)
         readers, trash/      deleted blobs wait until no reader needs them (store/trash.py)
@@ -37,6 +38,7 @@ from lamina.image import Image
 from lamina.store import journal, tmp, trash
 from lamina.store.cas import BlobStore
 from lamina.store.facts import FactsCache
+from lamina.store.headerindex import HeaderIndexes
 from lamina.store.reader import StoredImage as StoredImage
 from lamina.store.reader import StoreReader
 from lamina.store.refs import render
@@ -66,6 +68,7 @@ class Store(StoreReader):
         self.readers = trash.ReaderLock(self.state)
         self._tmp = tmp.TempSpace(self.tmp_root)
         self.facts = FactsCache(self.state / "facts.json", lambda: self.tmp)
+        self.indexes = HeaderIndexes(self.state, lambda: self.tmp)
         self._cache: dict[tuple[str, tuple[str, ...]], StoredImage] = {}
         self._values: dict[str, Image] = {}  # manifest digest -> loaded image
         self.loads = 0  # images read from blobs (tests count them)

@@ -22,6 +22,7 @@ Contract (umoci's oci/cas style; each method adds its own below):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -29,8 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from lamina import digest, mediatype
-from lamina.errors import NotFoundError
+from lamina.errors import LaminaError, NotFoundError
 from lamina.image import Image, Layer
+from lamina.layer.headerindex import HeaderIndex
 from lamina.progress import Progress
 from lamina.spec import Descriptor, Manifest
 from lamina.store import journal
@@ -53,6 +55,7 @@ class Transaction:
         self._staged: dict[str, Path] = {}
         self._doomed: set[str] = set()
         self._config_of: dict[str, str] = {}  # manifest digest -> config digest (image ID)
+        self._indexes: dict[str, Path] = {}  # diff_id -> its staged header index file
 
     # -- blobs (a LayerSink) ------------------------------------------------------
 
@@ -161,14 +164,30 @@ class Transaction:
         name = image.names[0] if image.names else digest.short(image.id)
         task = progress.task(f"Loading {name}", sum(x.size for x in todo.values()))
         for layer in todo.values():
-            put_layer(layer, self, task)
+            self._stage_index(layer.diff_id, put_layer(layer, self, task))
         task.done()
+        for x in image.layers:  # layers an operation wrote (squash, commit, pull)
+            if x.diff_id in self._staged and x.diff_id not in self._indexes:
+                # a cache: a layer it cannot index gets in as it always did
+                with (
+                    contextlib.suppress(LaminaError, OSError),
+                    open(self._staged[x.diff_id], "rb") as f,
+                ):
+                    self._stage_index(x.diff_id, HeaderIndex.of(f))
         self.put_bytes(image.config.raw)
         layers = tuple(self.layer(x.diff_id) for x in image.layers)
         manifest = Image(image.config, layers, annotations=image.annotations).manifest_bytes()
         desc = Descriptor(mediatype.OCI_MANIFEST, self.put_bytes(manifest), len(manifest))
         self._config_of[desc.digest] = image.id
         return desc
+
+    def _stage_index(self, diff_id: str, index: HeaderIndex) -> None:
+        """Keep a layer's header index with the layer: it goes in at commit (a cache:
+        one that cannot be written is only rebuilt when next needed)."""
+        path = self.staging / f"index-{digest.hex_of(diff_id)}"
+        with contextlib.suppress(OSError), open(path, "wb") as f:
+            index.write(f, diff_id)
+            self._indexes[diff_id] = path
 
     def manifest_of(self, image_id: str) -> Descriptor | None:
         """The manifest of a root image with this ID, if the store (or this transaction)
@@ -248,6 +267,9 @@ class Transaction:
         index = render(self.entries)
         journal.apply(store.state, store.blobs, self._staged, self._doomed, index, store.tmp)
         self._staged = {}  # from now on every read resolves to the store's blobs
+        for diff_id, path in self._indexes.items():
+            if store.blobs.has(diff_id):
+                store.indexes.adopt(diff_id, path)
         shutil.rmtree(self.staging, ignore_errors=True)
 
     def abort(self) -> None:

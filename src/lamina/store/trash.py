@@ -16,12 +16,14 @@ writer never waits for a reader. The blobs a reader sees are those of one index.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
 from typing import BinaryIO
 
 from lamina import digest
+from lamina.store.headerindex import INDEX_DIR
 
 READERS = "readers"
 TRASH = "trash"
@@ -50,7 +52,10 @@ def trash_path(state: Path, dig: str) -> Path:
 
 
 def discard(blob: Path, state: Path, dig: str) -> int:
-    """Move a blob from blobs/ into the trash; returns its size (0 if it was not there)."""
+    """Move a blob from blobs/ into the trash; returns its size (0 if it was not there).
+    A layer's header index (store/headerindex.py) goes with it."""
+    with contextlib.suppress(OSError):
+        (state / INDEX_DIR / dig.partition(":")[2]).unlink()
     target = trash_path(state, dig)
     target.parent.mkdir(exist_ok=True)
     try:

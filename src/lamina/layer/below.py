@@ -1,0 +1,99 @@
+"""What the filesystem under a run of layers holds, as a squash needs to know it (the
+`below` of layer/squash.py, whose docstring says what each kind means)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from lamina.layer import tree
+from lamina.layer.sizing import Unread
+from lamina.layer.tarstream import Member
+from lamina.layer.tree import DIR, GONE, LEAF, Tree
+
+
+class Below:
+    """What the filesystem under a run of layers holds (see module docstring)."""
+
+    def __init__(self, lower: Tree | None, streams: Sequence[BinaryIO], known: bool) -> None:
+        self._tree = lower
+        self._streams = streams
+        self.known = known
+        self._names: dict[int, list[str]] | None = None
+
+    @classmethod
+    def nothing(cls) -> Below:
+        return cls(None, (), True)
+
+    @classmethod
+    def unknown(cls) -> Below:
+        return cls(None, (), False)
+
+    @classmethod
+    def layers(cls, streams: Sequence[BinaryIO], index_of: tree.IndexOf | None = None) -> Below:
+        """The filesystem of `streams` (seekable, uncompressed, bottom first); only their
+        header indexes are read when `index_of` gives them."""
+        return cls(tree.build(streams, "lower layer", index_of=index_of), streams, True)
+
+    @classmethod
+    def sizing(cls, lower: Tree) -> Below:
+        """The filesystem of a tree already built, for `squashed_size` (reads nothing).
+        The tree must not change while this is in use."""
+        return cls(lower, Unread(), True)
+
+    def exists(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return node is not None and node.kind != GONE
+
+    def is_dir(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return node is not None and node.kind == DIR
+
+    def has_children(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return (
+            node is not None
+            and node.kind == DIR
+            and any(
+                child.kind != GONE and not tree.is_holder(child)
+                for child in (node.children or {}).values()
+            )
+        )
+
+    def identity(self, path: str) -> object:
+        """What names the file at `path`: its inode when known, else the path."""
+        if self._tree is None:
+            return path
+        node, _ = self._tree.find(path)
+        return self._tree.inode_of(node, path) if node is not None and node.kind == LEAF else path
+
+    def names(self, path: str) -> list[str]:
+        """Every path of the file at `path` (its hardlinks), `path` first."""
+        node, _ = self._tree.find(path) if self._tree is not None else (None, False)
+        if self._tree is None or node is None or node.inode is None:
+            return [path]  # (a leaf has an inode once a hardlink shares it)
+        if self._names is None:
+            self._names = {}
+            for name, leaf in self._tree.leaves():
+                if leaf.inode is not None:
+                    self._names.setdefault(id(leaf.inode), []).append(name)
+        others = sorted(n for n in self._names[id(node.inode)] if n != path)
+        return [path, *others]
+
+    def content(self, path: str) -> tuple[BinaryIO, Member] | None:
+        """The layer file and entry holding the content of the file at `path`."""
+        if self._tree is None:
+            return None
+        node, _ = self._tree.find(path)
+        if node is None or node.kind != LEAF:
+            return None
+        layer, row = self._tree.content(node)
+        if row is None or layer < 0:
+            return None
+        return self._streams[layer], self._tree.tables[layer].member(row)

@@ -1,0 +1,131 @@
+"""The store's header indexes (store/headerindex.py): written when a layer comes in
+(load) or is made (squash), read instead of the tars by squash, analyze and diff,
+rebuilt when missing or damaged with the same results, gone with their layer, and
+checked by `system check`.
+
+"Read instead of the tars" is proved by counting the tar parses that build an index
+(HeaderIndex.of) and naming the files they read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+import lamina
+from lamina.layer import headerindex
+from lamina.layer.headerindex import HeaderIndex
+from tests.builders import docker_archive, stack
+from tests.core.test_system_check import check
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> lamina.Store:
+    s = lamina.open_store(tmp_path / "s")
+    lamina.load(s, str(docker_archive(stack(4), tmp_path / "a.tar")))
+    return s
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The names of the files whose tar headers are read to build an index."""
+    names: list[str] = []
+    real = HeaderIndex.of.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[HeaderIndex], stream: BinaryIO, what: str = "layer") -> HeaderIndex:
+        names.append(str(getattr(stream, "name", "?")))
+        return real(cls, stream, what)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(headerindex.HeaderIndex, "of", classmethod(counting))
+    yield names
+
+
+def layers(store: lamina.Store, ref: str = "local/stack:3") -> list[str]:
+    return [x.diff_id for x in lamina.get_image(store, ref).image.layers]
+
+
+def test_load_writes_an_index_per_layer_equal_to_reading_the_tar(store):
+    for diff_id in layers(store):
+        with open(store.layer_path(diff_id), "rb") as f:
+            expected = HeaderIndex.of(f).to_bytes(diff_id)
+        assert store.indexes.path(diff_id).read_bytes() == expected
+
+
+def test_squash_reads_indexes_not_tars_and_indexes_its_new_layer(store, parsed):
+    result = lamina.squash(store, "local/stack:3", layers="2..3", tag="local/sq:1")
+    new = layers(store, "local/sq:1")
+    assert len(parsed) == 1 and "/tx-" in parsed[0]  # only the layer it wrote, staged
+    inputs = {str(store.layer_path(d)) for d in layers(store)}
+    assert not inputs & set(parsed)
+    assert store.indexes.load(new[-1]) is not None
+    assert result.layers_after == 3
+
+
+def test_analyze_and_diff_read_no_tar(store, parsed):
+    lamina.analyze(store, "local/stack:3")
+    lamina.diff(store, "local/stack:2", "local/stack:3")
+    assert parsed == []
+
+
+def _squash_id(store: lamina.Store, tag: str) -> str:
+    return lamina.squash(store, "local/stack:3", layers="1..3", tag=tag).id
+
+
+def test_missing_indexes_are_rebuilt_with_the_same_results(store, parsed):
+    with_index = (_squash_id(store, "local/a:1"), lamina.analyze(store, "local/stack:3"))
+    parsed.clear()
+    for diff_id in layers(store):
+        store.indexes.path(diff_id).unlink()
+    assert _squash_id(store, "local/b:1") == with_index[0]
+    assert len(parsed) == 4  # the four layers' tars, read once
+    assert all(store.indexes.load(d) is not None for d in layers(store))
+    for diff_id in layers(store):
+        store.indexes.path(diff_id).unlink()
+    assert lamina.analyze(store, "local/stack:3").analysis == with_index[1].analysis
+
+
+@pytest.mark.parametrize("where", [0, 100, -40, -1])
+def test_a_damaged_index_is_rebuilt_with_the_same_results(store, parsed, where):
+    expected = _squash_id(store, "local/a:1")
+    parsed.clear()
+    victim = layers(store)[1]
+    path = store.indexes.path(victim)
+    data = bytearray(path.read_bytes())
+    data[where] ^= 0x20
+    path.write_bytes(bytes(data))
+    assert _squash_id(store, "local/b:1") == expected
+    assert parsed == [str(store.layer_path(victim))]
+    assert store.indexes.load(victim) is not None  # written back
+
+
+def test_an_index_of_another_layer_is_not_used(store, parsed):
+    a, b = layers(store)[1:3]
+    store.indexes.path(b).write_bytes(store.indexes.path(a).read_bytes())
+    before = lamina.analyze(store, "local/stack:3").analysis
+    assert parsed == [str(store.layer_path(b))]
+    parsed.clear()
+    assert lamina.analyze(store, "local/stack:3").analysis == before and parsed == []
+
+
+def test_removing_a_layer_removes_its_index(store):
+    top = layers(store)[-1]
+    assert store.indexes.path(top).exists()
+    lamina.rmi(store, ["local/stack:3"])
+    assert not store.indexes.path(top).exists()
+    assert store.indexes.path(layers(store, "local/stack:2")[-1]).exists()
+
+
+def test_system_check_reports_and_repairs_stale_and_damaged_indexes(store):
+    stale = store.indexes.dir / ("ef" * 32)
+    stale.write_bytes(b"left behind")
+    damaged = layers(store)[0]
+    store.indexes.path(damaged).write_bytes(b"garbage")
+    code, lines = check(store.root)
+    assert code == 1
+    assert sorted(x.split(":")[0] for x in lines) == ["index", "leftover"]
+    code, lines = check(store.root, "--repair")
+    assert not stale.exists() and store.indexes.load(damaged) is not None
+    assert check(store.root) == (0, [])

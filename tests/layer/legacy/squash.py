@@ -1,0 +1,298 @@
+"""The squash engine as it was before the compact tree (lamina 52bcde0, unchanged but
+for imports): the oracle tests/layer/test_headerindex.py compares output bytes with.
+
+Squash a contiguous run of layers into one: the filesystem at the top of the run, as
+a diff against the filesystem at its bottom (docs/design.md §7).
+
+    diff_id, size = squash_layers([l3, l4, l5], out, below=Below.layers([l0, l1, l2]))
+
+`layers` are seekable, uncompressed tar files, bottom first; `out` receives the new
+layer. Pass 1 reads headers only and builds a `tree.Tree` (survivors decided in dicts).
+Pass 2 walks that tree in a fixed order and copies each survivor's raw header+data
+bytes from its layer file, hashing as it writes. Entries are re-encoded only when they
+must change: a hardlink whose target was replaced later becomes the file (its content
+copied from the old target's bytes); whiteouts and opaque markers, which now stand for
+several layers, are written canonically (empty regular files, mode 0, mtime 0); a
+directory the run made only implicitly (an entry below it, none for it) and emptied
+again is written as a plain directory (0755) so that it still exists.
+
+What survives of the run's deletions depends on what lies below it, `below`:
+- `Below.nothing()`: the run starts at layer 0; no whiteout survives.
+- `Below.layers(streams)`: the layers under the run (headers read once); whiteouts are
+  kept exactly when they hide something there, and a hardlink to a lower file that the
+  run replaces can still get that file's content.
+- `Below.unknown()`: keep every whiteout that could matter (a whiteout of a path that
+  does not exist is harmless). Fails on the lower-hardlink case above, which needs data,
+  and cannot tell an implicit directory emptied in the run from a lower one (rare:
+  container tools write an entry for every directory).
+
+Output order: a directory, then its opaque marker, then its whiteouts, then its children
+by name (so parents come before children and deletions before re-creations). A hardlink
+comes after the entry holding its content. Same input bytes, same output bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from lamina.errors import InvalidInputError
+from lamina.layer import paths, whiteout
+from lamina.layer import tarformat as tf
+from lamina.layer.sizing import CountingSink, Unread
+from lamina.layer.tarstream import Member
+from lamina.layer.tarwriter import TarSink
+from tests.layer.legacy import tree
+from tests.layer.legacy.tree import DIR, GONE, KEEP, RECREATED, Inode, Node, Tree
+
+
+class Below:
+    """What the filesystem under a run of layers holds (see module docstring)."""
+
+    def __init__(self, lower: Tree | None, streams: Sequence[BinaryIO], known: bool) -> None:
+        self._tree = lower
+        self._streams = streams
+        self.known = known
+        self._names: dict[int, list[str]] | None = None
+
+    @classmethod
+    def nothing(cls) -> Below:
+        return cls(None, (), True)
+
+    @classmethod
+    def unknown(cls) -> Below:
+        return cls(None, (), False)
+
+    @classmethod
+    def layers(cls, streams: Sequence[BinaryIO]) -> Below:
+        """The filesystem of `streams` (seekable, uncompressed, bottom first)."""
+        return cls(tree.build(streams, "lower layer"), streams, True)
+
+    @classmethod
+    def sizing(cls, lower: Tree) -> Below:
+        """The filesystem of a tree already built, for `squashed_size` (reads nothing).
+        The tree must not change while this is in use."""
+        return cls(lower, Unread(), True)
+
+    def exists(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return node is not None and node.kind != GONE
+
+    def is_dir(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return node is not None and node.kind == DIR
+
+    def has_children(self, path: str) -> bool:
+        if self._tree is None:
+            return not self.known
+        node, _ = self._tree.find(path)
+        return (
+            node is not None
+            and node.kind == DIR
+            and any(
+                child.kind != GONE and not tree.is_holder(child)
+                for child in (node.children or {}).values()
+            )
+        )
+
+    def identity(self, path: str) -> object:
+        """What names the file at `path`: its inode when known, else the path."""
+        node, _ = self._tree.find(path) if self._tree is not None else (None, False)
+        return node.inode if node is not None and node.inode is not None else path
+
+    def names(self, path: str) -> list[str]:
+        """Every path of the file at `path` (its hardlinks), `path` first."""
+        node, _ = self._tree.find(path) if self._tree is not None else (None, False)
+        if self._tree is None or node is None or node.inode is None:
+            return [path]
+        if self._names is None:
+            self._names = {}
+            for name, leaf in self._tree.leaves():
+                self._names.setdefault(id(leaf.inode), []).append(name)
+        others = sorted(n for n in self._names[id(node.inode)] if n != path)
+        return [path, *others]
+
+    def content(self, path: str) -> tuple[BinaryIO, Member] | None:
+        """The layer file and entry holding the content of the file at `path`."""
+        if self._tree is None:
+            return None
+        node, _ = self._tree.find(path)
+        inode = node.inode if node is not None else None
+        if inode is None or inode.member is None or inode.layer < 0:
+            return None
+        return self._streams[inode.layer], inode.member
+
+
+def squash_layers(
+    layers: Sequence[BinaryIO], out: BinaryIO, *, below: Below | None = None
+) -> tuple[str, int]:
+    """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size)."""
+    below = below or Below.nothing()
+    with tree.gc_paused():
+        merged = tree.build(layers, below_identity=below.identity)
+        sink = TarSink(out)
+        _Writer(merged, layers, below, sink).write_all()
+        return sink.finish()
+
+
+def squashed_size(merged: Tree, below: Below) -> int:
+    """The exact size of the layer `squash_layers` writes for the layers `merged` was
+    built from (with `below_identity=below.identity`), found by the same pass 2 with a
+    sink that only counts: no layer byte is read. The tree can be sized again after
+    more layers are applied to it."""
+    merged.clear_marks()
+    sink = CountingSink()
+    _Writer(merged, Unread(), below, sink).write_all()
+    sink.finish()
+    return sink.size
+
+
+class _Writer:
+    """Pass 2: walk the tree in output order and write the survivors."""
+
+    def __init__(self, merged: Tree, layers: Sequence[BinaryIO], below: Below, sink: TarSink):
+        self.tree = merged
+        self.layers = layers
+        self.below = below
+        self.sink = sink
+
+    def write_all(self) -> None:
+        # (directory node, its path, whether the lower filesystem is hidden above it)
+        stack: list[tuple[Node, str, bool]] = [(self.tree.root, paths.ROOT, False)]
+        while stack:
+            node, path, hidden = stack.pop()
+            if node.kind != DIR:
+                self._leaf(node, path)
+                continue
+            stack.extend(reversed(self._directory(node, path, hidden)))
+
+    def _directory(self, node: Node, path: str, hidden: bool) -> list[tuple[Node, str, bool]]:
+        """Write a directory's entry, marker and whiteouts; return its children to visit."""
+        if node.entry is not None:
+            self._raw(node.entry, node.layer)
+        elif self._needs_dir_entry(node, path, hidden):
+            self.sink.write(tf.encode(tf.Header(name=path + "/", type=tf.DIRECTORY, mode=0o755)))
+        marks = node.entry is not None or node.hide != RECREATED  # else the parent's `.wh.`
+        if node.hide != KEEP and marks and not hidden and self.below.has_children(path):
+            self._synthetic(whiteout.opaque_name(path))
+        inner_hidden = hidden or node.hide != KEEP
+        children = node.children or {}
+        names = sorted(children)
+        later: list[tuple[Node, str, bool]] = []
+        for name in names:
+            child = children[name]
+            child_path = paths.join(path, name)
+            deletes = self._hides_lower_path(child) and not inner_hidden
+            if deletes and self.below.exists(child_path):
+                self._synthetic(whiteout.whiteout_name(child_path))
+            if child.kind != GONE:
+                later.append((child, child_path, inner_hidden))
+        return later
+
+    def _needs_dir_entry(self, node: Node, path: str, hidden: bool) -> bool:
+        """An implicit directory made in the range exists at its top; if nothing below it
+        is written and the lower filesystem has no directory there, write one."""
+        if node.layer < 0 or not path:
+            return False
+        if not hidden and node.hide != RECREATED and self.below.is_dir(path):
+            return False
+        # any written child makes the directory implicitly (and such a child dir also
+        # needs to exist, so it writes something itself)
+        return not any(
+            child.kind == tree.LEAF or (child.kind == DIR and child.layer >= 0)
+            for child in (node.children or {}).values()
+        )
+
+    @staticmethod
+    def _hides_lower_path(child: Node) -> bool:
+        """Deleted, or an implicit directory standing where the lower path was deleted."""
+        return child.kind == GONE or (
+            child.kind == DIR and child.entry is None and child.hide == RECREATED
+        )
+
+    # -- leaves --------------------------------------------------------------------------
+    def _leaf(self, node: Node, path: str) -> None:
+        inode = node.inode
+        assert inode is not None and node.entry is not None
+        if inode.emitted == path:
+            return  # a lower file relinked to its own name: nothing changed
+        if inode.emitted is not None:
+            self._link(node, path, inode.emitted)
+        elif inode.layer == tree.DANGLING:
+            self._raw(node.entry, node.layer)  # a broken hardlink stays as it was
+        elif inode.layer == tree.BELOW:
+            self._below_leaf(node, path, inode)
+        elif node.entry is inode.member:
+            self._raw(node.entry, node.layer)
+            self._emitted(inode, path)
+        elif self._home_survives(inode):
+            inode.deferred = (inode.deferred or []) + [(node, path)]
+        else:
+            assert inode.member is not None
+            self._content(inode.member, self.layers[inode.layer], path)
+            self._emitted(inode, path)
+
+    def _emitted(self, inode: Inode, path: str) -> None:
+        inode.emitted = path
+        for node, link_path in inode.deferred or ():
+            self._link(node, link_path, path)
+        inode.deferred = None
+
+    def _home_survives(self, inode: Inode) -> bool:
+        """Does the path that created `inode` still hold it at the top of the run?"""
+        node, _ = self.tree.find(inode.path)
+        return node is not None and node.entry is inode.member
+
+    def _below_leaf(self, node: Node, path: str, inode: Inode) -> None:
+        """A hardlink to a file under the run."""
+        for name in self.below.names(inode.path):
+            found, hidden = self.tree.find(name)
+            if (found is None and not hidden) or (found is not None and found.inode is inode):
+                # that name of the lower file is still there at the top
+                if path != name:
+                    self._link(node, path, name)
+                inode.emitted = name
+                return
+        source = self.below.content(inode.path)
+        if source is None:
+            if not self.below.known:
+                raise InvalidInputError(
+                    f"cannot squash: hardlink {path!r} keeps the content of "
+                    f"{inode.path!r} from below the range, which the range replaces",
+                    "squash with the lower layers given (Below.layers)",
+                )
+            self._raw(node.entry, node.layer)  # its target never existed: dangling
+            return
+        self._content(source[1], source[0], path)
+        inode.emitted = path
+
+    # -- writing -------------------------------------------------------------------------
+    def _raw(self, member: Member | None, layer: int) -> None:
+        assert member is not None
+        self.sink.copy_range(self.layers[layer], member.header_offset, member.end_offset)
+
+    def _content(self, member: Member, src: BinaryIO, path: str) -> None:
+        header = member.header()
+        header.name = path
+        self.sink.add_payload_range(header, src, member.data_offset)
+
+    def _link(self, node: Node, path: str, target: str) -> None:
+        entry = node.entry
+        assert entry is not None
+        if (
+            entry.type == tf.HARDLINK
+            and paths.normalise(entry.linkname) == target
+        ):
+            self._raw(entry, node.layer)
+            return
+        header = entry.header()
+        header.name, header.type, header.linkname, header.size = path, tf.HARDLINK, target, 0
+        self.sink.write(tf.encode(header))
+
+    def _synthetic(self, name: str) -> None:
+        """A whiteout or opaque marker, written the same way whatever layer it came from."""
+        self.sink.write(tf.encode(tf.Header(name=name, mode=0)))
