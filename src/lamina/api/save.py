@@ -8,6 +8,9 @@ A full save is a delta save that leaves nothing out. The three steps all live he
    (`exclude_base`, see store/base.py), an inventory made on the recipient's side
    (`have`, `lamina inventory`), and diff_ids it holds by content (`omit_layers`).
    With none of these, nothing is left out and no image graph is built.
+   With `have` or `exclude` (and `patches`, the default), each layer the recipient
+   lacks may travel as a patch against a layer it holds (ops/references.py chooses,
+   ops/patching.py encodes and decides); patches are spooled in the store's temp space.
 3. Write (transports/archive_writer.py says what each archive holds): a docker-archive
    (a delta when the plan leaves a layer out), an oci-archive, or an oci-dir; to a
    stream or a path (atomic.output: a file is replaced atomically, nothing is left on
@@ -16,6 +19,7 @@ A full save is a delta save that leaves nothing out. The three steps all live he
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +28,9 @@ from typing import BinaryIO
 from lamina import reference
 from lamina.atomic import output
 from lamina.errors import UsageError
-from lamina.image import Image
-from lamina.ops import delta
+from lamina.image import Image, Layer, Opener
+from lamina.ops import delta, patching
+from lamina.ops.references import Chooser, Stack
 from lamina.progress import Progress
 from lamina.store.base import find_base
 from lamina.store.graph import Graph, resolve
@@ -43,6 +48,15 @@ class Saved:
     plan: delta.Plan  # what was carried and what was left out
     bytes: int  # of the archive written
     no_base: tuple[str, ...]  # images for which exclude_base found no base
+    patched: patching.Patched | None = None  # how the carried layers travel, if weighed
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What the recipient of a delta holds: chain IDs to leave out, images to patch against."""
+
+    chains: frozenset[str]
+    stacks: tuple[Stack, ...]
 
 
 def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
@@ -68,23 +82,63 @@ def plan(
     omit_layers: Collection[str] = (),
 ) -> tuple[list[Image], delta.Plan, tuple[str, ...]]:
     """The images to save, what to leave out of them, and which had no base to exclude."""
+    images, recipient, no_base = _recipient(store, refs, exclude, exclude_base, have)
+    return images, delta.plan(images, recipient.chains, omit_layers), no_base
+
+
+def _recipient(
+    store: Store,
+    refs: Sequence[str],
+    exclude: Sequence[str],
+    exclude_base: bool,
+    have: Inventory | str | Path | None,
+) -> tuple[list[Image], Recipient, tuple[str, ...]]:
     if not refs:
         raise UsageError("save needs at least one image")
     images = images_for(store, refs)
     chains: set[str] = set()
+    stacks: list[Stack] = []
     no_base: list[str] = []
     if exclude or exclude_base:
         graph = Graph.build(store.images())
-        chains |= delta.chains_of(resolve(graph.images, ref).image for ref in exclude)
+        for held in (resolve(graph.images, ref) for ref in exclude):
+            chains |= set(held.image.chain_ids)
+            stacks.append(Stack(held.names, held.image.diff_ids))
         for ref in refs if exclude_base else ():
             base = find_base(graph, resolve(graph.images, ref))
             if base is None:
                 no_base.append(ref)
             else:
                 chains |= set(base.chain_ids)
+                stacks.append(Stack(base.image.names, base.image.facts.diff_ids))
     if have is not None:
-        chains |= (have if isinstance(have, Inventory) else Inventory.read(have)).chain_ids
-    return images, delta.plan(images, chains, omit_layers), tuple(dict.fromkeys(no_base))
+        inventory = have if isinstance(have, Inventory) else Inventory.read(have)
+        chains |= inventory.chain_ids
+        stacks += [Stack(tags, diff_ids) for tags, diff_ids in inventory.stacks()]
+    return images, Recipient(frozenset(chains), tuple(stacks)), tuple(dict.fromkeys(no_base))
+
+
+def make_patches(
+    store: Store,
+    images: Sequence[Image],
+    carried: Sequence[Layer],
+    stacks: Sequence[Stack],
+    scratch: Path,
+    progress: Progress | None = None,
+) -> patching.Patched:
+    """How each carried layer travels, patch or whole, against what `stacks` hold."""
+
+    def size(diff_id: str) -> int | None:
+        return store.layer(diff_id).size if store.has_layer(diff_id) else None
+
+    def headers(diff_id: str) -> Opener:
+        return lambda: open(store.layer_path(diff_id), "rb")  # seekable: headers only
+
+    def verified(diff_id: str) -> Opener:
+        return store.layer(diff_id).open_blob
+
+    chooser = Chooser(stacks, size, headers)
+    return patching.make_patches(images, carried, chooser, verified, scratch, progress)
 
 
 def save_delta(
@@ -97,21 +151,31 @@ def save_delta(
     exclude_base: bool = False,
     have: Inventory | str | Path | None = None,
     omit_layers: Collection[str] | None = None,
+    patches: bool = True,
     progress: Progress | None = None,
 ) -> Saved:
-    """Save `refs` to `out`, leaving out the layers the recipient has (see module doc)."""
+    """Save `refs` to `out`, leaving out the layers the recipient has (see module doc).
+
+    With `have` or `exclude`, layers it lacks travel as patches where they win,
+    unless `patches` is False."""
     if fmt not in SAVE_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
     if (exclude or exclude_base or have is not None or omit_layers) and fmt != "docker-archive":
         raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
-    images, chosen, no_base = plan(
-        store,
-        refs,
-        exclude=exclude,
-        exclude_base=exclude_base,
-        have=have,
-        omit_layers=omit_layers or (),
-    )
+    images, recipient, no_base = _recipient(store, refs, exclude, exclude_base, have)
+    chosen = delta.plan(images, recipient.chains, omit_layers or ())
+    if patches and (exclude or have is not None) and chosen.carried and recipient.stacks:
+        scratch = store.scratch_dir()
+        try:
+            made = make_patches(store, images, chosen.carried, recipient.stacks, scratch, progress)
+            with output(out) as f:
+                omit = chosen.omit | made.omit
+                n = archive_writer.write_archive(
+                    images, f, "docker", omit, progress, patches=made.patches
+                )
+            return Saved(tuple(images), chosen, n, no_base, made)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     if fmt == "oci-dir":
         if not isinstance(out, (str, Path)):
             raise UsageError("oci-dir output needs a directory path", "pass -o DIR")

@@ -59,6 +59,21 @@ class Inventory:
     def diff_ids(self) -> frozenset[str]:
         return frozenset(e.diff_id for e in self.layers.values())
 
+    def stacks(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(tags, diff_ids bottom first) of each image listed with its whole stack: what
+        a sender may patch layers against (ops/references.py)."""
+        out = []
+        for image in self.images:
+            diff_ids: list[str] = []
+            chain = image.chain_id
+            while chain is not None and chain in self.layers:
+                entry = self.layers[chain]
+                diff_ids.append(entry.diff_id)
+                chain = entry.parent
+            if chain is None and diff_ids:  # every layer down to the bottom is listed
+                out.append((image.tags, tuple(reversed(diff_ids))))
+        return out
+
     @classmethod
     def of_images(cls, images: Iterable[StoredImage]) -> Inventory:
         return cls.of_stacks((img.id, img.names, img.image.diff_ids) for img in images)
