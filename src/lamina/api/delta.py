@@ -17,10 +17,10 @@ from lamina.api.save import plan as plan_delta
 from lamina.atomic import output
 from lamina.image import Image, Layer
 from lamina.ops import expand as expander
+from lamina.ops.rebuild import rebuild
 from lamina.progress import Progress
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store
-from lamina.ops.rebuild import rebuild
 from lamina.transports import archive_patches, archive_writer
 from lamina.transports.sources import open_archive, read_images
 

@@ -22,7 +22,7 @@ from lamina.api import docker, docker_reshape, transfer
 from lamina.api.images import Loaded
 from lamina.api.save import Saved, images_for
 from lamina.cli.app import Ctx
-from lamina.cli.delta import saved_json, summary
+from lamina.cli.delta_view import saved_json, summary
 from lamina.errors import LaminaError, UsageError
 from lamina.progress import Progress
 from lamina.store.local import Store

@@ -11,7 +11,8 @@ compressed whole (zstd level 3, streamed into a counter: what the layer would co
 a compressed wire). That measure is skipped when the patch is under 1/50 of the
 layer, since few layers compress 50 times. A layer under MIN_SIZE travels whole without
 trying: the few KB a patch saves there do not pay for an archive that plain `docker
-load` refuses. Every decision says why, for the plan the user sees. The recipient rebuilds the layer from the patch (ops/rebuild.py).
+load` refuses. Every decision says why, for the plan the user sees. The recipient
+rebuilds the layer from the patch (ops/rebuild.py).
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ def make_patches(
 
 
 def _encode(
-    layer: Layer, reference: str, open_layer: Callable[[str], Opener], spool: Path, progress: Progress
+    layer: Layer,
+    reference: str,
+    open_layer: Callable[[str], Opener],
+    spool: Path,
+    progress: Progress,
 ) -> LayerPatch:
     task = progress.task(f"Patching {digest.short(layer.diff_id)}", layer.size)
     with open(spool, "wb") as raw:
