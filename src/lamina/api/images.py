@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
-from lamina import reference
+from lamina import mediatype, reference
 from lamina.api import views
 from lamina.api.lookup import get_image, graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
-from lamina.image import Image
+from lamina.image import Image, Layer
 from lamina.ops.rebuild import LayerSource, rebuild
 from lamina.progress import Progress
 from lamina.spec import Platform
@@ -66,14 +66,25 @@ def load(
                 return load_images(store, tx, images, progress)
             scratch = store.scratch_dir()
             try:  # references are checked under the lock, before anything is written
-                images = rebuild(images, patches, _reference(tx), tx.has_blob, scratch, progress)
+                refs = _reference(store, tx)
+                images = rebuild(images, patches, refs, tx.has_blob, scratch, progress)
                 return load_images(store, tx, images, progress)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _reference(tx: Transaction) -> LayerSource:
-    return lambda diff_id: tx.layer(diff_id) if tx.has_blob(diff_id) else None
+def _reference(store: Store, tx: Transaction) -> LayerSource:
+    """Layers the store held before this load, read in place (apply_patch seeks in them
+    and checks every range it uses: ops/rebuild.py)."""
+
+    def lookup(diff_id: str) -> Layer | None:
+        if not (tx.has_blob(diff_id) and store.has_layer(diff_id)):
+            return None
+        path = store.layer_path(diff_id)
+        size = path.stat().st_size
+        return Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: open(path, "rb"))
+
+    return lookup
 
 
 def load_images(

@@ -131,14 +131,14 @@ def make_patches(
     def size(diff_id: str) -> int | None:
         return store.layer(diff_id).size if store.has_layer(diff_id) else None
 
-    def headers(diff_id: str) -> Opener:
-        return lambda: open(store.layer_path(diff_id), "rb")  # seekable: headers only
+    def in_place(diff_id: str) -> Opener:
+        # seekable, so headers are read by seeking and encode_patch needs no spool; the
+        # patch header's diff_ids (hashed as encode_patch reads) are checked against
+        # the names (ops/patching.py)
+        return lambda: open(store.layer_path(diff_id), "rb")
 
-    def verified(diff_id: str) -> Opener:
-        return store.layer(diff_id).open_blob
-
-    chooser = Chooser(stacks, size, headers)
-    return patching.make_patches(images, carried, chooser, verified, scratch, progress)
+    chooser = Chooser(stacks, size, in_place)
+    return patching.make_patches(images, carried, chooser, in_place, scratch, progress)
 
 
 def save_delta(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lamina import digest, humanize
+from lamina.errors import DigestMismatchError
 from lamina.image import Image, Layer, LayerPatch, Opener
 from lamina.layer import compression
 from lamina.layer.patch import encode_patch
@@ -101,11 +102,21 @@ def _encode(
     spool: Path,
     progress: Progress,
 ) -> LayerPatch:
-    task = progress.task(f"Patching {digest.short(layer.diff_id)}", layer.size)
     with open(spool, "wb") as raw:
         out = _HashingWriter(raw)
-        stats = encode_patch(open_layer(reference), open_layer(layer.diff_id), out, progress=task)  # type: ignore[arg-type]
-    task.done()
+        stats = encode_patch(
+            open_layer(reference),
+            open_layer(layer.diff_id),
+            out,  # type: ignore[arg-type]
+            progress=progress,
+        )
+    head = stats.header
+    if (head.reference_diff_id, head.target_diff_id) != (reference, layer.diff_id):
+        raise DigestMismatchError(  # the sender's own blobs are damaged
+            f"layer {digest.short(layer.diff_id, algorithm=True)} or its reference "
+            f"{digest.short(reference, algorithm=True)} does not hash to its diff_id here",
+            "run `lamina system check --repair` on this store",
+        )
     return LayerPatch(
         layer.diff_id,
         stats.header.target_size,

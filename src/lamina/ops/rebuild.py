@@ -6,7 +6,7 @@
 layer is listed but not carried (`available` False). For each such layer that
 `present` (what the destination already holds) lacks and a patch rebuilds:
 1. first, for all of them: the reference must be found by `references` (diff_id ->
-   a plain, verified layer, or None); otherwise MissingLayersError names every
+   a plain layer, or None); otherwise MissingLayersError names every
    patched layer, its image and the reference it needs, before any work is done;
 2. then each is rebuilt into a spool file of its own in `scratch` (layer/patch.py's
    apply_patch checks the rebuilt bytes against the target diff_id as it writes and
@@ -31,7 +31,9 @@ from lamina.image import Image, Layer, LayerPatch
 from lamina.layer.patch import apply_patch
 from lamina.progress import Progress
 
-LayerSource = Callable[[str], Layer | None]  # diff_id -> a plain, verified layer, or None
+# diff_id -> a plain layer, or None; seekable (a file) saves apply_patch a spool, and
+# need not verify: apply_patch checks every reference range it uses and the result
+LayerSource = Callable[[str], Layer | None]
 
 
 def needed(
@@ -73,12 +75,10 @@ def rebuild(
 
 
 def _apply(patch: LayerPatch, reference: Layer, path: Path, progress: Progress) -> Layer:
-    task = progress.task(f"Rebuilding {digest.short(patch.diff_id)}", patch.size)
     with patch.open_patch() as src, open(path, "wb") as out:
-        apply_patch(reference.open_blob, src, out, progress=task)
+        apply_patch(reference.open_blob, src, out, progress=progress)
         while src.read(1 << 20):  # to its end: the blob's digest is checked there
             pass
-    task.done()
     size = path.stat().st_size
     return Layer(patch.diff_id, patch.diff_id, size, mediatype.OCI_LAYER, lambda: open(path, "rb"))
 
