@@ -64,7 +64,10 @@ def summary(
         f"wrote {humanize.size(archive_bytes)}, saved {humanize.size(plan.omitted_bytes)} ({saved})"
     )
     for d in patched.decisions if patched else ():
-        lines.append(f"  {digest.short(d.layer.diff_id)} ({humanize.size(d.layer.size)}): {d.why}")
+        if d.weighed:  # a layer no reference was in question for says nothing new
+            lines.append(
+                f"  {digest.short(d.layer.diff_id)} ({humanize.size(d.layer.size)}): {d.why}"
+            )
     if patched and patched.patches:
         lines.append(
             f"Patched {count(patched.patches)} ({humanize.size(patched.patched_bytes)}) "
@@ -88,5 +91,3 @@ def _layer_json(layer: Layer) -> dict[str, Any]:
 
 def _image_json(image: Image) -> dict[str, Any]:
     return {"Id": image.id, "RepoTags": list(image.names)}
-
-

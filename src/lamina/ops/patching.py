@@ -40,6 +40,7 @@ class Decision:
     layer: Layer
     patch: LayerPatch | None
     why: str
+    weighed: bool = True  # False: no reference was in question (too small, none held)
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,12 @@ def make_patches(
     decisions = []
     for n, layer in enumerate(carried):
         if layer.size < MIN_SIZE:
-            decisions.append(Decision(layer, None, "whole: too small to be worth a patch"))
+            decisions.append(Decision(layer, None, "whole: too small for a patch", False))
             continue
         image, index = places[layer.diff_id]
         choice = chooser.choose(image, index)
         if choice.reference is None:
-            decisions.append(Decision(layer, None, f"whole: {choice.why}"))
+            decisions.append(Decision(layer, None, f"whole: {choice.why}", choice.score > 0))
             continue
         spool = scratch / f"patch-{n}"
         patch = _encode(layer, choice.reference, open_layer, spool, progress)
