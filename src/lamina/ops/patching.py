@@ -104,7 +104,7 @@ def _encode(
     progress: Progress,
 ) -> LayerPatch:
     with open(spool, "wb") as raw:
-        out = _HashingWriter(raw)
+        out = digest.HashingWriter(raw)
         stats = encode_patch(
             open_layer(reference),
             open_layer(layer.diff_id),
@@ -169,18 +169,3 @@ class _Counter:
 
     def flush(self) -> None:
         pass
-
-
-class _HashingWriter:
-    """Writes through to a file, hashing and counting on the way."""
-
-    def __init__(self, raw: object) -> None:
-        self._raw = raw
-        self.hasher = digest.Hasher()
-
-    def write(self, data: bytes) -> int:
-        self.hasher.update(data)
-        return self._raw.write(data)  # type: ignore[attr-defined, no-any-return]
-
-    def flush(self) -> None:
-        self._raw.flush()  # type: ignore[attr-defined]
