@@ -6,6 +6,7 @@ application layer rebuilt and a few files changed: what issue 12 is about.
 
 from __future__ import annotations
 
+import io
 import json
 import tarfile
 from pathlib import Path
@@ -196,3 +197,55 @@ def test_send_no_patches_carries_the_whole_layer(sender, bob, tmp_path):
     sent = transfer.send(sender, ["local/app:2"], receive_cmd(bob, wire), patches=False)
     assert sent.patched is None and wire.stat().st_size > APP_LAYER
     assert lamina.get_image(bob, "local/app:2").id == APP2.id
+
+
+def test_several_images_with_patches_load_from_stdin(tmp_path):
+    other1 = FakeImage([BASE, layer_tar(app_files(1, seed=21))], ["local/other:1"])
+    other2 = FakeImage([BASE, layer_tar(app_files(2, seed=21))], ["local/other:2"])
+    sender = store_with(tmp_path, "sender", APP1, APP2, other1, other2)
+    bob = store_with(tmp_path, "bob", APP1, other1)
+    out = tmp_path / "d.tar"
+    refs = ["local/app:2", "local/other:2"]
+    saved = delta.save_delta(sender, refs, out, have=delta.inventory(bob))
+    assert saved.patched is not None
+    assert {(p.diff_id, p.reference) for p in saved.patched.patches} == {
+        (APP2.diff_ids[1], APP1.diff_ids[1]),
+        (other2.diff_ids[1], other1.diff_ids[1]),
+    }
+    cp = run_lamina(bob.root, "load", input=out.read_bytes())
+    assert cp.returncode == 0, cp.stderr
+    assert sorted(cp.stdout.decode().splitlines()) == [
+        "Loaded image: local/app:2",
+        "Loaded image: local/other:2",
+    ]
+    assert {i.id for i in bob.images()} == {APP1.id, APP2.id, other1.id, other2.id}
+    validate_store(bob)
+
+
+def test_a_newer_patch_list_is_refused_with_what_to_do(sender, bob, tmp_path):
+    out, edited = tmp_path / "d.tar", tmp_path / "newer.tar"
+    patched_delta(sender, bob, out)
+    with tarfile.open(out) as src, tarfile.open(edited, "w") as dst:
+        for m in src:
+            data = src.extractfile(m).read() if m.isfile() else None  # type: ignore[union-attr]
+            if m.name == archive_patches.FILE and data is not None:
+                data = data.replace(b'"version":1', b'"version":2')
+                m.size = len(data)
+            dst.addfile(m, io.BytesIO(data) if data is not None else None)
+    before = store_files(bob.root)
+    with pytest.raises(LaminaError) as exc:
+        lamina.load(bob, str(edited))
+    assert "version 2" in exc.value.one_line() and "--no-patches" in exc.value.one_line()
+    assert store_files(bob.root) == before
+
+
+def test_save_json_lists_each_decision(sender, bob, tmp_path):
+    inventory = tmp_path / "bob.json"
+    inventory.write_bytes(delta.inventory(bob).to_json())
+    args = ("--have", str(inventory), "--json", "-o", str(tmp_path / "d.tar"), "local/app:2")
+    cp = run_lamina(sender.root, "save", *args)
+    assert cp.returncode == 0, cp.stderr
+    (decision,) = json.loads(cp.stdout)["Patches"]
+    assert decision["DiffId"] == APP2.diff_ids[1]
+    assert decision["Reference"] == APP1.diff_ids[1]
+    assert 0 < decision["PatchBytes"] < APP_LAYER / 20
