@@ -204,7 +204,7 @@ def send(
     assert command is not None
     with c.progress() as progress:
         if any(is_daemon_ref(i) for i in images):
-            sent = docker_cli.send_from_docker(c, images, command, progress)
+            sent = docker_cli.send_from_docker(c, images, command, progress, not no_patches)
         else:
             sent = transfer.send(
                 c.store, images, command, patches=not no_patches, progress=progress
