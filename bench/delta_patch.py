@@ -13,6 +13,12 @@ holds app:1; the sender both. Then, best of --runs, in-process API calls:
 Each row gives wall and CPU (user+sys) seconds and the archive bytes; the load average
 is printed with the table (the machine is shared). Checks: the patched delta is at
 least 10x smaller than the whole-layer one, and its load gives app:2's image ID.
+
+A second table measures the reference heuristic (ops/references.py): for app:2's layer
+against candidate references of decreasing likeness (app:1's layer; half of the stdlib;
+/usr/lib/python3/dist-packages, other Python code of about the same size; the base),
+the similarity score beside the size of the patch encoded against each. The score must
+order the candidates as their patch sizes do (checked).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,6 +44,8 @@ from tests.kit.layers import entries_of, layer_bytes  # noqa: E402
 
 import lamina  # noqa: E402
 from lamina.api import delta  # noqa: E402
+from lamina.layer.patch import encode_patch  # noqa: E402
+from lamina.ops.references import entries, similarity  # noqa: E402
 
 CACHE = ROOT / ".cache" / "bench" / "delta_patch"
 STDLIB = Path("/usr/lib/python3.11")
@@ -64,6 +73,49 @@ def _layers() -> tuple[Path, Path]:
     subprocess.run([*TAR, "-cf", str(new), "-C", str(tree), "."], check=True)
     shutil.rmtree(tree)
     return old, new
+
+
+def _candidates(old: Path) -> dict[str, Path]:
+    half, other = CACHE / "half.tar", CACHE / "other.tar"
+    if not half.exists():
+        names = sorted(p.name for p in STDLIB.iterdir())[::2]
+        subprocess.run(
+            [*TAR, "-cf", str(half), "-C", "/", *[f"usr/lib/python3.11/{n}" for n in names]],
+            check=True,
+        )
+    if not other.exists():
+        subprocess.run(
+            [*TAR, "-cf", str(other), "-C", "/", "usr/lib/python3/dist-packages"], check=True
+        )
+    return {
+        "app:1's layer (same position)": old,
+        "half of the stdlib": half,
+        "dist-packages": other,
+    }
+
+
+def _reader(path: Path) -> Callable[[], BinaryIO]:
+    return lambda: open(path, "rb")
+
+
+def _heuristic(old: Path, new: Path, base: bytes, work: Path) -> None:
+    (work / "base.tar").write_bytes(base)
+    cands = {**_candidates(old), "the base": work / "base.tar"}
+    target = entries(_reader(new))
+    rows = []
+    for label, path in cands.items():
+        score = similarity(target, entries(_reader(path)))
+        with open(work / "p", "wb") as out:
+            t0 = time.perf_counter()
+            stats = encode_patch(_reader(path), _reader(new), out)
+        rows.append((label, score, stats.patch_size, time.perf_counter() - t0))
+    print("\n| reference candidate | similarity | patch bytes | encode s |")
+    print("|---|---|---|---|")
+    for label, score, size, secs in rows:
+        print(f"| {label} | {score:.3f} | {size:,} | {secs:.1f} |")
+    by_score = [r[0] for r in sorted(rows, key=lambda r: -r[1])]
+    by_size = [r[0] for r in sorted(rows, key=lambda r: r[2])]
+    assert by_score == by_size, f"the score orders {by_score}, patch sizes {by_size}"
 
 
 def _timed(fn: Callable[[], object], runs: int) -> tuple[float, float, object]:
@@ -120,6 +172,7 @@ def main() -> None:
         _print(rows, len(app2.layers[1]))
         patched, whole_size = (work / "True.tar").stat().st_size, len(whole)
         assert patched * 10 <= whole_size, f"patched {patched} not 10x under {whole_size}"
+        _heuristic(old, new, base, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

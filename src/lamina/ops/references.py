@@ -89,7 +89,7 @@ class Chooser:
         mine = self._scan(target.diff_id, self._open(target.diff_id))
         best: tuple[float, int, int, str, str | None] | None = None
         for d, where in scored:
-            score = _similarity(mine, self._scan(d, self._open(d)))
+            score = similarity(mine, self._scan(d, self._open(d)))
             key = (score, where is not None, -abs(self._usable[d] - target.size), d, where)
             if best is None or key[:3] > best[:3]:
                 best = key
@@ -115,19 +115,24 @@ class Chooser:
 
     def _scan(self, diff_id: str, opener: Opener) -> dict[str, int]:
         if diff_id not in self._entries:
-            with opener() as f:
-                self._entries[diff_id] = {
-                    m.name.strip("/").removeprefix("./"): m.data_size + HEADER
-                    for m in tarstream.members(f)
-                }
+            self._entries[diff_id] = entries(opener)
         return self._entries[diff_id]
+
+
+def entries(opener: Opener) -> dict[str, int]:
+    """path -> data size + HEADER of each entry of a layer, from its tar headers."""
+    with opener() as f:
+        return {
+            m.name.strip("/").removeprefix("./"): m.data_size + HEADER
+            for m in tarstream.members(f)
+        }
 
 
 def _near(size: int, target: int) -> bool:
     return size * SIZE_RATIO >= target and target * SIZE_RATIO >= size
 
 
-def _similarity(a: dict[str, int], b: dict[str, int]) -> float:
+def similarity(a: dict[str, int], b: dict[str, int]) -> float:
     """Byte-weighted Jaccard similarity of two layers' entries (see module doc)."""
     shared = sum(min(size, b[path]) for path, size in a.items() if path in b)
     total = sum(a.values()) + sum(b.values()) - shared
