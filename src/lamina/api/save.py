@@ -197,12 +197,14 @@ def save(
     exclude: Sequence[str] = (),
     exclude_base: bool = False,
     have: str | Path | None = None,
+    patches: bool = True,
     progress: Progress | None = None,
 ) -> int:
     """Write images to `out` (a stream, a file path, or a directory for oci-dir); returns bytes.
 
     `exclude`, `exclude_base`, `have` and `omit_layers` make a delta archive (see the
-    module doc); save_delta also reports what was left out.
+    module doc), with patches where they win unless `patches` is False; save_delta
+    also reports what was left out and what travels as a patch.
     """
     return save_delta(
         store,
@@ -213,5 +215,6 @@ def save(
         exclude_base=exclude_base,
         have=have,
         omit_layers=omit_layers,
+        patches=patches,
         progress=progress,
     ).bytes
