@@ -16,6 +16,7 @@ import pytest
 import lamina
 from lamina.api import delta, transfer
 from lamina.errors import LaminaError, MissingLayersError
+from lamina.store.inventory import Inventory
 from lamina.transports import archive_patches
 from tests.builders import FakeImage, layer_tar, store_files
 from tests.delta.conftest import members
@@ -249,3 +250,13 @@ def test_save_json_lists_each_decision(sender, bob, tmp_path):
     assert decision["DiffId"] == APP2.diff_ids[1]
     assert decision["Reference"] == APP1.diff_ids[1]
     assert 0 < decision["PatchBytes"] < APP_LAYER / 20
+
+
+def test_an_inventory_that_does_not_read_patches_gets_whole_layers(sender, bob, tmp_path):
+    """`inventory --docker` (a Docker Engine) does not say it rebuilds patches."""
+    as_docker = Inventory.of_images(bob.images())
+    assert "patches" not in as_docker.to_doc()
+    assert delta.inventory(bob).to_doc()["patches"] == [archive_patches.VERSION]
+    out = tmp_path / "d.tar"
+    saved = delta.save_delta(sender, ["local/app:2"], out, have=as_docker)
+    assert saved.patched is None and archive_patches.FILE not in members(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lamina.api.save import Output, Saved, save_delta
 from lamina.api.save import plan as plan_delta
@@ -28,8 +28,9 @@ __all__ = ["Expanded", "Saved", "expand", "inventory", "plan_delta", "save_delta
 
 
 def inventory(store: Store) -> Inventory:
-    """What the store holds: layers by chain ID, images with their tags."""
-    return Inventory.of_images(store.images())
+    """What the store holds: layers by chain ID, images with their tags, and the patch
+    versions its `load` rebuilds."""
+    return replace(Inventory.of_images(store.images()), patches=(archive_patches.VERSION,))
 
 
 # -- expand ----------------------------------------------------------------------

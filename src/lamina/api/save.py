@@ -8,8 +8,8 @@ A full save is a delta save that leaves nothing out. The three steps all live he
    (`exclude_base`, see store/base.py), an inventory made on the recipient's side
    (`have`, `lamina inventory`), and diff_ids it holds by content (`omit_layers`).
    With none of these, nothing is left out and no image graph is built.
-   With `have` or `exclude` (and `patches`, the default), each layer the recipient
-   lacks may travel as a patch against a layer it holds (ops/references.py chooses,
+   With `exclude`, or a `have` inventory whose store rebuilds patches (and `patches`,
+   the default), each layer the recipient lacks may travel as a patch against a layer it holds (ops/references.py chooses,
    ops/patching.py encodes and decides); patches are spooled in the store's temp space.
 3. Write (transports/archive_writer.py says what each archive holds): a docker-archive
    (a delta when the plan leaves a layer out), an oci-archive, or an oci-dir; to a
@@ -36,7 +36,7 @@ from lamina.store.base import find_base
 from lamina.store.graph import Graph, resolve
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store
-from lamina.transports import archive_writer, oci_layout
+from lamina.transports import archive_patches, archive_writer, oci_layout
 
 SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir")
 Output = BinaryIO | str | Path
@@ -57,6 +57,7 @@ class Recipient:
 
     chains: frozenset[str]
     stacks: tuple[Stack, ...]
+    reads_patches: bool  # --exclude (a lamina store, presumably) or an inventory saying so
 
 
 def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
@@ -111,11 +112,14 @@ def _recipient(
             else:
                 chains |= set(base.chain_ids)
                 stacks.append(Stack(base.image.names, base.image.facts.diff_ids))
+    reads = bool(exclude)
     if have is not None:
         inventory = have if isinstance(have, Inventory) else Inventory.read(have)
         chains |= inventory.chain_ids
         stacks += [Stack(tags, diff_ids) for tags, diff_ids in inventory.stacks()]
-    return images, Recipient(frozenset(chains), tuple(stacks)), tuple(dict.fromkeys(no_base))
+        reads = reads or archive_patches.VERSION in inventory.patches
+    recipient = Recipient(frozenset(chains), tuple(stacks), reads)
+    return images, recipient, tuple(dict.fromkeys(no_base))
 
 
 def make_patches(
@@ -156,15 +160,16 @@ def save_delta(
 ) -> Saved:
     """Save `refs` to `out`, leaving out the layers the recipient has (see module doc).
 
-    With `have` or `exclude`, layers it lacks travel as patches where they win,
-    unless `patches` is False."""
+    With `exclude`, or a `have` inventory that says its store rebuilds patches (a
+    lamina store's does; a Docker Engine's does not), layers it lacks travel as
+    patches where they win, unless `patches` is False."""
     if fmt not in SAVE_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
     if (exclude or exclude_base or have is not None or omit_layers) and fmt != "docker-archive":
         raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
     images, recipient, no_base = _recipient(store, refs, exclude, exclude_base, have)
     chosen = delta.plan(images, recipient.chains, omit_layers or ())
-    if patches and (exclude or have is not None) and chosen.carried and recipient.stacks:
+    if patches and recipient.reads_patches and chosen.carried and recipient.stacks:
         scratch = store.scratch_dir()
         try:
             made = make_patches(store, images, chosen.carried, recipient.stacks, scratch, progress)

@@ -4,7 +4,12 @@ A sender reads it (`save --have FILE`, `send`) to leave out what the recipient h
 
     {"kind": "lamina-inventory", "version": 1,
      "layers": [{"chain_id": C, "diff_id": D, "parent": P-or-null}, ...],
-     "images": [{"id": I, "tags": ["repo:tag", ...], "chain_id": C-or-null}, ...]}
+     "images": [{"id": I, "tags": ["repo:tag", ...], "chain_id": C-or-null}, ...],
+     "patches": [1]}
+
+`patches` (optional) lists the layer-patch versions the recipient can rebuild
+(transports/archive_patches.py): a lamina store's inventory says it, a Docker Engine's
+(`inventory --docker`) does not, so `save --have` sends patches only where they load.
 
 Layers are listed by chain ID, with the diff_id and the parent chain they extend,
 because a layer is only "had" as part of a stack: `docker load` skips a layer file
@@ -50,6 +55,7 @@ class ImageEntry:
 class Inventory:
     layers: Mapping[str, LayerEntry] = field(default_factory=dict)  # by chain ID
     images: tuple[ImageEntry, ...] = ()
+    patches: tuple[int, ...] = ()  # layer-patch versions the recipient rebuilds
 
     @property
     def chain_ids(self) -> frozenset[str]:
@@ -101,6 +107,7 @@ class Inventory:
             "images": [
                 {"id": e.id, "tags": list(e.tags), "chain_id": e.chain_id} for e in self.images
             ],
+            **({"patches": list(self.patches)} if self.patches else {}),
         }
 
     def to_json(self) -> bytes:
@@ -117,7 +124,8 @@ class Inventory:
             _image(item, f"{label}: image {n}")
             for n, item in enumerate(_list(doc, "images", label))
         )
-        return cls(layers, images)
+        patches = tuple(v for v in _list(doc, "patches", label) if isinstance(v, int))
+        return cls(layers, images, patches)
 
     @classmethod
     def parse(cls, raw: bytes, label: str = "inventory") -> Inventory:
