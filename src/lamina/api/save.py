@@ -9,8 +9,9 @@ A full save is a delta save that leaves nothing out. The three steps all live he
    (`have`, `lamina inventory`), and diff_ids it holds by content (`omit_layers`).
    With none of these, nothing is left out and no image graph is built.
    With `exclude`, or a `have` inventory whose store rebuilds patches (and `patches`,
-   the default), each layer the recipient lacks may travel as a patch against a layer it holds (ops/references.py chooses,
-   ops/patching.py encodes and decides); patches are spooled in the store's temp space.
+   the default), each layer the recipient lacks may travel as a patch against a layer
+   it holds (ops/references.py chooses, ops/patching.py encodes and decides); patches
+   are spooled in the store's temp space.
 3. Write (transports/archive_writer.py says what each archive holds): a docker-archive
    (a delta when the plan leaves a layer out), an oci-archive, or an oci-dir; to a
    stream or a path (atomic.output: a file is replaced atomically, nothing is left on

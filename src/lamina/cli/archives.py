@@ -99,8 +99,9 @@ def save(
     listed but only those the recipient lacks are carried (what was left out is
     reported on stderr, or as JSON with --json). `docker load` and `lamina load`
     take it where the rest is present; `lamina expand` makes it whole for podman.
-    With --have or --exclude, a layer the recipient lacks travels as a patch against
-    the most similar layer it has (the older version's) where that is smaller; such
+    With --exclude, or --have of a lamina store's inventory (not a Docker Engine's), a
+    layer the recipient lacks travels as a patch against the most similar layer it
+    has (the older version's) where that is smaller; such
     an archive needs `lamina load` or `lamina expand` (plain `docker load` refuses it
     at once, nothing loaded; stderr says so). --no-patches: whole layers only.
     IMAGE may be docker-daemon:NAME: saved from a Docker Engine, delta options too.
