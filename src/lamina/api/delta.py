@@ -30,7 +30,7 @@ __all__ = ["Expanded", "Saved", "expand", "inventory", "plan_delta", "save_delta
 def inventory(store: Store) -> Inventory:
     """What the store holds: layers by chain ID, images with their tags, and the patch
     versions its `load` rebuilds."""
-    return replace(Inventory.of_images(store.images()), patches=(archive_patches.VERSION,))
+    return replace(Inventory.of_images(store.images()), patches=archive_patches.READS)
 
 
 # -- expand ----------------------------------------------------------------------
@@ -69,7 +69,7 @@ def expand(
                 sources.append(expander.archive_source(read_images(base_fs), scratch))
             patches = archive_patches.read(fs)
             if patches:  # rebuilt against the same sources, references checked first
-                refs = expander.first_of(sources)
+                refs = expander.first_of([store.layer_in_place, *sources[1:]])
                 images = rebuild(images, patches, refs, store.has_layer, scratch, progress)
             full = expander.fill(images, sources, scratch)
             with output(out) as f:

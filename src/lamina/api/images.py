@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
-from lamina import mediatype, reference
+from lamina import reference
 from lamina.api import views
 from lamina.api.lookup import get_image, graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
-from lamina.image import Image, Layer
+from lamina.image import Image
 from lamina.ops.rebuild import LayerSource, rebuild
 from lamina.progress import Progress
 from lamina.spec import Platform
@@ -74,17 +74,8 @@ def load(
 
 
 def _reference(store: Store, tx: Transaction) -> LayerSource:
-    """Layers the store held before this load, read in place (apply_patch seeks in them
-    and checks every range it uses: ops/rebuild.py)."""
-
-    def lookup(diff_id: str) -> Layer | None:
-        if not (tx.has_blob(diff_id) and store.has_layer(diff_id)):
-            return None
-        path = store.layer_path(diff_id)
-        size = path.stat().st_size
-        return Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: open(path, "rb"))
-
-    return lookup
+    """Layers the store held before this load, read in place (see ops/rebuild.py)."""
+    return lambda diff_id: store.layer_in_place(diff_id) if tx.has_blob(diff_id) else None
 
 
 def load_images(

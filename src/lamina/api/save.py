@@ -118,7 +118,7 @@ def _recipient(
         inventory = have if isinstance(have, Inventory) else Inventory.read(have)
         chains |= inventory.chain_ids
         stacks += [Stack(tags, diff_ids) for tags, diff_ids in inventory.stacks()]
-        reads = reads or archive_patches.VERSION in inventory.patches
+        reads = reads or archive_patches.rebuilds(inventory.patches)
     recipient = Recipient(frozenset(chains), tuple(stacks), reads)
     return images, recipient, tuple(dict.fromkeys(no_base))
 

@@ -3,8 +3,8 @@
 `send(store, refs, "ssh bob lamina receive")` runs the command, learns the
 receiver's inventory from it, and streams a delta archive of only what the
 receiver lacks (layers it lacks travel as patches against layers it has, where they
-win, when its hello says it reads patches: `"patches": [1]`, the versions of
-transports/archive_patches.py it reads; an older receiver gets whole layers); the
+win, when its hello says it reads patches: `"patches": [1, 2]`, the versions of
+the patch format (layer/patch/) it reads; an older receiver gets whole layers); the
 receiver spools it into its store's temp area (stdin cannot be seeked, and `load`
 reads archives at random), loads it all-or-nothing and answers with the result. The
 frames are in transports/pipe.py. No network service: the command (ssh, a local
@@ -102,7 +102,7 @@ def _converse(
         have = Inventory.from_doc(greeting.get("inventory") or {}, f"{channel.peer}'s inventory")
         plan = delta.plan(images, have.chain_ids)
         made = None
-        if patches and archive_patches.VERSION in (greeting.get("patches") or []):
+        if patches and archive_patches.rebuilds(greeting.get("patches")):
             stacks = [Stack(tags, diff_ids) for tags, diff_ids in have.stacks()]
             made = make_patches(store, images, plan.carried, stacks, scratch, progress)
         channel.send_json(pipe.HELLO, pipe.hello(**_intro(images, plan, made)))
@@ -173,7 +173,7 @@ def receive(store: Store, rx: BinaryIO, tx: BinaryIO) -> Received:
         pipe.HELLO,
         pipe.hello(
             inventory=Inventory.of_images(store.images()).to_doc(),
-            patches=[archive_patches.VERSION],  # load rebuilds patched layers
+            patches=list(archive_patches.READS),  # load rebuilds patched layers
         ),
     )
     try:

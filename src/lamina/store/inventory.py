@@ -5,9 +5,9 @@ A sender reads it (`save --have FILE`, `send`) to leave out what the recipient h
     {"kind": "lamina-inventory", "version": 1,
      "layers": [{"chain_id": C, "diff_id": D, "parent": P-or-null}, ...],
      "images": [{"id": I, "tags": ["repo:tag", ...], "chain_id": C-or-null}, ...],
-     "patches": [1]}
+     "patches": [1, 2]}
 
-`patches` (optional) lists the layer-patch versions the recipient can rebuild
+`patches` (optional) lists the layer-patch format versions the recipient rebuilds
 (transports/archive_patches.py): a lamina store's inventory says it, a Docker Engine's
 (`inventory --docker`) does not, so `save --have` sends patches only where they load.
 

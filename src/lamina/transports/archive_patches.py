@@ -32,12 +32,20 @@ from typing import Any, BinaryIO
 from lamina import digest
 from lamina.errors import InvalidInputError
 from lamina.image import LayerPatch
+from lamina.layer.patch.format import VERSION as PATCH_WRITES
+from lamina.layer.patch.format import VERSIONS as PATCH_READS
 from lamina.transports import oci_layout
 from lamina.transports.tarfs import ArchiveFS
 
 FILE = "lamina-patches.json"
 KIND = "lamina-patches"
-VERSION = 1
+VERSION = 1  # of this file's layout; the patches' own format has versions of its own
+READS = tuple(PATCH_READS)  # patch versions this lamina rebuilds: what a recipient says
+
+
+def rebuilds(versions: object) -> bool:
+    """Whether a recipient that says it reads patch `versions` can rebuild ours."""
+    return isinstance(versions, list | tuple) and PATCH_WRITES in versions
 REFUSAL = "lamina-patches/this archive carries layer patches: use lamina load or lamina expand"
 
 
