@@ -260,3 +260,19 @@ def test_an_inventory_that_does_not_read_patches_gets_whole_layers(sender, bob, 
     out = tmp_path / "d.tar"
     saved = delta.save_delta(sender, ["local/app:2"], out, have=as_docker)
     assert saved.patched is None and archive_patches.FILE not in members(out)
+
+
+def test_similarity_finds_the_reference_when_the_layers_moved(bob, tmp_path):
+    """app:3 has a layer more below its app layer: no layer sits at the same position in
+    app:1, so the most similar layer by paths is chosen."""
+    extra = layer_tar({"etc/": None, "etc/extra.conf": b"x = 1\n" * 60_000})
+    app3 = FakeImage([BASE, extra, layer_tar(app_files(2))], ["local/app:3"])
+    sender = store_with(tmp_path, "s3", APP1, app3)
+    out = tmp_path / "d.tar"
+    saved = delta.save_delta(sender, ["local/app:3"], out, have=delta.inventory(bob))
+    assert saved.patched is not None
+    first, second = saved.patched.decisions
+    assert first.patch is None and first.why.startswith("whole: no layer the recipient")
+    assert second.patch is not None and second.patch.reference == APP1.diff_ids[1]
+    assert "most similar layer" in second.why
+    assert lamina.load(bob, str(out))[0].id == app3.id

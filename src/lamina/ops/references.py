@@ -13,7 +13,7 @@ big files scores high and one that shares only directory names scores low. The b
 score wins; on a tie, a layer at the same position in an image of the same repository
 (app:1's layer 3 for app:2's layer 3) goes first, then the nearer in size. A layer
 whose size is beyond 8x (or below 1/8) of the target's is only scored when it sits at
-that position, and at most MAX_SCORED others (nearest in size first) are read per
+that position, and at most MAX_SCORED of each kind (nearest in size first) are read per
 target, so one choice costs a bounded number of header scans whatever the store holds.
 Header scans are remembered for the chooser's life. A best score under MIN_SCORE means
 "no useful reference": the layer travels whole.
@@ -78,6 +78,9 @@ class Chooser:
     def choose(self, image: Image, index: int) -> Choice:
         target = image.layers[index]
         same_place = self._same_position(image, index)
+        if len(same_place) > MAX_SCORED:  # many tags of one repository: the nearest in size
+            nearest = sorted(same_place, key=lambda d: abs(self._usable[d] - target.size))
+            same_place = {d: same_place[d] for d in nearest[:MAX_SCORED]}
         others = sorted(
             (d for d in self._usable if d not in same_place and d != target.diff_id),
             key=lambda d: abs(self._usable[d] - target.size),
