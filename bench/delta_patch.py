@@ -38,6 +38,7 @@ from typing import BinaryIO
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import measure  # noqa: E402
 import zstandard  # noqa: E402
 from tests.kit.image import FakeImage, docker_archive  # noqa: E402
 from tests.kit.layers import entries_of, layer_bytes  # noqa: E402
@@ -118,6 +119,26 @@ def _heuristic(old: Path, new: Path, base: bytes, work: Path) -> None:
     assert by_score == by_size, f"the score orders {by_score}, patch sizes {by_size}"
 
 
+def _cli_rows(
+    sender: lamina.Store, bob: lamina.Store, work: Path
+) -> list[tuple[str, float, float, int]]:
+    """The patched save and load as commands: peak memory of each process (RSS)."""
+    inventory = work / "bob.json"
+    inventory.write_bytes(delta.inventory(bob).to_json())
+    out, dest = work / "cli.tar", work / "cli-load"
+    shutil.copytree(bob.root, dest, symlinks=True)
+    save = ["--store", str(sender.root), "save", "--have", str(inventory), "-o", str(out)]
+    a = measure.run("save", "lamina", measure.lamina_cmd(*save, "local/app:2"))
+    b = measure.run(
+        "load", "lamina", measure.lamina_cmd("--store", str(dest), "load", "-i", str(out))
+    )
+    size = out.stat().st_size
+    return [
+        (f"`lamina save --have` patched (peak {a.peak_mb:.0f} MB)", a.seconds, 0.0, size),
+        (f"`lamina load` patched (peak {b.peak_mb:.0f} MB)", b.seconds, 0.0, size),
+    ]
+
+
 def _timed(fn: Callable[[], object], runs: int) -> tuple[float, float, object]:
     best = (float("inf"), 0.0, None)
     for _ in range(runs):
@@ -166,6 +187,7 @@ def main() -> None:
             wall, cpu, loaded = _timed(load, runs)
             assert loaded[0].id == app2.id, "the load gave another image"  # type: ignore[index]
             rows.append((f"load: {label}", wall, cpu, out.stat().st_size))
+        rows += _cli_rows(sender, bob, work)
         whole = (work / "False.tar").read_bytes()
         zst = len(zstandard.ZstdCompressor(level=3).compress(whole))
         rows.append(("whole-layer delta, zstd -3", 0.0, 0.0, zst))

@@ -72,6 +72,7 @@ class LayerPatch:
     digest: str  # sha256 of the patch's own bytes
     patch_size: int
     open_patch: Opener = field(compare=False, repr=False)
+    reference_image: str = ""  # a name of an image holding the reference, for messages
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def test_a_missing_reference_is_refused_before_anything_is_written(sender, tmp_p
         lamina.load(base_only, str(out))
     line = exc.value.one_line()
     assert "\n" not in line and APP1.diff_ids[1][7:19] in line and "local/app:2" in line
-    assert "--no-patches" in line
+    assert "--no-patches" in line and "load local/app:1 first" in line
     assert store_files(base_only.root) == before
 
 

@@ -18,7 +18,7 @@ rebuilds the layer from the patch (ops/rebuild.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lamina import digest, humanize
@@ -92,6 +92,7 @@ def make_patches(
             continue
         spool = scratch / f"patch-{n}"
         patch = _encode(layer, choice.reference, open_layer, spool, progress)
+        patch = replace(patch, reference_image=choice.image)
         decisions.append(_decide(layer, patch, choice.why, open_layer, spool))
     return Patched(tuple(decisions))
 

@@ -84,16 +84,19 @@ def _apply(patch: LayerPatch, reference: Layer, path: Path, progress: Progress) 
 
 
 def _missing(lacking: list[tuple[Image, LayerPatch]]) -> MissingLayersError:
-    parts = []
+    parts, holders = [], []
     for image, p in lacking:
         who = ", ".join(image.names) or digest.short(image.id, algorithm=True)
+        ref = digest.short(p.reference, algorithm=True)
+        against = f"{p.reference_image}'s layer {ref}" if p.reference_image else f"layer {ref}"
         parts.append(
-            f"{who} layer {digest.short(p.diff_id, algorithm=True)} is a patch against "
-            f"{digest.short(p.reference, algorithm=True)}"
+            f"{who} layer {digest.short(p.diff_id, algorithm=True)} is a patch against {against}"
         )
+        if p.reference_image and p.reference_image not in holders:
+            holders.append(p.reference_image)
+    first = " or ".join(holders) if holders else "the image those layers belong to"
     return MissingLayersError(
         f"the archive carries layers as patches against layers this store does not have "
         f"({'; '.join(parts)})",
-        "load the image those layers belong to (the older version) first, "
-        "or ask the sender for a save with --no-patches",
+        f"load {first} first, or ask the sender for a save with --no-patches",
     )

@@ -47,6 +47,7 @@ class Choice:
     reference: str | None  # diff_id, or None: no useful reference
     score: float
     why: str  # "same position in local/app:1", "most similar (0.83)", ...
+    image: str = ""  # a name of a recipient's image that holds the reference
 
 
 def _repositories(names: Sequence[str]) -> set[str]:
@@ -72,6 +73,11 @@ class Chooser:
         self._stacks = stacks
         self._open = open_layer
         self._entries: dict[str, dict[str, int]] = {}
+        self._holder: dict[str, str] = {}  # diff_id -> a name of an image holding it
+        for stack in stacks:
+            for d in stack.diff_ids:
+                if stack.names and d not in self._holder:
+                    self._holder[d] = stack.names[0]
         held = {d for s in stacks for d in s.diff_ids}
         self._usable = {d: size for d in held if (size := sizes(d)) is not None}
 
@@ -101,7 +107,7 @@ class Chooser:
         if score < MIN_SCORE:
             return Choice(None, score, f"no layer the recipient holds is similar ({score:.2f})")
         why = f"same position in {where}" if where else "most similar layer"
-        return Choice(d, score, f"{why} ({score:.2f} alike)")
+        return Choice(d, score, f"{why} ({score:.2f} alike)", where or self._holder.get(d, ""))
 
     def _same_position(self, image: Image, index: int) -> dict[str, str]:
         """diff_id -> image name, of layers at `index` in images of the same repositories."""

@@ -8,7 +8,7 @@ of the layers the recipient lacks travel as patches against layers it has
     lamina-patches.json       {"kind": "lamina-patches", "version": 1, "patches": [
                                  {"diff_id": T, "size": N, "reference": R,
                                   "blob": "blobs/sha256/<hex>", "digest": "sha256:<hex>",
-                                  "patch_size": P}, ...]}
+                                  "patch_size": P, "reference_image": "app:1"}, ...]}
     blobs/sha256/<hex>        each patch's bytes (named by their sha256, verified on use)
     manifest.json entry 0     {"Config": REFUSAL, "RepoTags": null, "Layers": []}
 
@@ -72,6 +72,7 @@ def document(patches: Iterable[LayerPatch]) -> bytes:
             "blob": blob_path(p),
             "digest": p.digest,
             "patch_size": p.patch_size,
+            **({"reference_image": p.reference_image} if p.reference_image else {}),
         }
         for p in sorted(patches, key=lambda p: p.diff_id)
     ]
@@ -117,7 +118,16 @@ def _patch(fs: ArchiveFS, item: Any, what: str) -> LayerPatch:
         raise InvalidInputError(f"{what} has fields of the wrong type", "the archive is damaged")
     if not fs.exists(blob):
         raise InvalidInputError(f"{what}: {blob} is not in the archive", "the archive is damaged")
-    return LayerPatch(diff_id, size, reference, dig, patch_size, _opener(fs, blob, dig))
+    holder = item.get("reference_image")
+    return LayerPatch(
+        diff_id,
+        size,
+        reference,
+        dig,
+        patch_size,
+        _opener(fs, blob, dig),
+        holder if isinstance(holder, str) else "",
+    )
 
 
 def _opener(fs: ArchiveFS, path: str, dig: str) -> Callable[[], BinaryIO]:
