@@ -34,7 +34,7 @@ def __getattr__(name: str) -> Any:
     verbs = importlib.import_module("lamina.api.verbs")
 
     if name == "__all__":
-        return [*verbs.__all__, "LaminaError"]
+        return list(verbs.__all__)
     try:
         return getattr(verbs, name)
     except AttributeError:

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 
 class LaminaError(Exception):
-    """Base of every error lamina raises on purpose."""
+    """Base of every error lamina raises on purpose.
+
+    `message` says what is wrong; `hint` what to do, in words that hold for any caller;
+    `command` what to do at the command line (see `lamina images -a`), which only the
+    CLI shows: a library caller's `str(exc)` never tells it to run a command.
+    """
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, *, command: str | None = None
+    ) -> None:
         self.message = message
         self.hint = hint
+        self.command = command
         super().__init__(self.one_line())
 
-    def one_line(self) -> str:
-        return f"{self.message}: {self.hint}" if self.hint else self.message
+    def one_line(self, *, cli: bool = False) -> str:
+        """The message and the hint on one line; with `cli`, the command hint as well."""
+        parts = [self.message, self.hint, self.command if cli else None]
+        said = [p for p in parts if p]
+        return said[0] + "".join(f": {p}" if i == 0 else f"; {p}" for i, p in enumerate(said[1:]))
 
 
 class UsageError(LaminaError):
@@ -79,8 +90,15 @@ class CommandFailedError(LaminaError):
 
     Its exit code is passed on when it said one, else 1."""
 
-    def __init__(self, message: str, exit_code: int = 1, hint: str | None = None) -> None:
-        super().__init__(message, hint)
+    def __init__(
+        self,
+        message: str,
+        exit_code: int = 1,
+        hint: str | None = None,
+        *,
+        command: str | None = None,
+    ) -> None:
+        super().__init__(message, hint, command=command)
         self.exit_code = exit_code
 
 

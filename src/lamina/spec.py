@@ -30,6 +30,8 @@ MAX_BLOB_SIZE = 1 << 53
 
 @dataclass(frozen=True)
 class Platform:
+    """Where an image runs: os/architecture[/variant], as OCI index entries name it."""
+
     os: str
     architecture: str
     variant: str = ""
@@ -37,6 +39,11 @@ class Platform:
     def __str__(self) -> str:
         tail = f"/{self.variant}" if self.variant else ""
         return f"{self.os}/{self.architecture}{tail}"
+
+    @classmethod
+    def of(cls, given: Platform | str | None) -> Platform | None:
+        """A Platform as a caller gives it: a Platform, Docker's text form, or None."""
+        return cls.parse(given) if isinstance(given, str) else given
 
     @classmethod
     def parse(cls, text: str) -> Platform:

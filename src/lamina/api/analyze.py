@@ -31,6 +31,8 @@ from lamina.transports.sources import open_archive, read_images
 
 @dataclass(frozen=True)
 class Report:
+    """`analyze`'s findings on one image: its base, the layer analysis, and squash advice."""
+
     ref: str  # the image as the caller named it
     id: str
     names: tuple[str, ...]
@@ -96,7 +98,8 @@ def analyze_archive(
             if not x.available:
                 raise InvalidInputError(
                     f"{source} leaves out layer {digest.short(x.diff_id)} (a delta archive)",
-                    "expand it first: lamina expand",
+                    "expand it first, with the store or archive that holds its base",
+                    command="run `lamina expand` on it",
                 )
             blob = x.open_blob()
             try:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lamina.api.lookup import get_image
+from lamina.api.lookup import Names, as_names, get_image
 from lamina.containers import cp as cpfiles
 from lamina.containers import names, rootfs, sandbox
 from lamina.containers.records import (
@@ -32,6 +33,8 @@ from lamina.store.local import Store
 
 @dataclass(frozen=True)
 class Created:
+    """The container `create` made, and what it could not reproduce (e.g. owners, not root)."""
+
     container: Container
     skipped: tuple[str, ...]  # what could not be reproduced here (e.g. owners, not root)
 
@@ -48,11 +51,16 @@ def get_container(store: Store, text: str) -> Container:
 def create(
     store: Store,
     ref: str,
-    command: Sequence[str] = (),
+    command: str | Sequence[str] = (),
     *,
     name: str | None = None,
 ) -> Created:
-    """Make a container from the image `ref`: its filesystem under the store, and a snapshot."""
+    """Make a container from the image `ref`: its filesystem under the store, and a snapshot.
+
+    `command` replaces the image's CMD: a list of arguments, or a string split as a shell
+    would split it (as docker-py does); empty keeps the image's.
+    """
+    command = shlex.split(command) if isinstance(command, str) else list(command)
     box = Containers(store)
     box.sweep()
     stored = get_image(store, ref)
@@ -87,14 +95,14 @@ def create(
 def run(
     store: Store,
     ref: str,
-    command: Sequence[str] = (),
+    command: str | Sequence[str] = (),
     *,
     name: str | None = None,
     remove: bool = False,
 ) -> tuple[Container, int]:
     """`create` then run the command chrooted in new namespaces (root only); returns the
     container and the command's exit code. With `remove`, the container is deleted after."""
-    sandbox.require_root("lamina run")
+    sandbox.require_root("run")
     made = create(store, ref, command, name=name)
     box = Containers(store)
     container, code = sandbox.start(box, made.container)
@@ -110,11 +118,11 @@ def ps(store: Store, *, all: bool = False) -> list[Container]:
     return [c for c in reversed(found) if all or c.running]
 
 
-def rm(store: Store, refs: Sequence[str], *, force: bool = False) -> list[str]:
+def rm(store: Store, refs: Names, *, force: bool = False) -> list[str]:
     """Remove containers; a running one only with `force` (it is killed first)."""
     box = Containers(store)
     done = []
-    for ref in refs:
+    for ref in as_names(refs):
         c = box.find(ref)
         if c.running:
             if not force:

@@ -38,6 +38,8 @@ def inventory(store: Store) -> Inventory:
 
 @dataclass(frozen=True)
 class Expanded:
+    """What `expand` wrote: the images, complete, and the layers it filled in."""
+
     images: tuple[Image, ...]
     filled: tuple[Layer, ...]  # the layers the delta left out, now present
     bytes: int

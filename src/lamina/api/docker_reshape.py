@@ -26,6 +26,7 @@ from lamina.api.save import images_for
 from lamina.api.squash import Reshaped
 from lamina.api.squash import rebase as rebase_store
 from lamina.api.squash import squash as squash_store
+from lamina.ops.squash import LayerSpec
 from lamina.progress import Progress
 from lamina.store.local import Store
 from lamina.transports.docker_engine.client import Engine
@@ -70,7 +71,7 @@ def squash(
     *,
     host: str | None = None,
     base: str | None = None,
-    layers: str | None = None,
+    layers: LayerSpec | None = None,
     tag: str | None = None,
     message: str = "",
     progress: Progress | None = None,

@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from lamina import reference
 from lamina.api import views
-from lamina.api.lookup import get_image, graph
+from lamina.api.lookup import Names, as_names, get_image, graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
@@ -34,6 +33,8 @@ from lamina.transports.sources import open_archive, read_images
 
 @dataclass(frozen=True)
 class Loaded:
+    """One image `load` put in the store: its ID, names, the names it took over, new layers."""
+
     id: str
     names: tuple[str, ...]
     replaced: tuple[tuple[str, str], ...]  # (name, id it pointed at before)
@@ -45,7 +46,7 @@ def load(
     source: str | None = None,
     *,
     stdin: BinaryIO | None = None,
-    platform: Platform | None = None,
+    platform: Platform | str | None = None,
     progress: Progress | None = None,
 ) -> list[Loaded]:
     """Load every image of an archive or OCI layout (None or "-": stdin) into the store.
@@ -56,7 +57,7 @@ def load(
     the store must hold (checked, all of them, before any is rebuilt).
     """
     with open_archive(source, store.tmp, stdin) as fs:
-        images = read_images(fs, platform)
+        images = read_images(fs, Platform.of(platform))
         if not images:
             raise InvalidInputError(f"{fs.label} holds no images")
         patches = archive_patches.read(fs)
@@ -126,10 +127,9 @@ def tag(store: Store, source: str, target: str) -> str:
     return name
 
 
-def rmi(
-    store: Store, refs: Sequence[str], *, force: bool = False, no_prune: bool = False
-) -> list[str]:
+def rmi(store: Store, refs: Names, *, force: bool = False, no_prune: bool = False) -> list[str]:
     """Remove images by Docker's rules; returns Docker's Untagged:/Deleted: lines."""
+    refs = as_names(refs)
     with store.transaction() as tx:
         removal = Removal(tx, Graph.build(store.images()), Containers(store).uses())
         for ref in refs:
@@ -139,6 +139,8 @@ def rmi(
 
 
 def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
+    """Remove dangling images (`all_unused`: every image no container uses and no other
+    image is built on), by Docker's rules; returns Docker's Untagged:/Deleted: lines."""
     with store.transaction() as tx:
         lines = prune(tx, Graph.build(store.images()), all_unused, Containers(store).uses())
     Origins(store).forget_removed()
@@ -162,6 +164,7 @@ def images(store: Store, *, all: bool = False, pattern: str | None = None) -> li
 
 
 def history(store: Store, ref: str) -> list[views.HistoryRow]:
+    """The image's history, newest first, as `docker history` lists it."""
     img = get_image(store, ref)
     sizes = layer_sizes(store)
     rows = views.history_rows(Graph.around(store.images(), img), img, sizes=sizes)
@@ -169,13 +172,12 @@ def history(store: Store, ref: str) -> list[views.HistoryRow]:
     return rows
 
 
-def inspect(store: Store, refs: Sequence[str]) -> list[dict[str, Any]]:
-    found = [get_image(store, r) for r in refs]
+def inspect(store: Store, refs: Names) -> list[dict[str, Any]]:
+    """Docker's `image inspect` documents, one per name."""
+    found = [get_image(store, r) for r in as_names(refs)]
     images, sizes, origins = store.images(), layer_sizes(store), Origins(store)
     docs = [
-        views.inspect_doc(
-            Graph.around(images, img), img, origins.repo_digests(img.id), sizes=sizes
-        )
+        views.inspect_doc(Graph.around(images, img), img, origins.repo_digests(img.id), sizes=sizes)
         for img in found
     ]
     sizes.save()
@@ -188,6 +190,7 @@ def layer_sizes(store: Store) -> LayerSizes:
 
 
 def tree(store: Store, ref: str | None = None) -> list[views.TreeNode]:
+    """The images as a tree of shared layers (`ref`: only that image's ancestry)."""
     if ref is None:
         return views.layer_tree(graph(store))
     img = get_image(store, ref)

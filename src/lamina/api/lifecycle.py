@@ -14,13 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from lamina import digest, reference
-
-# the container verbs are re-exported here, so lamina.api takes the lifecycle in one import
 from lamina.api.containers import (
     Created,
     container_prune,
@@ -31,6 +29,9 @@ from lamina.api.containers import (
     rm,
     run,
 )
+
+# the container verbs are re-exported here, so lamina.api takes the lifecycle in one import
+from lamina.api.lookup import Names, as_names
 from lamina.atomic import output
 from lamina.containers.records import Container, Containers, rfc3339_now
 from lamina.errors import InvalidInputError, NotFoundError, UsageError
@@ -86,7 +87,7 @@ def commit(
     *,
     message: str = "",
     author: str = "",
-    changes: Sequence[str] = (),
+    changes: Names = (),
 ) -> str:
     """Record what changed in `container` as a new image named `name` (or none); returns
     its ID (sha256:...)."""
@@ -115,7 +116,7 @@ def commit(
             created=rfc3339_now(),
             author=author,
             comment=message,
-            changes=changes,
+            changes=as_names(changes),
         )
         with store.transaction() as tx:
             if diff_id != EMPTY_TAR_DIFF_ID:
@@ -159,7 +160,7 @@ def import_tar(
     name: str | None = None,
     *,
     message: str = "",
-    changes: Sequence[str] = (),
+    changes: Names = (),
     stdin: BinaryIO | None = None,
 ) -> str:
     """A one-layer image named `name` (or none) from a tar (a path, or None/"-" for stdin);
@@ -179,7 +180,7 @@ def import_tar(
             if size == 0:
                 raise InvalidInputError(f"{label} is empty", "import needs a tar archive")
             config_raw = imported_config(
-                diff_id, created=rfc3339_now(), comment=message, changes=changes
+                diff_id, created=rfc3339_now(), comment=message, changes=as_names(changes)
             )
             return _store_image(tx, config_raw, name)
 

@@ -9,12 +9,21 @@ RepoDigests do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from lamina import reference
 from lamina.store.graph import Graph, resolve
 from lamina.store.local import Store, StoredImage
 from lamina.store.origins import Origins
+
+# One name or several. A lone string is one name, never a sequence of one-letter names.
+Names = str | Sequence[str]
+
+
+def as_names(names: Names) -> list[str]:
+    """`names` as a list: "local/app:1" is ["local/app:1"]."""
+    return [names] if isinstance(names, str) else list(names)
 
 
 def open_store(path: str | Path | None = None) -> Store:
@@ -23,6 +32,7 @@ def open_store(path: str | Path | None = None) -> Store:
 
 
 def graph(store: Store) -> Graph:
+    """Every image of the store with its parent and children (Docker's image graph)."""
     return Graph.build(store.images())
 
 

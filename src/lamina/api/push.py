@@ -35,6 +35,8 @@ MANIFEST_FORMATS = ("oci", "v2s2")
 
 @dataclass(frozen=True)
 class Pushed:
+    """What `push` did: the registry's manifest digest and size, and each layer's fate."""
+
     reference: str  # the familiar name pushed to
     result: PushResult
     note: str = ""  # why the received manifest could not be pushed as it was, if it could not

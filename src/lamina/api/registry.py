@@ -50,6 +50,8 @@ _DECODE_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True)
 class Pulled:
+    """What `pull` did: the image, the registry's digest, and what was downloaded."""
+
     reference: str  # the familiar name pulled (name@digest for digest pulls)
     name: str  # the tag the image got in the store ("" for a digest pull)
     id: str
@@ -66,7 +68,7 @@ def pull(
     store: Store,
     text: str,
     *,
-    platform: Platform | None = None,
+    platform: Platform | str | None = None,
     tls_verify: bool = True,
     progress: Progress | None = None,
     docker_config: Path | None = None,
@@ -75,8 +77,9 @@ def pull(
     ref = parse_remote(text)
     name = "" if ref.digest else ref.familiar
     with open_repository(ref, [auth.scope(ref.path, "pull")], tls_verify, docker_config) as repo:
+        wanted = Platform.of(platform)
         found = remote.fetch(
-            repo, ref.digest or ref.tag, platform=platform, progress=progress, name=name
+            repo, ref.digest or ref.tag, platform=wanted, progress=progress, name=name
         )
         landed = _land(store, found.image, name)
     BlobInfo(store).remember(_pulled_sightings(found, ref))

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lamina import reference
+from lamina.api.lookup import Names, as_names
 from lamina.atomic import output
 from lamina.errors import UsageError
 from lamina.image import Image, Layer, Opener
@@ -45,6 +46,8 @@ Output = BinaryIO | str | Path
 
 @dataclass(frozen=True)
 class Saved:
+    """What `save_delta` wrote: the images, what it carried and left out, the bytes."""
+
     images: tuple[Image, ...]
     plan: delta.Plan  # what was carried and what was left out
     bytes: int  # of the archive written
@@ -61,8 +64,9 @@ class Recipient:
     reads_patches: bool  # --exclude (a lamina store, presumably) or an inventory saying so
 
 
-def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
+def images_for(store: Store, refs: Names) -> list[Image]:
     """Images to save, each named with the names the user gave them (see module doc)."""
+    refs = as_names(refs)
     stored = store.images()
     chosen: dict[str, tuple[Image, list[str]]] = {}
     for text in refs:
@@ -76,9 +80,9 @@ def images_for(store: Store, refs: Sequence[str]) -> list[Image]:
 
 def plan(
     store: Store,
-    refs: Sequence[str],
+    refs: Names,
     *,
-    exclude: Sequence[str] = (),
+    exclude: Names = (),
     exclude_base: bool = False,
     have: Inventory | str | Path | None = None,
     omit_layers: Collection[str] = (),
@@ -90,11 +94,12 @@ def plan(
 
 def _recipient(
     store: Store,
-    refs: Sequence[str],
-    exclude: Sequence[str],
+    refs: Names,
+    exclude: Names,
     exclude_base: bool,
     have: Inventory | str | Path | None,
 ) -> tuple[list[Image], Recipient, tuple[str, ...]]:
+    refs, exclude = as_names(refs), as_names(exclude)
     if not refs:
         raise UsageError("save needs at least one image")
     images = images_for(store, refs)
@@ -148,11 +153,11 @@ def make_patches(
 
 def save_delta(
     store: Store,
-    refs: Sequence[str],
+    refs: Names,
     out: Output,
     *,
     fmt: str = "docker-archive",
-    exclude: Sequence[str] = (),
+    exclude: Names = (),
     exclude_base: bool = False,
     have: Inventory | str | Path | None = None,
     omit_layers: Collection[str] | None = None,
@@ -167,7 +172,11 @@ def save_delta(
     if fmt not in SAVE_FORMATS:
         raise UsageError(f"unknown format {fmt!r}", f"use one of {', '.join(SAVE_FORMATS)}")
     if (exclude or exclude_base or have is not None or omit_layers) and fmt != "docker-archive":
-        raise UsageError(f"a delta archive is a docker-archive, not {fmt}", "drop --format")
+        raise UsageError(
+            f"a delta archive is a docker-archive, not {fmt}",
+            "save it as a docker-archive",
+            command="drop --format",
+        )
     images, recipient, no_base = _recipient(store, refs, exclude, exclude_base, have)
     chosen = delta.plan(images, recipient.chains, omit_layers or ())
     if patches and recipient.reads_patches and chosen.carried and recipient.stacks:
@@ -195,12 +204,12 @@ def save_delta(
 
 def save(
     store: Store,
-    refs: Sequence[str],
+    refs: Names,
     out: Output,
     *,
     fmt: str = "docker-archive",
     omit_layers: Collection[str] | None = None,
-    exclude: Sequence[str] = (),
+    exclude: Names = (),
     exclude_base: bool = False,
     have: str | Path | None = None,
     patches: bool = True,

@@ -16,7 +16,7 @@ from lamina.ops import compare
 from lamina.ops import expand as expander
 from lamina.ops import rebase as rebase_op
 from lamina.ops import squash as squash_op
-from lamina.ops.squash import Range
+from lamina.ops.squash import LayerSpec, Range
 from lamina.progress import Progress
 from lamina.store.base import find_base
 from lamina.store.cas import BlobDir
@@ -29,6 +29,8 @@ from lamina.transports.sources import open_archive, read_images
 
 @dataclass(frozen=True)
 class Reshaped:
+    """The image `squash`, `flatten` or `rebase` made: ID, name, range, layer counts."""
+
     id: str
     name: str  # the tag it got, or ""
     squashed: Range | None  # the layers that became one (None for rebase)
@@ -51,13 +53,15 @@ def _commit(tx: Transaction, image: Image, tag: str | None) -> str:
 
 
 def squash_range(
-    g: Graph, ref: str, *, base: str | None = None, layers: str | None = None
+    g: Graph, ref: str, *, base: str | None = None, layers: LayerSpec | None = None
 ) -> tuple[StoredImage, Range]:
     """Which layers `squash` would squash: --layers, else above --base, else above the base."""
     img = resolve(g.images, ref)
     count = len(img.image.layers)
     if layers is not None and base is not None:
-        raise UsageError("give --base or --layers, not both")
+        raise UsageError(
+            "give a base or a layer range, not both", command="drop --base or --layers"
+        )
     if layers is not None:
         return img, squash_op.parse_range(layers, count)
     if base is not None:
@@ -65,7 +69,8 @@ def squash_range(
         if not rebase_op.is_layer_prefix(base_img.image, img.image) or base_img.id == img.id:
             raise UsageError(
                 f"{base} is not a base of {ref}: its layers are not a proper prefix of {ref}'s",
-                "see `lamina tree` for the stack, or use --layers A..B",
+                "name a base whose layers start the image's, or a layer range",
+                command="see `lamina tree` for the stack, or use --layers A..B",
             )
         start = len(base_img.image.layers)
     else:
@@ -73,7 +78,8 @@ def squash_range(
         if found is None:
             raise UsageError(
                 f"no base is known for {ref} (no tagged ancestor, no base annotation)",
-                "name one with --base IMAGE, or use --layers A..B (0..-1 squashes all)",
+                "name a base image or a layer range (0..-1 squashes all)",
+                command="name one with --base IMAGE, or use --layers A..B",
             )
         start = found.layer_count
     if start >= count:
@@ -86,7 +92,7 @@ def squash(
     ref: str,
     *,
     base: str | None = None,
-    layers: str | None = None,
+    layers: LayerSpec | None = None,
     tag: str | None = None,
     message: str = "",
     progress: Progress | None = None,
@@ -118,7 +124,9 @@ def rebase(
     else:
         found = find_base(g, img)
         if found is None:
-            raise UsageError(f"no base is known for {ref}", "name it with --base IMAGE")
+            raise UsageError(
+                f"no base is known for {ref}", "name its base", command="name it with --base IMAGE"
+            )
         old_base = found.image
     with store.transaction() as tx:
         result = rebase_op.rebase(img.image, old_base.image, new_base.image)
@@ -139,7 +147,7 @@ def squash_archive(
     *,
     image: str | None = None,
     base: str | None = None,
-    layers: str | None = None,
+    layers: LayerSpec | None = None,
     tag: str | None = None,
     message: str = "",
 ) -> Reshaped:

@@ -16,11 +16,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from lamina.api.images import Loaded, load
+from lamina.api.lookup import Names, as_names
 from lamina.api.save import images_for, make_patches
 from lamina.errors import (
     LaminaError,
@@ -43,6 +43,8 @@ from lamina.transports.archive_writer import write_archive
 
 @dataclass(frozen=True)
 class Sent:
+    """What `send` did: the images, the delta plan, the bytes each way, the receiver's report."""
+
     images: tuple[Image, ...]
     plan: delta.Plan
     archive_bytes: int  # the delta archive
@@ -54,7 +56,7 @@ class Sent:
 
 def send(
     store: Store,
-    refs: Sequence[str],
+    refs: Names,
     command: str,
     *,
     patches: bool = True,
@@ -62,10 +64,15 @@ def send(
 ) -> Sent:
     """Send images to `command` (which runs `lamina receive` somewhere); only what it lacks,
     as patches where they win and the receiver reads them (unless `patches` is False)."""
+    refs = as_names(refs)
     if not refs:
         raise UsageError("send needs at least one image")
     if not command.strip():
-        raise UsageError("send needs a command to run", "e.g. --to 'ssh HOST lamina receive'")
+        raise UsageError(
+            "send needs a command to run",
+            "a command that runs `lamina receive`, e.g. 'ssh HOST lamina receive'",
+            command="e.g. --to 'ssh HOST lamina receive'",
+        )
     images = images_for(store, refs)  # unknown names fail before anything starts
     proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
@@ -118,7 +125,7 @@ def _converse(
         )
     except LaminaError as exc:
         with contextlib.suppress(OSError):
-            channel.send_json(pipe.ABORT, {"error": exc.one_line()})
+            channel.send_json(pipe.ABORT, {"error": exc.one_line(cli=True)})
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -162,6 +169,8 @@ def _finish(proc: subprocess.Popen[bytes], grace: float = 30) -> int:
 
 @dataclass(frozen=True)
 class Received:
+    """What `receive` loaded, and how many archive bytes it took."""
+
     loaded: tuple[Loaded, ...]
     archive_bytes: int
 
@@ -203,7 +212,7 @@ def _take(store: Store, channel: pipe.Channel) -> Received:
 
 
 def _failure(exc: LaminaError) -> dict[str, Any]:
-    return {"ok": False, "error": exc.one_line(), "exit_code": exc.exit_code}
+    return {"ok": False, "error": exc.one_line(cli=True), "exit_code": exc.exit_code}
 
 
 def _loaded(r: Loaded) -> dict[str, Any]:

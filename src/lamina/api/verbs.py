@@ -7,6 +7,7 @@ from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
 from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api import system as system  # system check
 from lamina.api.analyze import Report, analyze, analyze_archive
+from lamina.api.delta import Expanded, Saved, expand, inventory, save_delta
 from lamina.api.images import (
     Loaded,
     history,
@@ -21,20 +22,57 @@ from lamina.api.images import (
 from lamina.api.lifecycle import *  # noqa: F403  (containers: create, run, cp, commit, ...)
 from lamina.api.lifecycle import __all__ as _lifecycle
 from lamina.api.lookup import get_image, graph, open_store
+from lamina.api.push import Pushed, push
+from lamina.api.registry import Pulled, login, logout, pull
 from lamina.api.save import SAVE_FORMATS, images_for, save
 from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
+from lamina.api.system import check as system_check
+from lamina.api.transfer import Received, Sent, receive, send
+from lamina.errors import (  # the error tree: every failure is one of these
+    AuthError,
+    CheckFailedError,
+    CommandFailedError,
+    ConflictError,
+    DaemonError,
+    DigestMismatchError,
+    InvalidInputError,
+    LaminaError,
+    MissingLayersError,
+    NotFoundError,
+    PatchError,
+    PatchReferenceError,
+    PermissionRequiredError,
+    ProtocolError,
+    ReceiverError,
+    RegistryError,
+    UnsafePathError,
+    UsageError,
+)
+from lamina.progress import Progress
+from lamina.spec import Platform
+from lamina.store.inventory import Inventory
 from lamina.store.local import Store, StoredImage
 
 __all__ = [
     "SAVE_FORMATS",
+    "Expanded",
+    "Inventory",
     "Loaded",
+    "Platform",
+    "Progress",
+    "Pulled",
+    "Pushed",
+    "Received",
     "Report",
     "Reshaped",
+    "Saved",
+    "Sent",
     "Store",
     "StoredImage",
     "analyze",
     "analyze_archive",
     "diff",
+    "expand",
     "flatten",
     "get_image",
     "graph",
@@ -43,17 +81,46 @@ __all__ = [
     "images",
     "images_for",
     "inspect",
+    "inventory",
     "load",
+    "login",
+    "logout",
     "open_store",
+    "pull",
+    "push",
     "rebase",
+    "receive",
     "rmi",
     "save",
+    "save_delta",
+    "send",
     "squash",
     "squash_archive",
+    "system_check",
     "tag",
     "tree",
 ]
 __all__ += _lifecycle
+__all__ += [
+    "AuthError",
+    "CheckFailedError",
+    "CommandFailedError",
+    "ConflictError",
+    "DaemonError",
+    "DigestMismatchError",
+    "InvalidInputError",
+    "LaminaError",
+    "MissingLayersError",
+    "NotFoundError",
+    "PatchError",
+    "PatchReferenceError",
+    "PermissionRequiredError",
+    "ProtocolError",
+    "ReceiverError",
+    "RegistryError",
+    "UnsafePathError",
+    "UsageError",
+]
 
 # lamina.api imports this module on first use; its names then stand on the package
 # itself, as when lamina.api imported them eagerly (the function `images` over the

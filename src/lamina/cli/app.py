@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import signal
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from lamina.cli import failure
 from lamina.errors import LaminaError
 from lamina.progress import Progress
-from lamina.store.local import Store
+
+if TYPE_CHECKING:  # the store is imported by the commands that use it: start-up stays fast
+    from lamina.store.local import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,6 +39,8 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from lamina.store.local import Store
+
             self._store = Store.open(self.store_path)
         return self._store
 
@@ -60,9 +65,8 @@ def emit_json(value: Any) -> None:
 
 # The listing commands (lamina.cli.images) start without importing the rest of lamina.
 LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
-MODULES = (
-    "images", "analyze", "archives", "containers", "delta", "registry", "squash", "system"
-)
+COMPLETING = "_LAMINA_COMPLETE"  # click's completion variable for prog_name lamina
+MODULES = ("images", "analyze", "archives", "containers", "delta", "registry", "squash", "system")
 
 
 def load_commands(listing_only: bool = False) -> None:
@@ -71,6 +75,10 @@ def load_commands(listing_only: bool = False) -> None:
         importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
     for module in MODULES[:1] if listing_only else MODULES:
         importlib.import_module(f"lamina.cli.{module}")
+    if COMPLETING in os.environ:  # TAB: image and container names complete from the store
+        from lamina.cli import complete
+
+        complete.attach(cli)
 
 
 class LazyGroup(click.Group):
@@ -153,7 +161,7 @@ def _main(argv: list[str] | None) -> int:
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = cli.main(args=argv, prog_name="lamina", standalone_mode=False)
     except LaminaError as exc:
-        click.echo(f"lamina: error: {exc.one_line()}", err=True)
+        click.echo(f"lamina: error: {exc.one_line(cli=True)}", err=True)
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -34,7 +34,7 @@ def _where(exc: OSError) -> str:
 def describe(exc: BaseException) -> tuple[str, int]:
     """(the line to print after 'lamina: error: ', the exit code) for any failure."""
     if isinstance(exc, LaminaError):
-        return exc.one_line(), exc.exit_code
+        return exc.one_line(cli=True), exc.exit_code
     if isinstance(exc, OSError) and exc.errno in FULL:
         return (
             f"no space left on the device{_where(exc)}: nothing was changed; "

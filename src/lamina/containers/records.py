@@ -53,6 +53,8 @@ def new_id() -> str:
 
 @dataclass(frozen=True)
 class Container:
+    """A working container: its image, Docker's config for it, and its state."""
+
     id: str
     name: str
     image_id: str
@@ -166,7 +168,7 @@ class Containers:
                 return match[0]
             if len(match) > 1:
                 raise ConflictError(f"container ID prefix {text!r} is ambiguous", "give more of it")
-        raise NotFoundError(f"No such container: {text}", "see `lamina ps -a`")
+        raise NotFoundError(f"No such container: {text}", command="see `lamina ps -a`")
 
     def uses(self) -> list[ContainerUse]:
         """Which images (and layers) the containers hold, for `rmi` and `image prune`."""

@@ -34,7 +34,8 @@ def require_root(what: str) -> None:
     if os.geteuid() != 0:
         raise PermissionRequiredError(
             f"{what} needs root: it chroots into the container in new mount and PID namespaces",
-            "run it as root, or change files with `lamina cp` and record them with `lamina commit`",
+            "run it as root, or copy files in and commit them, which need no root",
+            command="or change files with `lamina cp` and record them with `lamina commit`",
         )
 
 
@@ -74,7 +75,7 @@ def spec_of(c: Container) -> bytes:
 
 def start(containers: Containers, c: Container) -> tuple[Container, int]:
     """Run the container's command in the foreground; returns its record and exit code."""
-    require_root("lamina run")
+    require_root("run")
     unshare = shutil.which("unshare") or "/usr/bin/unshare"
     argv = [unshare, *NAMESPACES, "--", sys.executable, "-I", "-S", str(LAUNCHER)]
     argv.append(spec_of(c).decode())

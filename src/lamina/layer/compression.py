@@ -28,7 +28,6 @@ DECOMPRESSION_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-
 def damaged(exc: BaseException) -> bool:
     """Was a DECOMPRESSION_ERRORS error the data's fault? An OSError with an errno
     (ENOSPC, EIO, ...) is the system's: it must not be reported as a corrupt input."""

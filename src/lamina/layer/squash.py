@@ -279,10 +279,7 @@ class _Writer:
     def _link(self, node: Node, path: str, target: str) -> None:
         entry = node.entry
         assert entry is not None
-        if (
-            entry.type == tf.HARDLINK
-            and paths.normalise(entry.linkname) == target
-        ):
+        if entry.type == tf.HARDLINK and paths.normalise(entry.linkname) == target:
             self._raw(entry, node.layer)
             return
         header = entry.header()

@@ -67,8 +67,9 @@ def _missing(lacking: list[tuple[Image, Layer]]) -> MissingLayersError:
         by_image.setdefault(who, []).append(digest.short(layer.diff_id, algorithm=True))
     parts = "; ".join(f"{who} needs {', '.join(ids)}" for who, ids in by_image.items())
     return MissingLayersError(
-        f"the delta leaves out layers that neither the store nor --from has ({parts})",
-        "load the base image into the store, or pass --from ARCHIVE holding it",
+        f"the delta leaves out layers that neither the store nor the extra sources have ({parts})",
+        "load the base image into the store, or name an archive that holds it",
+        command="or pass --from ARCHIVE",
     )
 
 

@@ -117,7 +117,8 @@ def _encode(
         raise DigestMismatchError(  # the sender's own blobs are damaged
             f"layer {digest.short(layer.diff_id, algorithm=True)} or its reference "
             f"{digest.short(reference, algorithm=True)} does not hash to its diff_id here",
-            "run `lamina system check --repair` on this store",
+            "repair this store",
+            command="run `lamina system check --repair`",
         )
     return LayerPatch(
         layer.diff_id,

@@ -24,7 +24,8 @@ def rebase(image: Image, old_base: Image, new_base: Image) -> Image:
     if not is_layer_prefix(old_base, image):
         raise UsageError(
             f"{_name(old_base)} is not the base of {_name(image)}: its layers are not a prefix",
-            "name the image's real base with --base",
+            "name the image's real base",
+            command="with --base",
         )
     n = len(old_base.layers)
     history = raw_history(image.config)
@@ -32,7 +33,8 @@ def rebase(image: Image, old_base: Image, new_base: Image) -> Image:
     if history[: len(old_history)] != old_history:
         raise UsageError(
             f"{_name(old_base)} shares layers with {_name(image)} but not its history",
-            "name the image's real base with --base",
+            "name the image's real base",
+            command="with --base",
         )
     new_history = raw_history(new_base.config) + history[len(old_history) :]
     diff_ids = list(new_base.diff_ids) + list(image.diff_ids[n:])

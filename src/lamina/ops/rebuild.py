@@ -98,5 +98,6 @@ def _missing(lacking: list[tuple[Image, LayerPatch]]) -> MissingLayersError:
     return MissingLayersError(
         f"the archive carries layers as patches against layers this store does not have "
         f"({'; '.join(parts)})",
-        f"load {first} first, or ask the sender for a save with --no-patches",
+        f"load {first} first, or ask the sender for a save without patches",
+        command="the sender's `lamina save --no-patches` writes one",
     )

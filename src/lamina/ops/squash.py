@@ -45,17 +45,33 @@ class Range:
         return self.stop - self.start
 
 
-def parse_range(text: str, layer_count: int) -> Range:
+# Which layers: "A..B" as the CLI takes it, (A, B) with the same inclusive meaning, or a Range.
+LayerSpec = str | tuple[int, int] | Range
+
+
+def parse_range(spec: LayerSpec, layer_count: int) -> Range:
     """`A..B`, inclusive, 0-based from the bottom; negatives count from the top (-1 = top).
 
     Either end may be left out: `2..` is layer 2 to the top, `..-2` the bottom to the
-    layer below the top.
+    layer below the top. `(A, B)` means `A..B`; a Range is checked against the image.
     """
-    match = _RANGE.match(text.strip())
+    if isinstance(spec, Range):
+        return _span(spec.start, spec.stop - 1, layer_count, str(spec))
+    if isinstance(spec, tuple):
+        if len(spec) != 2 or not all(isinstance(n, int) for n in spec):
+            raise UsageError(f"bad layer range {spec!r}", "give (first, last), e.g. (1, -1)")
+        return _span(spec[0], spec[1], layer_count, f"{spec[0]}..{spec[1]}")
+    if not isinstance(spec, str):
+        raise UsageError(f"bad layer range {spec!r}", "give 'A..B', (A, B) or a Range")
+    match = _RANGE.match(spec.strip())
     if not match:
-        raise UsageError(f"bad layer range {text!r}", "use A..B, e.g. 1..-1 (0 = bottom, -1 = top)")
+        raise UsageError(f"bad layer range {spec!r}", "use A..B, e.g. 1..-1 (0 = bottom, -1 = top)")
     first = int(match.group(1)) if match.group(1) else 0
     last = int(match.group(2)) if match.group(2) else -1
+    return _span(first, last, layer_count, spec)
+
+
+def _span(first: int, last: int, layer_count: int, text: str) -> Range:
     start = first + layer_count if first < 0 else first
     stop = (last + layer_count if last < 0 else last) + 1
     if not (0 <= start < stop <= layer_count):

@@ -81,7 +81,8 @@ def _resolve_declared(
     what = "@".join(part for part in (name, dig) if part is not None)
     raise NotFoundError(
         f"the base of {_label(img)} named by its annotations ({what}) is not in the store",
-        "load that base image first, or name what to leave out with --exclude IMAGE",
+        "load that base image first, or name the image to leave out",
+        command="with --exclude IMAGE",
     )
 
 

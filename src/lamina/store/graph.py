@@ -131,4 +131,4 @@ def resolve(images: Sequence[StoredImage], text: str) -> StoredImage:
             raise ConflictError(f"image ID prefix {text!r} is ambiguous", "give more characters")
         if found:
             return found[0]
-    raise NotFoundError(f"No such image: {text}", "see `lamina images -a`")
+    raise NotFoundError(f"No such image: {text}", command="see `lamina images -a`")

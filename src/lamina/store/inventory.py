@@ -53,6 +53,12 @@ class ImageEntry:
 
 @dataclass(frozen=True)
 class Inventory:
+    """What a store holds, to send to whoever saves a delta for it (`save(have=...)`).
+
+    Layers by chain ID (so a layer counts only on the same parents) and the images
+    with their tags; `write`/`read` keep it as a small versioned JSON file.
+    """
+
     layers: Mapping[str, LayerEntry] = field(default_factory=dict)  # by chain ID
     images: tuple[ImageEntry, ...] = ()
     patches: tuple[int, ...] = ()  # layer-patch versions the recipient rebuilds
@@ -145,7 +151,9 @@ class Inventory:
 def _check_header(doc: Mapping[str, Any], label: str) -> None:
     if doc.get("kind") != KIND:
         raise InvalidInputError(
-            f"{label} is not a lamina inventory", "make one with `lamina inventory -o FILE`"
+            f"{label} is not a lamina inventory",
+            "make one from the store (inventory)",
+            command="make one with `lamina inventory -o FILE`",
         )
     version = doc.get("version")
     if not isinstance(version, int) or version < 1:
@@ -179,7 +187,8 @@ def _layer(item: Any, what: str) -> LayerEntry:
         raise InvalidInputError(
             f"{what}: chain_id {digest.short(chain, algorithm=True)} does not follow from its "
             "parent and diff_id",
-            "the file is corrupt or was edited; make it again with `lamina inventory`",
+            "the file is corrupt or was edited; make it again",
+            command="with `lamina inventory`",
         )
     return LayerEntry(chain, diff_id, parent)
 

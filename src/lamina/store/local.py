@@ -131,4 +131,3 @@ class Store(StoreReader):
     def scratch_dir(self) -> Path:
         """A private temp dir inside the store (same filesystem, so renames are cheap)."""
         return Path(tempfile.mkdtemp(dir=self.tmp, prefix="work-"))
-

@@ -95,7 +95,8 @@ def read(fs: ArchiveFS) -> dict[str, LayerPatch]:
     if not isinstance(version, int) or version > VERSION or version < 1:
         raise InvalidInputError(
             f"{label} is version {version!r}; this lamina reads up to {VERSION}",
-            "upgrade lamina, or ask the sender for a save with --no-patches",
+            "upgrade lamina, or ask the sender for a save without patches",
+            command="the sender's `lamina save --no-patches` writes one",
         )
     items = doc.get("patches")
     if not isinstance(items, list):

@@ -100,9 +100,17 @@ def members(
     if fmt not in FORMATS:
         raise UsageError(f"unknown archive format {fmt!r}", "use docker or oci")
     if is_delta(images, omit) and fmt != "docker":
-        raise UsageError("only a docker-archive can leave layers out", "drop --format")
+        raise UsageError(
+            "only a docker-archive can leave layers out",
+            "write a docker-archive",
+            command="drop --format",
+        )
     if patches and (fmt != "docker" or layout or any(p.diff_id not in omit for p in patches)):
-        raise UsageError("only a delta docker-archive can carry layer patches", "drop --format")
+        raise UsageError(
+            "only a delta docker-archive can carry layer patches",
+            "write a docker-archive",
+            command="drop --format",
+        )
     delta = not _with_layout(images, omit, layout)  # no layout: written as a delta
     out: dict[str, Member] = {}
 

@@ -105,7 +105,9 @@ def choose_platform(
             return (d,)
     offered = ", ".join(str(d.platform) for d in with_platform)
     raise NotFoundError(
-        f"{label} has no image for {target}", f"it offers {offered}; use --platform"
+        f"{label} has no image for {target}",
+        f"it offers {offered}",
+        command="choose one of them with --platform",
     )
 
 

@@ -63,7 +63,8 @@ class Channel:
         if kind not in KINDS or size > MAX_FRAME:
             raise ProtocolError(
                 f"{self.peer} wrote {head + _peek(self.rx)!r} instead of a lamina-transfer frame",
-                "is it `lamina receive`, and does its shell print nothing on stdout?",
+                "is it lamina's receiver, and does its shell print nothing on stdout?",
+                command="it should run `lamina receive`",
             )
         return kind, self._read(size)
 
@@ -104,7 +105,11 @@ def hello(**fields: Any) -> dict[str, Any]:
 
 def check_hello(doc: dict[str, Any], peer: str) -> None:
     if doc.get("protocol") != PROTOCOL:
-        raise ProtocolError(f"{peer} does not speak {PROTOCOL}", "is it `lamina receive`?")
+        raise ProtocolError(
+            f"{peer} does not speak {PROTOCOL}",
+            "is it lamina's receiver?",
+            command="it should run `lamina receive`",
+        )
     if doc.get("version") != VERSION:
         raise ProtocolError(
             f"{peer} speaks {PROTOCOL} version {doc.get('version')!r}; "

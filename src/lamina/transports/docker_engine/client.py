@@ -121,7 +121,8 @@ class Engine:
             )
         return DaemonError(
             f"cannot reach a Docker Engine at {where}: {text}",
-            "is dockerd running? set DOCKER_HOST or --docker-host",
+            "is dockerd running? set DOCKER_HOST",
+            command="or pass --docker-host",
         )
 
     def _json(self, method: str, path: str, query: dict[str, Any] | None = None) -> Any:

@@ -128,7 +128,8 @@ def _decode(entry: Any, path: Path, key: str) -> Credentials | None:
     if not sep or not user:
         raise InvalidInputError(
             f"{path}: auths[{key!r}].auth is not base64 'user:password'",
-            f"run `lamina login {key}` again",
+            "log in to it again",
+            command=f"run `lamina login {key}` again",
         )
     return Credentials(user, password)
 

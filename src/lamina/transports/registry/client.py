@@ -255,7 +255,9 @@ class Session:
 
     def _login_needed(self) -> AuthError:
         return AuthError(
-            f"{self.host} requires authentication", f"run `lamina login {self.host}` first"
+            f"{self.host} requires authentication",
+            "log in first",
+            command=f"run `lamina login {self.host}`",
         )
 
     def _refused(self) -> AuthError:
@@ -263,7 +265,8 @@ class Session:
             f"{self.host} refused the credentials of {self.credentials.username!r}"
             if self.credentials
             else f"{self.host} refused anonymous access",
-            f"run `lamina login {self.host}` with a valid user and password",
+            "log in again with a valid user and password",
+            command=f"run `lamina login {self.host}`",
         )
 
     def _unreachable(self, exc: httpx.HTTPError, where: str | None = None) -> RegistryError:
@@ -273,9 +276,12 @@ class Session:
         reason = str(exc).split("\n", 1)[0] or type(exc).__name__
         if isinstance(exc, httpx.ConnectError):
             hint = "check the address and that the registry is running"
+            plain_http = None if self.allow_http else "pass --tls-verify=false"
             if not self.allow_http:
-                hint += "; a plain-HTTP registry needs --tls-verify=false"
-            return RegistryError(f"cannot reach registry {target} ({reason})", hint)
+                hint += "; a plain-HTTP registry needs TLS verification turned off"
+            return RegistryError(
+                f"cannot reach registry {target} ({reason})", hint, command=plain_http
+            )
         return RegistryError(f"connection to registry {target} failed ({reason})", "try again")
 
 
