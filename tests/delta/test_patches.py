@@ -97,7 +97,7 @@ def test_a_missing_reference_is_refused_before_anything_is_written(sender, tmp_p
     before = store_files(base_only.root)
     with pytest.raises(MissingLayersError) as exc:
         lamina.load(base_only, str(out))
-    line = exc.value.one_line()
+    line = exc.value.one_line(cli=True)
     assert "\n" not in line and APP1.diff_ids[1][7:19] in line and "local/app:2" in line
     assert "--no-patches" in line and "load local/app:1 first" in line
     assert store_files(base_only.root) == before
@@ -236,7 +236,8 @@ def test_a_newer_patch_list_is_refused_with_what_to_do(sender, bob, tmp_path):
     before = store_files(bob.root)
     with pytest.raises(LaminaError) as exc:
         lamina.load(bob, str(edited))
-    assert "version 2" in exc.value.one_line() and "--no-patches" in exc.value.one_line()
+    assert "version 2" in exc.value.one_line() and "without patches" in exc.value.one_line()
+    assert "--no-patches" in exc.value.one_line(cli=True)
     assert store_files(bob.root) == before
 
 
