@@ -65,6 +65,14 @@ class UnsafePathError(InvalidInputError):
     """A tar entry would land outside the root it is extracted into."""
 
 
+class PatchError(InvalidInputError):
+    """A layer patch is truncated, corrupt, of an unknown version, or rebuilds the wrong bytes."""
+
+
+class PatchReferenceError(PatchError):
+    """The reference layer given to a patch is not the one the patch was made against."""
+
+
 class ProtocolError(InvalidInputError):
     """The other side of a transfer did not speak the protocol (or another version of it)."""
 

@@ -66,7 +66,7 @@ class Member(tf.Header):
         )
 
 
-def _is_seekable(stream: BinaryIO) -> bool:
+def is_seekable(stream: BinaryIO) -> bool:
     try:
         return bool(stream.seekable())
     except (AttributeError, OSError, ValueError):
@@ -83,7 +83,7 @@ class TarReader:
     def __init__(self, stream: BinaryIO, what: str = "layer") -> None:
         self._stream = stream
         self._what = what
-        self._seekable = _is_seekable(stream)
+        self._seekable = is_seekable(stream)
         self._buf = b""
         self._buf_start = stream.tell() if self._seekable else 0
         self._size = -1

@@ -1,0 +1,169 @@
+"""Rebuild a target layer tar from its reference and a patch, in one pass over the patch.
+
+The operations (`format.py`) are run in order; reference ranges are read at random
+(the reference must be seekable, or is spooled to a temporary file first). Everything
+written is hashed: the result must have the size and diff_id the header names.
+
+Nothing wrong is ever returned silently: every reference range carries the crc32 it had
+when the patch was made (a different reference fails where it differs, naming the layer
+the patch needs), the zstd stream carries its own checksum (a damaged patch fails), and
+the diff_id of the result is checked at the end. The output may hold bytes when an error
+is raised: callers write to a temporary file and drop it on failure.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import BinaryIO
+
+import zstandard
+
+from lamina.digest import Hasher, short
+from lamina.errors import PatchError, PatchReferenceError
+from lamina.layer.patch import format as fmt
+from lamina.layer.patch.scan import Opener, RandomAccess, random_access
+from lamina.progress import Progress, Task
+
+_CHUNK = 1 << 20
+
+
+class _Rebuild:
+    def __init__(
+        self, header: fmt.PatchHeader, ref: RandomAccess, out: BinaryIO, task: Task
+    ) -> None:
+        self.header, self.ref, self.out, self.task = header, ref, out, task
+        self.hasher = Hasher()
+        self.last = 0
+
+    def emit(self, data: bytes) -> None:
+        self.out.write(data)
+        self.hasher.update(data)
+        self.task.advance(len(data))
+        if self.hasher.size > self.header.target_size:
+            raise PatchError("layer patch is corrupt: it rebuilds more bytes than it names")
+
+    def where(self, ops: fmt.OpReader) -> tuple[int, int]:
+        offset = self.last + fmt.unzigzag(ops.number())
+        size = ops.number()
+        if offset < 0 or offset + size > self.ref.size:
+            raise self.wrong(offset, "is shorter than the patch expects")
+        self.last = offset + size
+        return offset, size
+
+    def wrong(self, offset: int, how: str) -> PatchReferenceError:
+        need = short(self.header.reference_diff_id, algorithm=True)
+        return PatchReferenceError(
+            f"the reference layer given to this patch {how} (at byte {offset}): "
+            f"the patch needs layer {need}",
+            "rebuild it where that layer is held, or ask the sender for the whole layer",
+        )
+
+    def reference(self, offset: int, size: int, crc: int) -> bytes:
+        """A small reference range, checked whole before use."""
+        if size > fmt.MAX_PIECE:
+            raise PatchError("layer patch is corrupt (an operation is too large)")
+        data = self.ref.read(offset, size)
+        if zlib.crc32(data) != crc:
+            raise self.wrong(offset, "differs from the one it was made against")
+        return data
+
+    def copy(self, offset: int, size: int, crc: int) -> None:
+        seen, at = 0, offset
+        while at < offset + size:
+            data = self.ref.read(at, min(_CHUNK, offset + size - at))
+            seen = zlib.crc32(data, seen)
+            self.emit(data)
+            at += len(data)
+        if seen != crc:
+            raise self.wrong(offset, "differs from the one it was made against")
+
+
+def apply_patch(
+    reference: Opener,
+    patch: BinaryIO,
+    out: BinaryIO,
+    *,
+    progress: Progress | None = None,
+    header: fmt.PatchHeader | None = None,
+) -> fmt.PatchHeader:
+    """Write the target layer tar `patch` rebuilds from `reference` to `out`; returns the
+    patch's header. `patch` is read from its start, or from just after its header when
+    the caller read that already (`header=read_patch_header(patch)`). Raises
+    `PatchReferenceError` for a wrong reference and `PatchError` for a truncated or
+    damaged patch (exit code 5 both)."""
+    header = header or fmt.read_header(patch)
+    task = (progress or Progress.null()).task(
+        f"Rebuilding layer {short(header.target_diff_id)}", header.target_size
+    )
+    with random_access(reference) as ref:
+        run = _Rebuild(header, ref, out, task)
+        if header.reference_size >= 0 and ref.size != header.reference_size:
+            raise run.wrong(ref.size, f"has {ref.size} bytes, not {header.reference_size},")
+        ops = fmt.OpReader(patch)
+        while (code := ops.byte()) != fmt.END:
+            _OPS.get(code, _unknown)(run, ops)
+        ops.finish()
+    _verify(run)
+    task.done()
+    return header
+
+
+def _literal(run: _Rebuild, ops: fmt.OpReader) -> None:
+    left = ops.number()
+    while left > 0:
+        data = ops.take(min(left, _CHUNK))
+        run.emit(data)
+        left -= len(data)
+
+
+def _copy(run: _Rebuild, ops: fmt.OpReader) -> None:
+    offset, size = run.where(ops)
+    run.copy(offset, size, ops.crc())
+
+
+def _xor(run: _Rebuild, ops: fmt.OpReader) -> None:
+    offset, size = run.where(ops)
+    old = run.reference(offset, size, ops.crc())
+    mask = int.from_bytes(ops.take(size), "big")
+    run.emit((int.from_bytes(old, "big") ^ mask).to_bytes(size, "big"))
+
+
+def _delta(run: _Rebuild, ops: fmt.OpReader) -> None:
+    offset, size = run.where(ops)
+    old = run.reference(offset, size, ops.crc())
+    target, length = ops.number(), ops.number()
+    if length > fmt.MAX_PIECE or target > fmt.MAX_PIECE:
+        raise PatchError("layer patch is corrupt (an operation is too large)")
+    frame = ops.take(length)
+    dictionary = zstandard.ZstdCompressionDict(old, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    dctx = zstandard.ZstdDecompressor(dict_data=dictionary, max_window_size=fmt.MAX_WINDOW)
+    try:
+        data = dctx.decompress(frame, max_output_size=target)
+    except zstandard.ZstdError as e:
+        raise PatchError(f"layer patch is corrupt ({e})", "send the patch again") from e
+    if len(data) != target:
+        raise PatchError("layer patch is corrupt (a delta rebuilds the wrong size)")
+    run.emit(data)
+
+
+def _unknown(run: _Rebuild, ops: fmt.OpReader) -> None:
+    raise PatchError("layer patch is corrupt (unknown operation)", "send the patch again")
+
+
+_OPS: dict[int, Callable[[_Rebuild, fmt.OpReader], None]] = {
+    fmt.LITERAL: _literal,
+    fmt.COPY: _copy,
+    fmt.XOR: _xor,
+    fmt.DELTA: _delta,
+}
+
+
+def _verify(run: _Rebuild) -> None:
+    header, got = run.header, run.hasher
+    if got.size != header.target_size or got.digest != header.target_diff_id:
+        raise PatchError(
+            f"layer patch rebuilt {got.size} bytes with diff_id {short(got.digest, algorithm=True)}"
+            f", not {short(header.target_diff_id, algorithm=True)}",
+            "the patch or its reference is damaged: ask the sender for the whole layer",
+        )
