@@ -229,3 +229,29 @@ def test_not_a_patch() -> None:
         read_patch_header(io.BytesIO(b"\x1f\x8b" + bytes(100)))
     with pytest.raises(PatchError, match="version 9"):
         read_patch_header(io.BytesIO(b"LMPATCH\n\x09" + bytes(100)))
+
+
+def test_version_1_patches_still_rebuild() -> None:
+    """Version 1 (no literal dictionary) is what `dictionary=0` writes: still read."""
+    old = layer_bytes(BASE)
+    new = layer_bytes([*BASE[:3], file("usr/new.py", b"import sys\n" * 100)])
+    out = io.BytesIO()
+    stats = encode_patch(opener(old), opener(new), out, level=3, dictionary=0)
+    assert stats.header.version == 1 and stats.dictionary_bytes == 0
+    assert read_patch_header(io.BytesIO(out.getvalue())).version == 1
+    assert rebuild(old, out.getvalue()) == new
+    assert make(old, new)[1].header.version == 2
+
+
+def test_new_files_compress_against_their_reference_neighbours() -> None:
+    rng = random.Random(6)
+    words = [rng.randbytes(6).hex().encode() for _ in range(400)]
+    module = lambda: b" ".join(rng.choice(words) for _ in range(3000))  # noqa: E731
+    old_entries = [file(f"lib/mod{i}.py", module()) for i in range(10)]
+    new = layer_bytes([*old_entries, file("lib/zzz/new.py", module())])
+    old = layer_bytes(old_entries)
+    with_dictionary = roundtrip(old, new)
+    out = io.BytesIO()
+    without = encode_patch(opener(old), opener(new), out, level=3, dictionary=0)
+    assert with_dictionary.dictionary_bytes > 0
+    assert with_dictionary.patch_size < without.patch_size * 0.8

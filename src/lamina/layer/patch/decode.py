@@ -22,6 +22,7 @@ import zstandard
 from lamina.digest import Hasher, short
 from lamina.errors import PatchError, PatchReferenceError
 from lamina.layer.patch import format as fmt
+from lamina.layer.patch.dictionary import read_ranges
 from lamina.layer.patch.scan import Opener, RandomAccess, random_access
 from lamina.progress import Progress, Task
 
@@ -100,7 +101,8 @@ def apply_patch(
         run = _Rebuild(header, ref, out, task)
         if header.reference_size >= 0 and ref.size != header.reference_size:
             raise run.wrong(ref.size, f"has {ref.size} bytes, not {header.reference_size},")
-        ops = fmt.OpReader(patch)
+        primed = read_ranges(patch, ref, run.wrong) if header.version >= 2 else b""
+        ops = fmt.OpReader.body(patch, primed)
         while (code := ops.byte()) != fmt.END:
             _OPS.get(code, _unknown)(run, ops)
         ops.finish()

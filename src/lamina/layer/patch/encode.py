@@ -27,6 +27,7 @@ import zstandard
 
 from lamina.digest import Hasher
 from lamina.layer.patch import format as fmt
+from lamina.layer.patch.dictionary import BUDGET, plan, write_ranges
 from lamina.layer.patch.index import ReferenceIndex, build_index
 from lamina.layer.patch.scan import (
     DATA,
@@ -54,6 +55,7 @@ class PatchStats:
     delta_bytes: int  # bytes of the target rebuilt from deltas against old files
     literal_bytes: int  # bytes of the target carried in the patch (compressed)
     operations: int
+    dictionary_bytes: int = 0  # reference bytes the literals were compressed against
 
 
 class _Counter:
@@ -69,7 +71,7 @@ class _Counter:
 class _OpWriter:
     """Writes operations into the zstd stream; merges adjacent copies and literals."""
 
-    def __init__(self, out: _Counter, level: int, threads: int) -> None:
+    def __init__(self, out: _Counter, level: int, threads: int, primed: bytes) -> None:
         params = zstandard.ZstdCompressionParameters.from_level(
             level,
             window_log=fmt.WINDOW_LOG,
@@ -77,7 +79,9 @@ class _OpWriter:
             write_checksum=False,  # END is the last byte: a cut patch never reaches it
             threads=threads,
         )
-        cctx = zstandard.ZstdCompressor(compression_params=params)
+        kind = zstandard.DICT_TYPE_RAWCONTENT
+        dictionary = zstandard.ZstdCompressionDict(primed, dict_type=kind) if primed else None
+        cctx = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params)
         self._z = cctx.stream_writer(out, closefd=False)  # type: ignore[arg-type]
         self._last = 0  # end of the last reference range read
         self._copy: list[int] = []  # pending copy: [offset, size, crc]
@@ -156,9 +160,12 @@ def encode_patch(
     progress: Progress | None = None,
     level: int = 19,
     threads: int = 0,
+    dictionary: int = BUDGET,
 ) -> PatchStats:
     """Write a patch that turns `reference` into `target` (both uncompressed layer tars;
-    each opener is called more than once; a seekable reference saves a spool)."""
+    each opener is called more than once; a seekable reference saves a spool).
+    `dictionary`: bytes of reference the new files may compress against (0: a version 1
+    patch, without one)."""
     progress = progress or Progress.null()
     task = progress.task("Indexing the reference layer", None)
     index = build_index(reference, task)
@@ -167,12 +174,17 @@ def encode_patch(
     with target() as stream:
         while chunk := stream.read(1 << 20):
             hasher.update(chunk)
-    header = fmt.PatchHeader(fmt.VERSION, index.diff_id, hasher.digest, hasher.size, index.size)
+    version = fmt.VERSION if dictionary > 0 else 1
+    header = fmt.PatchHeader(version, index.diff_id, hasher.digest, hasher.size, index.size)
     counter = _Counter(out)
     fmt.write_header(counter, header)  # type: ignore[arg-type]
-    writer = _OpWriter(counter, level, threads)
-    task = progress.task("Encoding the layer patch", header.target_size)
     with random_access(reference) as ref:
+        primed = b""
+        if version >= 2:
+            ranges = plan(index, target, dictionary)
+            primed = write_ranges(counter, ranges, ref)  # type: ignore[arg-type]
+        writer = _OpWriter(counter, level, threads, primed)
+        task = progress.task("Encoding the layer patch", header.target_size)
         for piece in pieces(target):
             _encode(piece, index, ref, writer, level)
             task.advance(len(piece.data))
@@ -180,7 +192,14 @@ def encode_patch(
     task.done()
     c = writer.counts
     return PatchStats(
-        header, counter.count, c["copy"], c["xor"], c["delta"], c["literal"], c["ops"]
+        header,
+        counter.count,
+        c["copy"],
+        c["xor"],
+        c["delta"],
+        c["literal"],
+        c["ops"],
+        len(primed),
     )
 
 
@@ -195,8 +214,11 @@ def _encode(
     if source is not None and piece.kind == HEADER and source.header_size == len(piece.data):
         w.xor(source.header_offset, ref.read(source.header_offset, len(piece.data)), piece.data)
         return
-    if source is not None and piece.kind == DATA and source.data_size and (
-        len(piece.data) >= _MIN_DELTA
+    if (
+        source is not None
+        and piece.kind == DATA
+        and source.data_size
+        and (len(piece.data) >= _MIN_DELTA)
     ):
         lo = max(0, piece.within - WINDOW // 2)
         hi = min(source.data_size, piece.within + len(piece.data) + WINDOW // 2)
@@ -211,9 +233,7 @@ def _try_delta(
     old = ref.read(offset, size)
     dictionary = zstandard.ZstdCompressionDict(old, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
     params = _delta_params(level, len(old) + len(data))
-    frame = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params).compress(
-        data
-    )
+    frame = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params).compress(data)
     alone = len(zstandard.ZstdCompressor(level=3).compress(data))
     if len(frame) * 10 >= alone * 9:
         return False

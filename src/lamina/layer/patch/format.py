@@ -1,7 +1,9 @@
 """The bytes of a layer patch: a plain header, then one zstd stream of operations.
 
     MAGIC (8 bytes "LMPATCH\\n") | version (1 byte) | length (4 bytes, big-endian) |
-    header JSON (`length` bytes) | crc32 of the JSON (4 bytes) | zstd stream of ops
+    header JSON (`length` bytes) | crc32 of the JSON (4 bytes) |
+    [version 2: the literal dictionary's reference ranges, see dictionary.py] |
+    zstd stream of ops [version 2: primed with that dictionary]
 
 The header names both layers by diff_id (sha256 of the uncompressed tar) and sizes, so a
 reader learns which reference it needs without decompressing anything. The body is a
@@ -18,15 +20,18 @@ single zstd stream (long window) of operations that, run in order, write the tar
 Numbers are unsigned LEB128 varints; `ref_delta` is the signed (zig-zag) distance from
 the end of the previous reference range read, so runs in the same order cost a byte.
 Every reference range read carries the crc32 of those reference bytes: a wrong reference
-is caught where it is used, before its bytes reach the output. Version 1 is this layout;
-a reader refuses versions it does not know (the version byte comes before anything else).
+is caught where it is used, before its bytes reach the output. Version 1 has no
+dictionary; version 2 adds it (new files compress against their reference neighbours).
+Readers read both and refuse versions they do not know (the version byte comes first).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -35,7 +40,8 @@ import zstandard
 from lamina.errors import PatchError
 
 MAGIC = b"LMPATCH\n"
-VERSION = 1
+VERSION = 2  # what the encoder writes
+VERSIONS = (1, 2)  # what the decoder reads
 END, LITERAL, COPY, XOR, DELTA = 0, 1, 2, 3, 4
 WINDOW_LOG = 27  # the body's zstd window (128 MiB): cross-file matches in new content
 MAX_WINDOW = 1 << WINDOW_LOG
@@ -43,6 +49,7 @@ DELTA_WINDOW_LOG = 24  # a DELTA frame: a window of data after two windows of di
 MAX_PIECE = 64 << 20  # no single DELTA frame or XOR run is larger (else: corrupt)
 _MAX_HEADER = 1 << 16
 _FIXED = struct.Struct(">8sBI")
+WrongReference = Callable[[int, str], PatchError]  # (offset, how) -> the error to raise
 
 
 @dataclass(frozen=True)
@@ -72,30 +79,30 @@ def write_header(out: BinaryIO, header: PatchHeader) -> int:
     return len(blob)
 
 
-def _exact(stream: BinaryIO, n: int) -> bytes:
+def exact(stream: BinaryIO, n: int) -> bytes:
     data = stream.read(n)
     while len(data) < n:
         more = stream.read(n - len(data))
         if not more:
-            raise PatchError("layer patch is truncated in its header", "send the patch again")
+            raise PatchError("layer patch is truncated", "send the patch again")
         data += more
     return data
 
 
 def read_header(stream: BinaryIO) -> PatchHeader:
     """Read and check the plain header; the stream is left just after it."""
-    magic, version, length = _FIXED.unpack(_exact(stream, _FIXED.size))
+    magic, version, length = _FIXED.unpack(exact(stream, _FIXED.size))
     if magic != MAGIC:
         raise PatchError("not a lamina layer patch (bad magic)", "is this the right file?")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise PatchError(
-            f"layer patch version {version} is not supported (this lamina reads {VERSION})",
+            f"layer patch version {version} is not supported (this lamina reads 1 to {VERSION})",
             "upgrade lamina, or ask the sender for whole layers",
         )
     if length > _MAX_HEADER:
         raise PatchError(f"layer patch header of {length} bytes is corrupt", "send it again")
-    body = _exact(stream, length)
-    (crc,) = struct.unpack(">I", _exact(stream, 4))
+    body = exact(stream, length)
+    (crc,) = struct.unpack(">I", exact(stream, 4))
     if zlib.crc32(body) != crc:
         raise PatchError("layer patch header is corrupt (checksum)", "send the patch again")
     try:
@@ -131,11 +138,22 @@ def unzigzag(n: int) -> int:
 class OpReader:
     """Buffered reads from the decompressed body: bytes, varints, exact runs."""
 
-    def __init__(self, patch: BinaryIO) -> None:
-        dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
-        self._src = dctx.stream_reader(patch, read_size=1 << 17, closefd=False)
+    def __init__(self, src: BinaryIO) -> None:
+        self._src = src
         self._buf = b""
         self._pos = 0
+
+    @classmethod
+    def body(cls, patch: BinaryIO, dictionary: bytes = b"") -> OpReader:
+        """The operations of a patch's zstd stream (primed with `dictionary`)."""
+        kind = zstandard.DICT_TYPE_RAWCONTENT
+        primed = zstandard.ZstdCompressionDict(dictionary, dict_type=kind) if dictionary else None
+        dctx = zstandard.ZstdDecompressor(dict_data=primed, max_window_size=MAX_WINDOW)
+        return cls(dctx.stream_reader(patch, read_size=1 << 17, closefd=False))
+
+    @classmethod
+    def of_bytes(cls, data: bytes) -> OpReader:
+        return cls(io.BytesIO(data))
 
     def _more(self) -> None:
         try:
