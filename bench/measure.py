@@ -23,6 +23,7 @@ class Result:
     seconds: float
     peak_mb: float
     note: str = ""
+    cpu: float = 0.0  # user + system seconds of the child
 
 
 def lamina_cmd(*args: str) -> list[str]:
@@ -52,7 +53,8 @@ def run(
         out.close()  # type: ignore[union-attr]
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, argv))} failed: {err.decode()[-2000:]}")
-    return Result(task, tool, seconds, usage.ru_maxrss / 1024, note)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Result(task, tool, seconds, usage.ru_maxrss / 1024, note, cpu)
 
 
 def table(results: Sequence[Result], title: str) -> str:

@@ -8,17 +8,18 @@ is: sorted names, numeric owners, PAX format, no atime/ctime records.
   (recompiling their .pyc) and adds a pip-downloaded pure-Python package (requests).
 - debian: a debootstrap (minbase) of bookworm; the update adds bookworm-security and
   bookworm-updates, runs `apt-get upgrade` and installs curl, less and procps.
-- binaries: the zstd C library (vendored in the `zstandard` sdist) compiled to objects,
-  libzstd.a and libzstd.so, then compiled again after a one-line change in one source.
+- binaries: the zstd C library (vendored in the `zstandard` sdist) compiled to an object,
+  libzstd.a and libzstd.so, with python-zstandard's C extension linked against it; then
+  compiled again after a one-line change (an error message) in the library's source.
 """
 
 from __future__ import annotations
 
 import glob
-import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 from pathlib import Path
 
@@ -96,54 +97,51 @@ def _debian(where: Path) -> None:
     shutil.rmtree(root)
 
 
-_ONE_LINE = ("compress/zstd_compress.c", "#include", "#define LAMINA_BENCH_CHANGE 1\n#include")
+_ONE_LINE = ('"No error detected"', '"No error detected (patched)"')  # in zstd/zstd.c
 
 
 def _binaries(where: Path) -> None:
     sdist = sorted(glob.glob(str(where / "zstandard-*.tar.gz")))
     if not sdist:
-        sh(sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-           "-d", str(where), "zstandard")
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps"]
+        sh(*pip, "--no-binary", ":all:", "-d", str(where), "zstandard")
         sdist = sorted(glob.glob(str(where / "zstandard-*.tar.gz")))
     src = where / "src"
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir()
     with tarfile.open(sdist[-1]) as t:
         t.extractall(src, filter="data")
-    lib = next(src.glob("zstandard-*/zstd"))
-    _build(lib, where / "tree", where / "old.tar")
-    first = lib / _ONE_LINE[0]
-    first.write_text(first.read_text().replace(_ONE_LINE[1], _ONE_LINE[2], 1))
-    _build(lib, where / "tree", where / "new.tar")
+    top = next(src.glob("zstandard-*"))
+    _build(top, where / "tree", where / "old.tar")
+    amalgamation = top / "zstd/zstd.c"
+    amalgamation.write_text(amalgamation.read_text().replace(*_ONE_LINE, 1))
+    _build(top, where / "tree", where / "new.tar")
     shutil.rmtree(src)
 
 
-def _build(lib: Path, tree: Path, out: Path) -> None:
-    """Compile every C file of the zstd library into objects, an archive and a shared
-    library, installed under a tree as a layer holds them; then tar the tree."""
+def _build(top: Path, tree: Path, out: Path) -> None:
+    """The zstd library (objects, libzstd.a, libzstd.so.1, headers) and python-zstandard's
+    C extension (which includes the library's source, as its own build does), compiled
+    with -O2 -g and installed under a tree as a layer holds them; then the tree as a tar."""
     shutil.rmtree(tree, ignore_errors=True)
-    objs = tree / "usr/local/lib/zstd-objects"
+    lib, objs = tree / "usr/local/lib", tree / "usr/local/lib/zstd-objects"
     objs.mkdir(parents=True)
-    sources = sorted(lib.glob("**/*.c"))
-    flags = ["-O2", "-g", "-fPIC", "-DZSTD_MULTITHREAD", "-I", str(lib), "-I", str(lib / "common")]
-    jobs = []
-    for c in sources:
-        o = objs / (c.relative_to(lib).as_posix().replace("/", "_")[:-2] + ".o")
-        jobs.append(subprocess.Popen(["cc", *flags, "-c", str(c), "-o", str(o)]))
-        if len(jobs) >= (os.cpu_count() or 2):
-            assert jobs.pop(0).wait() == 0
-    assert all(j.wait() == 0 for j in jobs)
-    asm = sorted(lib.glob("**/*.S"))
-    for s in asm:
-        sh("cc", *flags, "-c", str(s), "-o", str(objs / (s.stem + "_asm.o")))
-    objects = sorted(str(o) for o in objs.glob("*.o"))
-    libdir = tree / "usr/local/lib"
-    sh("ar", "rcsD", str(libdir / "libzstd.a"), *objects)
-    sh("cc", "-shared", "-pthread", "-o", str(libdir / "libzstd.so.1"), *objects)
-    (libdir / "libzstd.so").symlink_to("libzstd.so.1")
+    py = sysconfig.get_paths()["include"]
+    flags = ["-O2", "-g", "-fPIC", "-DZSTD_MULTITHREAD", "-I", str(top / "zstd")]
+    zstd_o, ext_o = objs / "zstd.o", objs / "backend_c.o"
+    sh("cc", *flags, "-c", str(top / "zstd/zstd.c"), "-o", str(zstd_o))
+    ext_flags = [*flags, "-I", str(top / "c-ext"), "-I", py, "-DZSTD_SINGLE_FILE"]
+    sh("cc", *ext_flags, "-c", str(top / "c-ext/backend_c.c"), "-o", str(ext_o))
+    sh("ar", "rcsD", str(lib / "libzstd.a"), str(zstd_o))
+    sh("cc", "-shared", "-pthread", "-o", str(lib / "libzstd.so.1"), str(zstd_o))
+    (lib / "libzstd.so").symlink_to("libzstd.so.1")
+    site = lib / "python3.11/site-packages/zstandard"
+    site.mkdir(parents=True)
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    sh("cc", "-shared", "-pthread", "-o", str(site / f"backend_c{suffix}"), str(ext_o))
     include = tree / "usr/local/include"
     include.mkdir(parents=True)
     for h in ("zstd.h", "zdict.h", "zstd_errors.h"):
-        shutil.copy(next(lib.glob(f"**/{h}")), include / h)
+        shutil.copy(top / "zstd" / h, include / h)
     tar(tree, out)
     shutil.rmtree(tree)
