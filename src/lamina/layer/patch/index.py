@@ -62,8 +62,9 @@ def build_index(reference: Opener, task: Task) -> ReferenceIndex:
         if piece.kind == HEADER:
             current = Entry(piece.offset, len(piece.data), piece.offset + len(piece.data))
             index.files[piece.name] = current
-            index.shapes.setdefault(shape(piece.name), current)
         elif piece.kind == DATA and current is not None:
+            if not current.data_size:  # a shape stands for an entry with data
+                index.shapes.setdefault(shape(piece.name), current)
             current.data_size += len(piece.data)
     index.diff_id, index.size = hasher.digest, hasher.size
     return index
