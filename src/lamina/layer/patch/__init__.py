@@ -14,11 +14,12 @@ from typing import BinaryIO
 
 from lamina.layer.patch.decode import apply_patch
 from lamina.layer.patch.encode import PatchStats, encode_patch
-from lamina.layer.patch.format import VERSION, PatchHeader, read_header
+from lamina.layer.patch.format import VERSION, VERSIONS, PatchHeader, read_header
 from lamina.layer.patch.scan import Opener
 
 __all__ = [
     "VERSION",
+    "VERSIONS",
     "Opener",
     "PatchHeader",
     "PatchStats",
