@@ -2,11 +2,15 @@
 
 import sys
 
+from lamina.api import copying as copying  # copy SRC DST, no store
+
 # delta save, expand, send, receive; a Docker Engine as a source and destination
 from lamina.api import delta, docker, docker_reshape, transfer  # noqa: F401
 from lamina.api import registry as registry  # push, pull, login, logout
+from lamina.api import storeless as storeless  # ls, digest, manifest, config: no store
 from lamina.api import system as system  # system check
 from lamina.api.analyze import Report, analyze, analyze_archive
+from lamina.api.copying import Copied, copy
 from lamina.api.delta import Expanded, Saved, expand, inventory, save_delta
 from lamina.api.images import (
     Loaded,
@@ -26,6 +30,7 @@ from lamina.api.push import Pushed, push
 from lamina.api.registry import Pulled, login, logout, pull
 from lamina.api.save import SAVE_FORMATS, images_for, save
 from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
+from lamina.api.storeless import list_tags, remote_config, remote_digest, remote_manifest
 from lamina.api.system import check as system_check
 from lamina.api.transfer import Received, Sent, receive, send
 from lamina.errors import (  # the error tree: every failure is one of these
@@ -55,6 +60,7 @@ from lamina.store.local import Store, StoredImage
 
 __all__ = [
     "SAVE_FORMATS",
+    "Copied",
     "Expanded",
     "Inventory",
     "Loaded",
@@ -71,6 +77,7 @@ __all__ = [
     "StoredImage",
     "analyze",
     "analyze_archive",
+    "copy",
     "diff",
     "expand",
     "flatten",
@@ -82,6 +89,7 @@ __all__ = [
     "images_for",
     "inspect",
     "inventory",
+    "list_tags",
     "load",
     "login",
     "logout",
@@ -90,6 +98,9 @@ __all__ = [
     "push",
     "rebase",
     "receive",
+    "remote_config",
+    "remote_digest",
+    "remote_manifest",
     "rmi",
     "save",
     "save_delta",

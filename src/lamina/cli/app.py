@@ -66,7 +66,17 @@ def emit_json(value: Any) -> None:
 # The listing commands (lamina.cli.images) start without importing the rest of lamina.
 LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
 COMPLETING = "_LAMINA_COMPLETE"  # click's completion variable for prog_name lamina
-MODULES = ("images", "analyze", "archives", "containers", "delta", "registry", "squash", "system")
+MODULES = (
+    "images",
+    "analyze",
+    "archives",
+    "containers",
+    "delta",
+    "registry",
+    "squash",
+    "storeless",
+    "system",
+)
 
 
 def load_commands(listing_only: bool = False) -> None:
@@ -81,9 +91,16 @@ def load_commands(listing_only: bool = False) -> None:
         complete.attach(cli)
 
 
+# The store-less registry verbs need nothing else either (lamina.cli.storeless).
+STORELESS = frozenset({"ls", "digest", "manifest", "config", "copy"})
+
+
 class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        load_commands(listing_only=cmd_name in LISTING)
+        if cmd_name in STORELESS:
+            importlib.import_module("lamina.cli.storeless")
+        else:
+            load_commands(listing_only=cmd_name in LISTING)
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -117,6 +134,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
                  (changed layers as patches against the older version; --no-patches)
     Reshape:     analyze, squash, flatten, rebase, diff
     Registries:  push, pull, login, logout
+    No store:    ls (a registry's tags), digest, manifest, config, copy SRC DST
     Docker:      docker-daemon:NAME in load, save, send, squash, flatten, rebase;
                  send --to-docker [HOST]; inventory --docker
     Store:       system check [--repair]

@@ -37,6 +37,11 @@ def load(
     docker-daemon:NAME streams images out of a Docker Engine (--docker-host,
     DOCKER_HOST or the docker context): same IDs; layers held are not written twice.
 
+    Names: RepoTags of a docker-archive; in an OCI layout io.containerd.image.name,
+    else org.opencontainers.image.ref.name. A short ref.name (no `/`, as skopeo's
+    oci:DIR:NAME and umoci write it) is named as `podman load` names it:
+    localhost/NAME, :latest when untagged (umoci's `1` -> localhost/1:latest).
+
     \b
     Examples:
       lamina load -i app.tar

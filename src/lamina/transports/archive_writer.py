@@ -167,9 +167,9 @@ def write_archive(
     task = (progress or Progress.null()).task(label, sum(f.size for f in files))
     written = 0
     for d in _dirs(files):
-        written += _write(out, _header(d, 0, directory=True))
+        written += _write(out, tar_header(d, 0, directory=True))
     for f in files:
-        written += _write(out, _header(f.name, f.size))
+        written += _write(out, tar_header(f.name, f.size))
         if f.open is None:
             written += _write(out, f.data)
             task.advance(f.size)
@@ -213,7 +213,8 @@ def _dirs(files: list[Member]) -> list[str]:
     return sorted(seen)
 
 
-def _header(name: str, size: int, directory: bool = False) -> bytes:
+def tar_header(name: str, size: int, directory: bool = False) -> bytes:
+    """A member's header as every archive lamina writes has it (mtime 0, owner 0)."""
     info = tarfile.TarInfo(name + ("/" if directory else ""))
     info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
     info.size = 0 if directory else size

@@ -2,7 +2,12 @@
 
 Reading accepts any compression and manifests without `mediaType` (umoci).
 Names come from `io.containerd.image.name` (Docker 25+), else from
-`org.opencontainers.image.ref.name` when that holds a whole reference.
+`org.opencontainers.image.ref.name`. A ref.name with no `/` is a short name, as
+skopeo (`oci:DIR:NAME`) and umoci (`--image DIR:TAG`) write it: it is named as
+`podman load` names it, `localhost/NAME` with `:latest` when it has no tag (umoci's
+`1` becomes `localhost/1:latest`, skopeo's `app:2` becomes `localhost/app:2`); one
+that is no valid name (`Upper`) leaves the image untagged. A ref.name with a `/` is a
+whole reference (`local/app:1`), as before.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from lamina.spec import (
 from lamina.transports.tarfs import ArchiveFS
 
 MAX_INDEX_DEPTH = 4
+SHORT_NAME_DOMAIN = "localhost"  # where podman puts a short ref.name
 
 
 def blob_path(dig: str) -> str:
@@ -51,14 +57,17 @@ def is_layout(fs: ArchiveFS) -> bool:
 
 def name_of(desc: Descriptor) -> str:
     """The familiar image name an index entry carries, or "" if it names none."""
-    for key in (CONTAINERD_NAME, REF_NAME):
-        value = desc.annotations.get(key, "")
-        # a bare ref.name like "latest" is only a tag: not enough to name an image
-        if value and (":" in value or "/" in value):
-            ref = reference.try_parse(value)
-            if ref is not None and ref.tag:
-                return ref.familiar
-    return ""
+    if containerd := _named(desc.annotations.get(CONTAINERD_NAME, "")):
+        return containerd
+    value = desc.annotations.get(REF_NAME, "")
+    if value and "/" not in value:  # a short name (see the module doc): podman's rule
+        value = f"{SHORT_NAME_DOMAIN}/{value}"
+    return _named(value)
+
+
+def _named(value: str) -> str:
+    ref = reference.try_parse(value) if value else None
+    return ref.familiar if ref is not None and ref.tag else ""
 
 
 def _manifests(
