@@ -32,8 +32,8 @@ from typing import Any, BinaryIO
 from lamina import digest
 from lamina.errors import InvalidInputError
 from lamina.image import LayerPatch
-from lamina.layer.patch.format import VERSION as PATCH_WRITES
-from lamina.layer.patch.format import VERSIONS as PATCH_READS
+from lamina.layer.patch import VERSION as PATCH_WRITES
+from lamina.layer.patch import VERSIONS as PATCH_READS
 from lamina.transports import oci_layout
 from lamina.transports.tarfs import ArchiveFS
 
