@@ -97,6 +97,24 @@ class HashingReader:
         return self.hasher.size
 
 
+class HashingWriter:
+    """Wraps a writable stream; hashes and counts everything written through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.hasher = Hasher()
+
+    def write(self, data: bytes) -> int:
+        self.hasher.update(data)
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def writable(self) -> bool:
+        return True
+
+
 class VerifyingReader:
     """Reads a stream and checks its digest when the end is reached (then raises if bad)."""
 

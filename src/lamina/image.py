@@ -61,6 +61,21 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class LayerPatch:
+    """A layer that travels as a patch against a reference layer the recipient holds
+    (layer/patch.py makes and applies it; docs/design.md §6 says how it travels).
+    Applying it to the reference must give bytes whose sha256 is `diff_id`."""
+
+    diff_id: str  # the layer it rebuilds
+    size: int  # of the rebuilt layer
+    reference: str  # diff_id of the layer it applies to
+    digest: str  # sha256 of the patch's own bytes
+    patch_size: int
+    open_patch: Opener = field(compare=False, repr=False)
+    reference_image: str = ""  # a name of an image holding the reference, for messages
+
+
+@dataclass(frozen=True)
 class Image:
     config: Config
     layers: tuple[Layer, ...]

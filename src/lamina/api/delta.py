@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import shutil
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lamina.api.save import Output, Saved, save_delta
 from lamina.api.save import plan as plan_delta
 from lamina.atomic import output
 from lamina.image import Image, Layer
 from lamina.ops import expand as expander
+from lamina.ops.rebuild import rebuild
 from lamina.progress import Progress
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store
-from lamina.transports import archive_writer
+from lamina.transports import archive_patches, archive_writer
 from lamina.transports.sources import open_archive, read_images
 
 __all__ = ["Expanded", "Saved", "expand", "inventory", "plan_delta", "save_delta"]
 
 
 def inventory(store: Store) -> Inventory:
-    """What the store holds: layers by chain ID, images with their tags."""
-    return Inventory.of_images(store.images())
+    """What the store holds: layers by chain ID, images with their tags, and the patch
+    versions its `load` rebuilds."""
+    return replace(Inventory.of_images(store.images()), patches=archive_patches.READS)
 
 
 # -- expand ----------------------------------------------------------------------
@@ -53,23 +55,28 @@ def expand(
 ) -> Expanded:
     """Write the delta archive `source` as a complete archive (a full save's format).
 
-    Missing layers come from the store, else from `base_archive`; every layer is
-    verified against its diff_id on the way. For podman and skopeo, which refuse
-    archives with missing files.
+    Missing layers come from the store, else from `base_archive`; layers the delta
+    carries as patches are rebuilt against references from the same places; every
+    layer is verified against its diff_id on the way. For podman, skopeo and plain
+    `docker load`, which refuse archives with missing files or patches.
     """
     scratch = store.scratch_dir()
     try:
         with ExitStack() as stack:
             fs = stack.enter_context(open_archive(source, scratch))
-            images = read_images(fs)
+            images = listed = read_images(fs)
             sources: list[expander.LayerSource] = [_store_source(store)]
             if base_archive is not None:
                 base_fs = stack.enter_context(open_archive(base_archive, scratch))
                 sources.append(expander.archive_source(read_images(base_fs), scratch))
+            patches = archive_patches.read(fs)
+            if patches:  # rebuilt against the same sources, references checked first
+                refs = expander.first_of([store.layer_in_place, *sources[1:]])
+                images = rebuild(images, patches, refs, store.has_layer, scratch, progress)
             full = expander.fill(images, sources, scratch)
             with output(out) as f:
                 n = archive_writer.write_archive(full, f, progress=progress)
-        filled = {x.diff_id: x for i in images for x in i.layers if not x.available}
+        filled = {x.diff_id: x for i in listed for x in i.layers if not x.available}
         done = {x.diff_id: x for i in full for x in i.layers}
         return Expanded(tuple(full), tuple(done[d] for d in filled), n)
     finally:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
@@ -14,6 +15,7 @@ from lamina.api.lookup import Names, as_names, get_image, graph
 from lamina.containers.records import Containers
 from lamina.errors import InvalidInputError, UsageError
 from lamina.image import Image
+from lamina.ops.rebuild import LayerSource, rebuild
 from lamina.progress import Progress
 from lamina.spec import Platform
 from lamina.store import journal
@@ -24,6 +26,7 @@ from lamina.store.layersizes import LayerSizes
 from lamina.store.local import Store, Transaction
 from lamina.store.origins import Origins
 from lamina.store.rules import Removal, prune
+from lamina.transports import archive_patches
 from lamina.transports.sources import open_archive, read_images
 
 # -- load ------------------------------------------------------------------------
@@ -51,14 +54,30 @@ def load(
 
     All-or-nothing: layers a delta archive leaves out must already be in the
     store, checked before anything is written; any failure leaves the store as it was.
+    Layers it carries as patches are rebuilt first (ops/rebuild.py), against references
+    the store must hold (checked, all of them, before any is rebuilt).
     """
     with open_archive(source, store.tmp, stdin) as fs:
         images = read_images(fs, Platform.of(platform))
         if not images:
             raise InvalidInputError(f"{fs.label} holds no images")
+        patches = archive_patches.read(fs)
         journal.pause_point("load-planned")
         with store.transaction() as tx:
-            return load_images(store, tx, images, progress)
+            if not patches:
+                return load_images(store, tx, images, progress)
+            scratch = store.scratch_dir()
+            try:  # references are checked under the lock, before anything is written
+                refs = _reference(store, tx)
+                images = rebuild(images, patches, refs, tx.has_blob, scratch, progress)
+                return load_images(store, tx, images, progress)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _reference(store: Store, tx: Transaction) -> LayerSource:
+    """Layers the store held before this load, read in place (see ops/rebuild.py)."""
+    return lambda diff_id: store.layer_in_place(diff_id) if tx.has_blob(diff_id) else None
 
 
 def load_images(

@@ -2,10 +2,13 @@
 
 `send(store, refs, "ssh bob lamina receive")` runs the command, learns the
 receiver's inventory from it, and streams a delta archive of only what the
-receiver lacks; the receiver spools it into its store's temp area (stdin cannot be
-seeked, and `load` reads archives at random), loads it all-or-nothing and answers
-with the result. The frames are in transports/pipe.py. No network service: the
-command (ssh, a local `lamina --store DIR receive`) is the transport.
+receiver lacks (layers it lacks travel as patches against layers it has, where they
+win, when its hello says it reads patches: `"patches": [1, 2]`, the versions of
+the patch format (layer/patch/) it reads; an older receiver gets whole layers); the
+receiver spools it into its store's temp area (stdin cannot be seeked, and `load`
+reads archives at random), loads it all-or-nothing and answers with the result. The
+frames are in transports/pipe.py. No network service: the command (ssh, a local
+`lamina --store DIR receive`) is the transport.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any, BinaryIO
 
 from lamina.api.images import Loaded, load
 from lamina.api.lookup import Names, as_names
-from lamina.api.save import images_for
+from lamina.api.save import images_for, make_patches
 from lamina.errors import (
     LaminaError,
     PeerClosed,
@@ -29,10 +32,12 @@ from lamina.errors import (
 )
 from lamina.image import Image
 from lamina.ops import delta
+from lamina.ops.patching import Patched
+from lamina.ops.references import Stack
 from lamina.progress import Progress
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store
-from lamina.transports import pipe
+from lamina.transports import archive_patches, pipe
 from lamina.transports.archive_writer import write_archive
 
 
@@ -46,10 +51,19 @@ class Sent:
     wire_sent: int  # every byte written to the command, frames included
     wire_received: int  # every byte read from it (its inventory, its answer)
     loaded: tuple[dict[str, Any], ...]  # the receiver's report: Id, RepoTags, NewLayers
+    patched: Patched | None = None  # how the carried layers travelled, if weighed
 
 
-def send(store: Store, refs: Names, command: str, *, progress: Progress | None = None) -> Sent:
-    """Send images to `command` (which runs `lamina receive` somewhere); only what it lacks."""
+def send(
+    store: Store,
+    refs: Names,
+    command: str,
+    *,
+    patches: bool = True,
+    progress: Progress | None = None,
+) -> Sent:
+    """Send images to `command` (which runs `lamina receive` somewhere); only what it lacks,
+    as patches where they win and the receiver reads them (unless `patches` is False)."""
     refs = as_names(refs)
     if not refs:
         raise UsageError("send needs at least one image")
@@ -64,7 +78,7 @@ def send(store: Store, refs: Names, command: str, *, progress: Progress | None =
     assert proc.stdin is not None and proc.stdout is not None
     channel = pipe.Channel(proc.stdout, proc.stdin, "the receiver")  # type: ignore[arg-type]
     try:
-        return _converse(channel, images, progress)
+        return _converse(store, channel, images, progress, patches)
     except (ProtocolError, BrokenPipeError) as exc:
         status = _finish(proc)
         if isinstance(exc, PeerClosed | BrokenPipeError) and status:
@@ -81,19 +95,40 @@ def send(store: Store, refs: Names, command: str, *, progress: Progress | None =
         _finish(proc)
 
 
-def _converse(channel: pipe.Channel, images: list[Image], progress: Progress | None) -> Sent:
+def _converse(
+    store: Store,
+    channel: pipe.Channel,
+    images: list[Image],
+    progress: Progress | None,
+    patches: bool,
+) -> Sent:
     _, greeting = channel.recv_json(pipe.HELLO)
+    scratch = store.scratch_dir()
     try:
         pipe.check_hello(greeting, channel.peer)
         have = Inventory.from_doc(greeting.get("inventory") or {}, f"{channel.peer}'s inventory")
         plan = delta.plan(images, have.chain_ids)
-        channel.send_json(pipe.HELLO, pipe.hello(**_intro(images, plan)))
+        made = None
+        if patches and archive_patches.rebuilds(greeting.get("patches")):
+            stacks = [Stack(tags, diff_ids) for tags, diff_ids in have.stacks()]
+            made = make_patches(store, images, plan.carried, stacks, scratch, progress)
+        channel.send_json(pipe.HELLO, pipe.hello(**_intro(images, plan, made)))
         data = pipe.DataWriter(channel)
-        size = write_archive(images, data, omit=plan.omit, progress=progress, label="Sending")  # type: ignore[arg-type]
+        omit = plan.omit | (made.omit if made else set())
+        size = write_archive(
+            images,
+            data,  # type: ignore[arg-type]
+            omit=omit,
+            progress=progress,
+            label="Sending",
+            patches=made.patches if made else (),
+        )
     except LaminaError as exc:
         with contextlib.suppress(OSError):
             channel.send_json(pipe.ABORT, {"error": exc.one_line(cli=True)})
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     data.finish()
     channel.tx.close()  # nothing more comes: the receiver can load now
     _, result = channel.recv_json(pipe.RESULT)
@@ -104,14 +139,15 @@ def _converse(channel: pipe.Channel, images: list[Image], progress: Progress | N
             code if isinstance(code, int) and code > 0 else 1,
         )
     loaded = tuple(x for x in result.get("loaded") or [] if isinstance(x, dict))
-    return Sent(tuple(images), plan, size, channel.sent, channel.received, loaded)
+    return Sent(tuple(images), plan, size, channel.sent, channel.received, loaded, made)
 
 
-def _intro(images: list[Image], plan: delta.Plan) -> dict[str, Any]:
+def _intro(images: list[Image], plan: delta.Plan, made: Patched | None) -> dict[str, Any]:
     return {
         "images": [{"id": i.id, "tags": list(i.names)} for i in images],
         "layers": len(plan.carried),
         "bytes": plan.carried_bytes,
+        "patches": len(made.patches) if made else 0,
     }
 
 
@@ -143,7 +179,11 @@ def receive(store: Store, rx: BinaryIO, tx: BinaryIO) -> Received:
     """The other end of `send`: tell what the store has, take the delta, load it."""
     channel = pipe.Channel(rx, tx, "the sender")
     channel.send_json(
-        pipe.HELLO, pipe.hello(inventory=Inventory.of_images(store.images()).to_doc())
+        pipe.HELLO,
+        pipe.hello(
+            inventory=Inventory.of_images(store.images()).to_doc(),
+            patches=list(archive_patches.READS),  # load rebuilds patched layers
+        ),
     )
     try:
         kind, intro = channel.recv_json(pipe.HELLO, pipe.ABORT)

@@ -131,6 +131,7 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
     Images:      load, save, images, tag, rmi, image prune, history, inspect, tree
     Containers:  create, run, cp, commit, export, import, ps, rm, container prune
     Delta:       save --exclude/--exclude-base/--have, inventory, expand, send, receive
+                 (changed layers as patches against the older version; --no-patches)
     Reshape:     analyze, squash, flatten, rebase, diff
     Registries:  push, pull, login, logout
     No store:    ls (a registry's tags), digest, manifest, config, copy SRC DST

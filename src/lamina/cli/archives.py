@@ -101,6 +101,7 @@ def save(
     exclude: tuple[str, ...],
     exclude_base: bool,
     have: str | None,
+    no_patches: bool,
     as_json: bool,
 ) -> None:
     """Save images to one archive that docker, podman and skopeo all load.
@@ -112,6 +113,11 @@ def save(
     listed but only those the recipient lacks are carried (what was left out is
     reported on stderr, or as JSON with --json). `docker load` and `lamina load`
     take it where the rest is present; `lamina expand` makes it whole for podman.
+    With --exclude, or --have of a lamina store's inventory (not a Docker Engine's), a
+    layer the recipient lacks travels as a patch against the most similar layer it
+    has (the older version's) where that is smaller; such
+    an archive needs `lamina load` or `lamina expand` (plain `docker load` refuses it
+    at once, nothing loaded; stderr says so). --no-patches: whole layers only.
     IMAGE may be docker-daemon:NAME: saved from a Docker Engine, delta options too.
 
     \b
@@ -133,6 +139,7 @@ def save(
                 exclude=exclude,
                 exclude_base=exclude_base,
                 have=have,
+                no_patches=no_patches,
                 as_json=as_json,
             )
             return

@@ -5,23 +5,28 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import click
 
-from lamina import atomic, digest, humanize
+from lamina import atomic, humanize
 from lamina.api import delta, transfer
 from lamina.api.docker import is_daemon_ref
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
+from lamina.cli.delta_view import NEEDS_LAMINA, count, saved_json, summary
 from lamina.errors import UsageError
-from lamina.image import Image, Layer
-from lamina.ops.delta import Plan
 
 # -- save's delta options (the save command itself lives in cli/images.py) -------
 
 
 def delta_options(f: click.decorators.FC) -> click.decorators.FC:
-    """--exclude, --exclude-base and --have for `save`."""
+    """--exclude, --exclude-base, --have and --no-patches for `save`."""
+    f = click.option(
+        "--no-patches",
+        is_flag=True,
+        help="Carry every layer the recipient lacks whole: no patches against layers it "
+        "has (an archive with patches needs `lamina load`/`expand`; plain `docker load` "
+        "refuses it).",
+    )(f)
     f = click.option(
         "--have",
         metavar="FILE",
@@ -53,6 +58,7 @@ def save_delta(
     exclude: Sequence[str],
     exclude_base: bool,
     have: str | None,
+    no_patches: bool,
     as_json: bool,
 ) -> None:
     """`save` with delta options: write the archive, then say what was left out."""
@@ -66,65 +72,19 @@ def save_delta(
             exclude=exclude,
             exclude_base=exclude_base,
             have=have,
+            patches=not no_patches,
             progress=progress,
         )
     to_stdout = output is not None  # else stdout carries the archive: report on stderr
+    if saved.patched is not None and saved.patched.patches:
+        click.echo(NEEDS_LAMINA, err=True)
     if as_json:
         click.echo(json.dumps(saved_json(saved), indent=2), err=not to_stdout)
         return
-    for line in summary(saved.plan, saved.bytes, saved.no_base):
+    for line in summary(saved.plan, saved.bytes, saved.no_base, saved.patched):
         click.echo(line, err=True)
 
 
-def saved_json(saved: delta.Saved) -> dict[str, Any]:
-    return {
-        "Images": [_image_json(i) for i in saved.images],
-        "Omitted": [_layer_json(x) for x in saved.plan.omitted],
-        "OmittedBytes": saved.plan.omitted_bytes,
-        "Carried": [_layer_json(x) for x in saved.plan.carried],
-        "CarriedBytes": saved.plan.carried_bytes,
-        "ArchiveBytes": saved.bytes,
-        "NoBase": list(saved.no_base),
-    }
-
-
-def summary(plan: Plan, archive_bytes: int, no_base: Sequence[str] = ()) -> list[str]:
-    lines = [
-        f"note: no base known for {name} (no base annotations, no tagged ancestor): "
-        "all its layers are carried"
-        for name in no_base
-    ]
-    if plan.omitted:
-        lines.append(
-            f"Left out {_count(plan.omitted)} the recipient has "
-            f"({humanize.size(plan.omitted_bytes)}): {_ids(plan.omitted)}"
-        )
-    else:
-        lines.append("Left out nothing: the recipient has none of these layers")
-    full = archive_bytes + plan.omitted_bytes
-    saved = f"{100 * plan.omitted_bytes / full:.0f}%" if full else "0%"
-    lines.append(
-        f"Carried {_count(plan.carried)} ({humanize.size(plan.carried_bytes)}); "
-        f"wrote {humanize.size(archive_bytes)}, saved {humanize.size(plan.omitted_bytes)} ({saved})"
-    )
-    return lines
-
-
-def _count(layers: Sequence[Layer]) -> str:
-    return f"{len(layers)} layer{'' if len(layers) == 1 else 's'}"
-
-
-def _ids(layers: Sequence[Layer], most: int = 6) -> str:
-    shown = ", ".join(digest.short(x.diff_id) for x in layers[:most])
-    return shown + (f" and {len(layers) - most} more" if len(layers) > most else "")
-
-
-def _layer_json(layer: Layer) -> dict[str, Any]:
-    return {"DiffId": layer.diff_id, "Size": layer.size}
-
-
-def _image_json(image: Image) -> dict[str, Any]:
-    return {"Id": image.id, "RepoTags": list(image.names)}
 
 
 # -- inventory and expand --------------------------------------------------------
@@ -176,7 +136,7 @@ def expand(c: Ctx, delta_archive: str, output: str, base_archive: str | None) ->
         )
     size = humanize.size(sum(x.size for x in done.filled))
     click.echo(
-        f"Filled {_count(done.filled)} ({size}); wrote {humanize.size(done.bytes)}", err=True
+        f"Filled {count(done.filled)} ({size}); wrote {humanize.size(done.bytes)}", err=True
     )
 
 
@@ -202,6 +162,9 @@ def expand(c: Ctx, delta_archive: str, output: str, base_archive: str | None) ->
     "DOCKER_HOST, the docker context).",
 )
 @click.option("--full", is_flag=True, help="With --to-docker: every layer, whatever it has.")
+@click.option(
+    "--no-patches", is_flag=True, help="With --to: whole layers only, no patches (see below)."
+)
 @json_option
 @pass_ctx
 def send(
@@ -210,6 +173,7 @@ def send(
     command: str | None,
     docker_host: str | None,
     full: bool,
+    no_patches: bool,
     as_json: bool,
 ) -> None:
     """Send images to another store or a Docker Engine, moving only the layers it lacks.
@@ -217,8 +181,11 @@ def send(
     \b
     COMMAND's stdin/stdout carry the conversation: the receiver says what it
     has, this side streams a delta archive, the receiver loads it and answers.
-    With --to-docker the daemon's image list says what it has, and the delta
-    streams into its image load; images it holds already are only tagged. Over
+    A layer the receiver lacks travels as a patch against the most similar layer
+    it has (the older version's) when that is smaller; the receiver rebuilds it
+    and checks its diff_id. With --to-docker the daemon's image list says what it
+    has, and the delta streams into its image load, whole layers only (a Docker
+    Engine cannot apply patches); images it holds already are only tagged. Over
     ssh:// the other side needs Docker and sshd, nothing else. IMAGE may be
     docker-daemon:NAME (an image of the local Docker Engine).
     Examples:
@@ -237,20 +204,24 @@ def send(
     assert command is not None
     with c.progress() as progress:
         if any(is_daemon_ref(i) for i in images):
-            sent = docker_cli.send_from_docker(c, images, command, progress)
+            sent = docker_cli.send_from_docker(c, images, command, progress, not no_patches)
         else:
-            sent = transfer.send(c.store, images, command, progress=progress)
+            sent = transfer.send(
+                c.store, images, command, patches=not no_patches, progress=progress
+            )
     if as_json:
         emit_json(
             {
-                **saved_json(delta.Saved(sent.images, sent.plan, sent.archive_bytes, ())),
+                **saved_json(
+                    delta.Saved(sent.images, sent.plan, sent.archive_bytes, (), sent.patched)
+                ),
                 "WireSent": sent.wire_sent,
                 "WireReceived": sent.wire_received,
                 "Loaded": list(sent.loaded),
             }
         )
         return
-    for line in summary(sent.plan, sent.archive_bytes):
+    for line in summary(sent.plan, sent.archive_bytes, (), sent.patched):
         click.echo(line)
     for item in sent.loaded:
         for tag in item.get("RepoTags") or []:

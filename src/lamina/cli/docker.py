@@ -22,7 +22,7 @@ from lamina.api import docker, docker_reshape, transfer
 from lamina.api.images import Loaded
 from lamina.api.save import Saved, images_for
 from lamina.cli.app import Ctx
-from lamina.cli.delta import saved_json, summary
+from lamina.cli.delta_view import saved_json, summary
 from lamina.errors import LaminaError, UsageError
 from lamina.progress import Progress
 from lamina.store.local import Store
@@ -129,11 +129,12 @@ def report_sent(sent: docker.DockerSent, as_json: bool, err: bool = False) -> No
 
 
 def send_from_docker(
-    c: Ctx, refs: Sequence[str], command: str, progress: Progress
+    c: Ctx, refs: Sequence[str], command: str, progress: Progress, patches: bool = True
 ) -> transfer.Sent:
-    """`send docker-daemon:NAME --to COMMAND`: daemon images to a lamina store elsewhere."""
+    """`send docker-daemon:NAME --to COMMAND`: daemon images to a lamina store elsewhere
+    (patches only against layers the temporary store holds: the images' own)."""
     with source(c, refs) as (store, names):
-        return transfer.send(store, names, command, progress=progress)
+        return transfer.send(store, names, command, patches=patches, progress=progress)
 
 
 def reshape(c: Ctx, verb: str, image: str, **kwargs: Any) -> docker_reshape.ReshapedInDocker:

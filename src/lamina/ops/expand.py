@@ -47,6 +47,11 @@ def fill(images: Sequence[Image], sources: Sequence[LayerSource], scratch: Path)
     return out
 
 
+def first_of(sources: Sequence[LayerSource]) -> LayerSource:
+    """One source: the first of `sources` that has the layer."""
+    return lambda diff_id: _first(sources, diff_id)
+
+
 def _first(sources: Iterable[LayerSource], diff_id: str) -> Layer | None:
     for source in sources:
         found = source(diff_id)

@@ -4,7 +4,12 @@ A sender reads it (`save --have FILE`, `send`) to leave out what the recipient h
 
     {"kind": "lamina-inventory", "version": 1,
      "layers": [{"chain_id": C, "diff_id": D, "parent": P-or-null}, ...],
-     "images": [{"id": I, "tags": ["repo:tag", ...], "chain_id": C-or-null}, ...]}
+     "images": [{"id": I, "tags": ["repo:tag", ...], "chain_id": C-or-null}, ...],
+     "patches": [1, 2]}
+
+`patches` (optional) lists the layer-patch format versions the recipient rebuilds
+(transports/archive_patches.py): a lamina store's inventory says it, a Docker Engine's
+(`inventory --docker`) does not, so `save --have` sends patches only where they load.
 
 Layers are listed by chain ID, with the diff_id and the parent chain they extend,
 because a layer is only "had" as part of a stack: `docker load` skips a layer file
@@ -56,6 +61,7 @@ class Inventory:
 
     layers: Mapping[str, LayerEntry] = field(default_factory=dict)  # by chain ID
     images: tuple[ImageEntry, ...] = ()
+    patches: tuple[int, ...] = ()  # layer-patch versions the recipient rebuilds
 
     @property
     def chain_ids(self) -> frozenset[str]:
@@ -64,6 +70,21 @@ class Inventory:
     @property
     def diff_ids(self) -> frozenset[str]:
         return frozenset(e.diff_id for e in self.layers.values())
+
+    def stacks(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(tags, diff_ids bottom first) of each image listed with its whole stack: what
+        a sender may patch layers against (ops/references.py)."""
+        out = []
+        for image in self.images:
+            diff_ids: list[str] = []
+            chain = image.chain_id
+            while chain is not None and chain in self.layers:
+                entry = self.layers[chain]
+                diff_ids.append(entry.diff_id)
+                chain = entry.parent
+            if chain is None and diff_ids:  # every layer down to the bottom is listed
+                out.append((image.tags, tuple(reversed(diff_ids))))
+        return out
 
     @classmethod
     def of_images(cls, images: Iterable[StoredImage]) -> Inventory:
@@ -92,6 +113,7 @@ class Inventory:
             "images": [
                 {"id": e.id, "tags": list(e.tags), "chain_id": e.chain_id} for e in self.images
             ],
+            **({"patches": list(self.patches)} if self.patches else {}),
         }
 
     def to_json(self) -> bytes:
@@ -108,7 +130,8 @@ class Inventory:
             _image(item, f"{label}: image {n}")
             for n, item in enumerate(_list(doc, "images", label))
         )
-        return cls(layers, images)
+        patches = tuple(v for v in _list(doc, "patches", label) if isinstance(v, int))
+        return cls(layers, images, patches)
 
     @classmethod
     def parse(cls, raw: bytes, label: str = "inventory") -> Inventory:

@@ -154,6 +154,16 @@ class StoreReader:
             open_blob=lambda: self.blobs.open(dig),
         )
 
+    def layer_in_place(self, diff_id: str) -> Layer | None:
+        """The stored layer read straight from its blob file, or None if absent: seekable
+        but NOT verified, for readers that check what they use (apply_patch checks every
+        range it reads and the result, ops/rebuild.py)."""
+        path = self.blobs.locate(diff_id)
+        if path is None:
+            return None
+        size = path.stat().st_size
+        return Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: open(path, "rb"))
+
     def has_layer(self, diff_id: str) -> bool:
         return self.blobs.has(diff_id)
 

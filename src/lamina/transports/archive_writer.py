@@ -14,6 +14,10 @@ so the same images give the same bytes):
 | manifest.json, repositories   | yes         | yes          | no  |
 | padded to a 10 KiB record     | yes         | no           | yes |
 
+A delta may also carry some layers as patches against layers the recipient has:
+`lamina-patches.json` and the patch blobs, and a first manifest.json entry that makes
+plain `docker load` refuse it at once (transports/archive_patches.py).
+
 (`layout=True` makes a delta with the full column's layout and padding but only the
 carried layers: what Docker's containerd image store needs, see api/docker.py.)
 
@@ -60,10 +64,10 @@ from typing import BinaryIO
 
 from lamina import digest
 from lamina.errors import InvalidInputError, UsageError
-from lamina.image import Artifact, Image
+from lamina.image import Artifact, Image, LayerPatch
 from lamina.progress import Progress, Task
 from lamina.spec import Descriptor
-from lamina.transports import docker_archive, oci_layout
+from lamina.transports import archive_patches, docker_archive, oci_layout
 
 CHUNK = 1 << 20
 FORMATS = ("docker", "oci")
@@ -88,16 +92,24 @@ def members(
     omit: Collection[str] = (),
     layout: bool | None = None,
     artifacts: Sequence[tuple[Artifact, oci_layout.Blobs]] = (),
+    patches: Sequence[LayerPatch] = (),
 ) -> list[Member]:
     """The files of the archive (see the module doc's table), sorted by name.
 
     `layout` None: an OCI layout unless the archive is a delta; True: always (a delta
-    for Docker's containerd image store, see api/docker.py)."""
+    for Docker's containerd image store, see api/docker.py). `patches` carry layers
+    that `omit` leaves out as patches (transports/archive_patches.py)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown archive format {fmt!r}", "use docker or oci")
     if is_delta(images, omit) and fmt != "docker":
         raise UsageError(
             "only a docker-archive can leave layers out",
+            "write a docker-archive",
+            command="drop --format",
+        )
+    if patches and (fmt != "docker" or layout or any(p.diff_id not in omit for p in patches)):
+        raise UsageError(
+            "only a delta docker-archive can carry layer patches",
             "write a docker-archive",
             command="drop --format",
         )
@@ -127,8 +139,13 @@ def members(
         marker, index = oci_layout.layout_files(images, artifacts=[a for a, _ in artifacts])
         add("oci-layout", marker)
         add("index.json", index)
+    for patch in patches:
+        path = archive_patches.blob_path(patch)
+        out[path] = Member(path, patch.patch_size, patch.open_patch)
+    if patches:
+        add(archive_patches.FILE, archive_patches.document(patches))
     if fmt == "docker":
-        add(docker_archive.MANIFEST, docker_archive.manifest_json(images))
+        add(docker_archive.MANIFEST, docker_archive.manifest_json(images, refuse=bool(patches)))
         add("repositories", docker_archive.repositories_json(images))
     return sorted(out.values(), key=lambda m: m.name)
 
@@ -146,13 +163,15 @@ def write_archive(
     label: str = "Saving",
     layout: bool | None = None,
     artifacts: Sequence[tuple[Artifact, oci_layout.Blobs]] = (),
+    patches: Sequence[LayerPatch] = (),
 ) -> int:
     """Write `images` as one tar to the stream `out`; returns the bytes written.
 
     `fmt` is "docker" (a docker-archive) or "oci" (an oci-archive); layers whose
-    diff_id is in `omit` are left out (a delta, docker only).
+    diff_id is in `omit` are left out (a delta, docker only), some of them carried
+    as `patches` instead.
     """
-    files = members(images, fmt, omit, layout, artifacts)
+    files = members(images, fmt, omit, layout, artifacts, patches)
     task = (progress or Progress.null()).task(label, sum(f.size for f in files))
     written = 0
     for d in _dirs(files):

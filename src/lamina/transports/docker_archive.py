@@ -19,7 +19,7 @@ from lamina.errors import InvalidInputError, NotFoundError, UsageError
 from lamina.image import Image, Layer
 from lamina.layer import compression
 from lamina.spec import Config, load_json
-from lamina.transports import oci_layout
+from lamina.transports import archive_patches, oci_layout
 from lamina.transports.tarfs import ArchiveFS
 
 MANIFEST = "manifest.json"
@@ -33,7 +33,7 @@ def _entries(fs: ArchiveFS) -> list[dict[str, Any]]:
     doc = load_json(fs.read_bytes(MANIFEST), f"{fs.label}: manifest.json")
     if not isinstance(doc, list) or not all(isinstance(e, dict) for e in doc):
         raise InvalidInputError(f"{fs.label}: manifest.json is not a list of images")
-    return doc
+    return [e for e in doc if not archive_patches.is_refusal(e)]
 
 
 def _config_bytes(fs: ArchiveFS, path: str) -> bytes:
@@ -114,7 +114,9 @@ def read_archive(fs: ArchiveFS) -> list[Image]:
 # -- what a writer puts in manifest.json and repositories ----------------------
 
 
-def manifest_json(images: list[Image]) -> bytes:
+def manifest_json(images: list[Image], refuse: bool = False) -> bytes:
+    """manifest.json; `refuse` puts first the entry that makes Docker refuse an archive
+    carrying patches (transports/archive_patches.py)."""
     doc = [
         {
             "Config": oci_layout.blob_path(image.id),
@@ -123,6 +125,8 @@ def manifest_json(images: list[Image]) -> bytes:
         }
         for image in images
     ]
+    if refuse:
+        doc.insert(0, archive_patches.refusal_entry())
     return json.dumps(doc, separators=(",", ":")).encode()
 
 

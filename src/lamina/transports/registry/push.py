@@ -197,7 +197,7 @@ class Pusher:
         path = Path(name)
         try:
             with os.fdopen(fd, "wb") as raw, job.open_plain() as plain:
-                out = _HashingWriter(raw)
+                out = digest.HashingWriter(raw)
                 with codec.compressor(out, job.compression) as sink:  # type: ignore[arg-type]
                     while chunk := plain.read(digest.CHUNK):
                         if self._stop.is_set():
@@ -240,24 +240,6 @@ class _Plain:
 
     def repos_on(self, registry: str) -> tuple[str, ...]:
         return ()
-
-
-class _HashingWriter:
-    """A file sink that hashes and counts what the compressor writes."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self._f = f
-        self.hasher = digest.Hasher()
-
-    def write(self, data: bytes) -> int:
-        self.hasher.update(data)
-        return self._f.write(data)
-
-    def flush(self) -> None:
-        self._f.flush()
-
-    def writable(self) -> bool:
-        return True
 
 
 def _descriptor(blob: SentBlob) -> dict[str, Any]:
