@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
 
@@ -18,12 +19,19 @@ LEGACY_DOMAIN = "index.docker.io"
 OFFICIAL_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 
-_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-_DOMAIN_RE = re.compile(r"^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$")
+NAME_TOTAL_LENGTH_MAX = 255  # the whole normalised name, docker.io/library/ included
 
+# Docker's reference grammar (distribution/reference, as vendored by Docker 20.10), ASCII only
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*", re.ASCII)
+_TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+_DIGEST_RE = re.compile(r"sha256:[a-f0-9]{64}", re.ASCII)
+_DOMAIN_RE = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"|\[[0-9a-fA-F:]+\])(?::[0-9]+)?",
+    re.ASCII,
+)
+_ID_RE = re.compile(r"[a-f0-9]{64}", re.ASCII)
 
 @dataclass(frozen=True)
 class Reference:
@@ -68,37 +76,48 @@ class Reference:
 
 def _split_domain(name: str) -> tuple[str, str]:
     first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+    if sep and ("." in first or ":" in first or first == "localhost"):
         domain = DEFAULT_DOMAIN if first == LEGACY_DOMAIN else first
         return domain, rest
     return DEFAULT_DOMAIN, name
 
 
+def _invalid(text: str, reason: str) -> UsageError:
+    """Docker's wording (`docker tag` prints it after "Error parsing reference: ")."""
+    return UsageError(f"{json.dumps(text, ensure_ascii=False)} is not a valid repository/tag: {reason}")
+
+
 @functools.lru_cache(maxsize=1 << 16)  # a listing parses every name of the store twice
 def parse(text: str, default_tag: bool = True) -> Reference:
-    """Parse and normalise `text`; with default_tag, a bare name gets `:latest`."""
-    if not text or text != text.strip():
-        raise UsageError(f"invalid reference {text!r}", "expected NAME[:TAG] or NAME@sha256:DIGEST")
-    name, _, dig = text.partition("@")
-    if dig and not _DIGEST_RE.match(dig):
-        raise UsageError(f"invalid digest in {text!r}", "expected @sha256:<64 hex digits>")
-    tag = ""
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1 :]
-        if not _TAG_RE.match(tag):
-            raise UsageError(f"invalid tag {tag!r} in {text!r}", "tags are [A-Za-z0-9_.-], max 128")
-    domain, path = _split_domain(name)
-    if not _DOMAIN_RE.match(domain):
-        raise UsageError(f"invalid registry {domain!r} in {text!r}")
-    if domain == DEFAULT_DOMAIN and "/" not in path:
-        path = OFFICIAL_PREFIX + path
-    if not _PATH_RE.match(path):
-        raise UsageError(
-            f"invalid reference format {text!r}",
-            "repository names are lowercase letters, digits and separators",
+    """Parse and normalise `text` by Docker's grammar; with default_tag, a bare name
+    gets `:latest`. Refused as Docker refuses: non-ASCII, uppercase repositories, tags
+    over 128 characters, names over 255 characters (docker.io/library/ included), and
+    a bare 64-hex-digit name (that would read as an image ID)."""
+    if _ID_RE.fullmatch(text):
+        raise _invalid(
+            text, f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"
         )
+    domain, rest = _split_domain(text)
+    if domain == DEFAULT_DOMAIN and "/" not in rest:
+        rest = OFFICIAL_PREFIX + rest
+    remote = rest.partition(":")[0]
+    if remote.lower() != remote:
+        raise _invalid(text, "invalid reference format: repository name must be lowercase")
+    name, at, dig = rest.partition("@")
+    path, colon, tag = name.partition(":")
+    if not (
+        text
+        and _DOMAIN_RE.fullmatch(domain)
+        and _PATH_RE.fullmatch(path)
+        and (not colon or _TAG_RE.fullmatch(tag))
+        and (not at or _DIGEST_RE.fullmatch(dig))
+    ):
+        lowered = text.lower()
+        if lowered != text and try_parse(lowered) is not None:
+            raise _invalid(text, "repository name must be lowercase")
+        raise _invalid(text, "invalid reference format")
+    if len(f"{domain}/{path}") > NAME_TOTAL_LENGTH_MAX:
+        raise _invalid(text, f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
     if not tag and not dig and default_tag:
         tag = DEFAULT_TAG
     return Reference(domain, path, tag, dig)
