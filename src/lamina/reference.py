@@ -84,7 +84,8 @@ def _split_domain(name: str) -> tuple[str, str]:
 
 def _invalid(text: str, reason: str) -> UsageError:
     """Docker's wording (`docker tag` prints it after "Error parsing reference: ")."""
-    return UsageError(f"{json.dumps(text, ensure_ascii=False)} is not a valid repository/tag: {reason}")
+    quoted = json.dumps(text, ensure_ascii=False)
+    return UsageError(f"{quoted} is not a valid repository/tag: {reason}")
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a listing parses every name of the store twice
@@ -117,7 +118,8 @@ def parse(text: str, default_tag: bool = True) -> Reference:
             raise _invalid(text, "repository name must be lowercase")
         raise _invalid(text, "invalid reference format")
     if len(f"{domain}/{path}") > NAME_TOTAL_LENGTH_MAX:
-        raise _invalid(text, f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
+        too_long = f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+        raise _invalid(text, too_long)
     if not tag and not dig and default_tag:
         tag = DEFAULT_TAG
     return Reference(domain, path, tag, dig)
