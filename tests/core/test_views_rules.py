@@ -110,7 +110,7 @@ def test_image_prune_removes_dangling(seeded, tmp_path):
     # retagging stack:3 onto the base leaves the old stack:3 dangling
     out(store, "tag", "local/base:1", "local/stack:3")
     assert "<none>" in out(store, "images")
-    lines = out(store, "image", "prune").splitlines()
+    lines = out(store, "image", "prune", "-f").splitlines()
     assert lines[0] == "Deleted Images:"
     assert f"deleted: {images[3].id}" in lines
     assert "<none>" not in out(store, "images", "-a")

@@ -135,7 +135,7 @@ def test_rmi_rules_with_containers(seeded):
 def test_image_prune_spares_what_containers_use(seeded):
     store, images = seeded
     out(store, "create", "--name", "box", "local/stack:1")
-    lines = out(store, "image", "prune", "-a").splitlines()
+    lines = out(store, "image", "prune", "-a", "-f").splitlines()
     assert f"deleted: {images[2].id}" in lines
     assert all(images[1].id not in ln and images[0].id not in ln for ln in lines)
     remaining = out(store, "images", "-a", "-q", "--no-trunc").split()

@@ -139,13 +139,20 @@ def rmi(store: Store, refs: Names, *, force: bool = False, no_prune: bool = Fals
     return removal.lines
 
 
-def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
+def image_prune(store: Store, *, all_unused: bool = False) -> tuple[list[str], int]:
     """Remove dangling images (`all_unused`: every image no container uses and no other
-    image is built on), by Docker's rules; returns Docker's Untagged:/Deleted: lines."""
+    image is built on), by Docker's rules. Returns Docker's Untagged:/Deleted: lines and
+    the bytes reclaimed: the sizes of the layers that went ("Total reclaimed space")."""
+    images, sizes = store.images(), layer_sizes(store)
+    # sized before they go (sizes.json usually knows them: listings fill it)
+    pairs = {c: d for i in images for c, d in zip(i.facts.chain_ids, i.facts.diff_ids)}
+    size_of = {chain: sizes(diff_id) for chain, diff_id in pairs.items()}
+    sizes.save()
     with store.transaction() as tx:
-        lines = prune(tx, Graph.build(store.images()), all_unused, Containers(store).uses())
+        lines = prune(tx, Graph.build(images), all_unused, Containers(store).uses())
     _forget_removed(store)
-    return lines
+    gone = {ln.removeprefix("Deleted: ") for ln in lines} & size_of.keys()
+    return lines, sum(size_of[chain] for chain in gone)
 
 
 def _forget_removed(store: Store) -> None:

@@ -11,6 +11,7 @@ import click
 from lamina import api, digest, humanize
 from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
+from lamina.cli.habits import confirm, each
 from lamina.containers.records import CREATED, EXITED, Container
 from lamina.errors import LaminaError, UsageError
 
@@ -160,9 +161,12 @@ def _ps_json(c: Ctx, x: Container) -> dict[str, Any]:
 @click.argument("containers", nargs=-1, required=True)
 @pass_ctx
 def rm(c: Ctx, force: bool, containers: tuple[str, ...]) -> None:
-    """Remove containers (their filesystems go with them)."""
-    for ref in api.rm(c.store, containers, force=force):
-        click.echo(ref)
+    """Remove containers (their filesystems go with them).
+
+    Like `docker rm`, every CONTAINER that can go goes; the others are
+    reported on stderr and the exit status is non-zero.
+    """
+    each(containers, lambda ref: api.rm(c.store, [ref], force=force))
 
 
 @cli.group(context_settings=CONTEXT)
@@ -175,18 +179,16 @@ def container() -> None:
 @pass_ctx
 def container_prune(c: Ctx, force: bool) -> None:
     """Remove all containers that are not running."""
-    if not force:
-        click.confirm(
-            "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
-            abort=True,
-        )
-    ids, freed = api.container_prune(c.store)
+    ids: list[str] = []
+    freed = 0
+    if force or confirm("WARNING! This will remove all stopped containers."):
+        ids, freed = api.container_prune(c.store)
     if ids:
         click.echo("Deleted Containers:")
         for ident in ids:
             click.echo(ident)
         click.echo("")
-    click.echo(f"Total reclaimed space: {humanize.size(freed)}")
+    click.echo(f"Total reclaimed space: {humanize.size(freed, 4)}")
 
 
 @cli.command(context_settings=CONTEXT)

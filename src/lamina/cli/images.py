@@ -17,6 +17,7 @@ from lamina.api.images import tag as tag_image
 from lamina.api.images import tree as layer_tree
 from lamina.api.views import TreeNode
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
+from lamina.cli.habits import confirm, each
 
 
 @cli.command(context_settings=CONTEXT)
@@ -91,9 +92,10 @@ def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool) -> None:
 
     An image other images or containers depend on is only untagged (it stays
     as <none>); deleting the last dependent also deletes untagged parents.
+    Like `docker rmi`, every IMAGE that can go goes; the others are reported
+    on stderr and the exit status is non-zero.
     """
-    for line in remove_images(c.store, images, force=force, no_prune=no_prune):
-        click.echo(line)
+    each(images, lambda ref: remove_images(c.store, [ref], force=force, no_prune=no_prune))
 
 
 @cli.group(context_settings=CONTEXT)
@@ -101,16 +103,37 @@ def image() -> None:
     """Image housekeeping."""
 
 
+PRUNE_WARNING = "WARNING! This will remove all dangling images."
+PRUNE_ALL_WARNING = (
+    "WARNING! This will remove all images without at least one container associated to them."
+)
+
+
 @image.command("prune", context_settings=CONTEXT)
 @click.option("-a", "--all", "all_unused", is_flag=True, help="Every image no container uses.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 @pass_ctx
-def image_prune(c: Ctx, all_unused: bool) -> None:
-    """Delete dangling (untagged, childless) images."""
-    lines = prune_images(c.store, all_unused=all_unused)
+def image_prune(c: Ctx, all_unused: bool, force: bool) -> None:
+    """Delete dangling (untagged, childless) images; asks first, as Docker does.
+
+    The answer is read from stdin, a terminal or not: only "y" goes ahead.
+
+    \b
+    Examples:
+      lamina image prune -f          # no question
+      lamina image prune -a -f       # every image no container uses
+      echo y | lamina image prune
+    """
+    lines: list[str] = []
+    reclaimed = 0
+    if force or confirm(PRUNE_ALL_WARNING if all_unused else PRUNE_WARNING):
+        lines, reclaimed = prune_images(c.store, all_unused=all_unused)
     if lines:
         click.echo("Deleted Images:")
         for line in lines:
             click.echo(line.replace("Untagged:", "untagged:").replace("Deleted:", "deleted:"))
+        click.echo("")
+    click.echo(f"Total reclaimed space: {humanize.size(reclaimed, 4)}")
 
 
 @cli.command(context_settings=CONTEXT)
