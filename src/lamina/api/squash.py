@@ -36,6 +36,7 @@ class Reshaped:
     squashed: Range | None  # the layers that became one (None for rebase)
     layers_before: int
     layers_after: int
+    unchanged: str = ""  # why nothing was done (the image is the input, maybe newly named)
 
 
 def _index_of(store: Store) -> compare.IndexOf:
@@ -87,9 +88,16 @@ def squash_range(
                 command="name one with --base IMAGE, or use --layers A..B",
             )
         start = found.layer_count
-    if start >= count:
-        raise UsageError(f"{ref} has no layers above its base to squash")
-    return img, Range(start, count)
+    return img, Range(min(start, count), count)
+
+
+def _nothing(ref: str, span: Range, layers: str | None) -> str:
+    """Why the default squash has nothing to do ("" when it has): one layer or none
+    above the base stays as it is - squashing it would only make a new ID."""
+    if layers is not None or span.count > 1:
+        return ""
+    above = "no layers" if span.count == 0 else "one layer"
+    return f"nothing to squash: {ref} has {above} above its base"
 
 
 def squash(
@@ -104,6 +112,13 @@ def squash(
 ) -> Reshaped:
     """Squash a contiguous range of an image's layers into one; the rest stay as they are."""
     img, span = squash_range(graph(store), ref, base=base, layers=layers)
+    count = len(img.image.layers)
+    if why := _nothing(ref, span, layers):
+        name = ""
+        if tag:
+            with store.transaction() as tx:
+                name = _commit(tx, img.image, tag)
+        return Reshaped(img.id, name, None, count, count, unchanged=why)
     task = (progress or Progress.null()).task(f"Squashing layers {span}", None)
     with store.transaction() as tx:
         result = squash_op.squash(
@@ -179,15 +194,21 @@ def squash_archive(
             img.image.check_consistent()
             if missing := find_missing([img.image], lambda _: False):
                 raise missing_error(missing)  # a delta archive: there is no store to fill in
-            plain = _plain_files(img.image, span.stop, scratch)
-            result = squash_op.squash(
-                plain, span, BlobDir(scratch / "new"), _open_files(plain), message=message
+            why = _nothing(image, span, layers)
+            plain = _plain_files(img.image, len(img.image.layers) if why else span.stop, scratch)
+            result = (
+                plain
+                if why  # written unchanged: a script's next step finds its output
+                else squash_op.squash(
+                    plain, span, BlobDir(scratch / "new"), _open_files(plain), message=message
+                )
             )
             names = [reference.parse(tag).familiar] if tag else list(img.names[:1])
             with atomic.output(output) as f:
                 archive_writer.write_archive([result.with_names(names)], f)
         name = names[0] if names else ""
-        return Reshaped(result.id, name, span, len(plain.layers), len(result.layers))
+        done = None if why else span
+        return Reshaped(result.id, name, done, len(plain.layers), len(result.layers), why)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -121,10 +121,19 @@ class LazyGroup(click.Group):
     metavar="HOST",
     help="Docker Engine for docker-daemon:NAME (default $DOCKER_HOST, else the docker context).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--no-progress", is_flag=True, help="No progress bars (they only show on a terminal anyway)."
+)
+@click.option("-q", "--quiet", "old_quiet", is_flag=True, hidden=True)  # before --no-progress
 @click.version_option(package_name="lamina")
 @click.pass_context
-def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, quiet: bool) -> None:
+def cli(
+    ctx: click.Context,
+    store_path: str | None,
+    docker_host: str | None,
+    no_progress: bool,
+    old_quiet: bool,
+) -> None:
     """lamina: Docker/OCI image layer stacks without a daemon.
 
     \b
@@ -151,12 +160,16 @@ def cli(ctx: click.Context, store_path: str | None, docker_host: str | None, qui
       lamina send docker-daemon:app:3 --to-docker ssh://bob@host   # only what Bob lacks
       lamina squash docker-daemon:app:3                            # in Docker, base kept
 
+    As in Docker, -q belongs to listings (images -q, ps -q: IDs only); progress
+    bars show only when stderr is a terminal, and --no-progress turns them off
+    (the old global -q/--quiet still works and means the same).
+
     \b
     Exit codes: 0 ok, 1 failure (diff: images differ; disk full), 2 usage, 3 not found,
     4 conflict, 5 invalid input, 6 missing layers, 7 registry, 8 auth, 9 needs root,
     10 Docker Engine unreachable or refused.
     """
-    ctx.obj = Ctx(store_path, quiet, docker_host)
+    ctx.obj = Ctx(store_path, no_progress or old_quiet, docker_host)
 
 
 def echo_table(rows: Sequence[tuple[str, ...]]) -> None:

@@ -50,6 +50,9 @@ def load(
     """
     if daemon_images and (source is not None or platform is not None):
         raise UsageError("load reads either docker-daemon:NAME images or -i FILE")
+    if not daemon_images and source in (None, "-") and sys.stdin.isatty():
+        # Docker's words; waiting for a tar typed on a terminal helps nobody
+        raise UsageError("requested load from stdin, but stdin is empty", "use -i FILE or a pipe")
     plat = Platform.parse(platform) if platform else None
     with c.progress() as progress:
         if daemon_images:

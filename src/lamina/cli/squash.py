@@ -13,7 +13,8 @@ from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import UsageError
 
 
-def _report(result: Reshaped, as_json: bool, what: str) -> None:
+def _report(result: Reshaped, as_json: bool, what: str, wrote: str | None = None) -> None:
+    """The summary on stderr, the ID on stdout; `wrote`: the archive written (no store)."""
     if as_json:
         span = str(result.squashed) if result.squashed else None
         emit_json(
@@ -23,16 +24,21 @@ def _report(result: Reshaped, as_json: bool, what: str) -> None:
                 "Squashed": span,
                 "LayersBefore": result.layers_before,
                 "LayersAfter": result.layers_after,
+                "Unchanged": result.unchanged or None,
             }
         )
         return
+    if result.unchanged:
+        click.echo(f"{result.unchanged}; the image is unchanged", err=True)
     if result.squashed is not None:
         click.echo(
             f"{what} layers {result.squashed} ({result.squashed.count} layers): "
             f"{result.layers_before} -> {result.layers_after} layers",
             err=True,
         )
-    if result.name:
+    if wrote is not None:
+        click.echo(f"Wrote {wrote}" + (f" (as {result.name})" if result.name else ""), err=True)
+    elif result.name:
         click.echo(f"Tagged: {result.name}", err=True)
     click.echo(result.id)
 
@@ -102,6 +108,8 @@ def squash(
         result = api.squash_archive(
             source, output, image=image, base=base, layers=layers, tag=tag, message=message
         )
+        _report(result, as_json, "squashed", wrote=output)
+        return
     else:
         if image is None:
             raise UsageError("squash needs an IMAGE (or -i ARCHIVE)")

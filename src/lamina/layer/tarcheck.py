@@ -68,6 +68,7 @@ class CheckedTar:
         entry_rules: bool = True,
         index: HeaderIndex | None = None,
     ) -> None:
+        self._raw = raw
         self._tee = _Tee(raw)
         self._reader = TarReader(self._tee, what)  # type: ignore[arg-type]
         self._entries: Iterator[Member] | None = iter(self._reader)
@@ -82,6 +83,10 @@ class CheckedTar:
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        """Close the stream it reads (a reader that owns it closes it when done)."""
+        self._raw.close()
 
     def read(self, n: int = -1) -> bytes:
         out = self._tee.out
