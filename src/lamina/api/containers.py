@@ -11,13 +11,15 @@ import contextlib
 import os
 import shlex
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from lamina.api.lookup import Names, as_names, get_image
 from lamina.containers import cp as cpfiles
-from lamina.containers import names, rootfs, sandbox
+from lamina.containers import cptar, inroot, names, rootfs, sandbox
 from lamina.containers.records import (
     Container,
     Containers,
@@ -26,7 +28,7 @@ from lamina.containers.records import (
     remove_tree,
     rfc3339_now,
 )
-from lamina.errors import ConflictError, UsageError
+from lamina.errors import ConflictError, NotFoundError, UsageError
 from lamina.ops.commit import container_config
 from lamina.store.local import Store
 
@@ -176,21 +178,39 @@ def _release(store: Store, gone: Container) -> None:
                 tx.delete_blob(blob)
 
 
-def cp(store: Store, src: str, dst: str, *, follow: bool = False) -> None:
-    """`docker cp`: exactly one of SRC and DST is `CONTAINER:PATH`."""
+def cp(
+    store: Store,
+    src: str,
+    dst: str,
+    *,
+    follow: bool = False,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+) -> None:
+    """`docker cp`: exactly one of SRC and DST is `CONTAINER:PATH`; the other may be
+    `-`: a tar read from `stdin` (extracted into PATH, a directory) or written to
+    `stdout` (default: the process's own)."""
     src_side, dst_side = _split(src), _split(dst)
     if (src_side is None) == (dst_side is None):
         raise UsageError(
             "copying between containers or between host paths is not supported",
             "write CONTAINER:PATH on exactly one side",
         )
-    if dst_side is not None:
-        c = get_container(store, dst_side[0])
-        cpfiles.copy_in(c.rootfs, src, dst_side[1], follow=follow)
-    else:
-        assert src_side is not None
-        c = get_container(store, src_side[0])
-        cpfiles.copy_out(c.rootfs, src_side[1], dst, follow=follow)
+    side = dst_side or src_side
+    assert side is not None
+    c = get_container(store, side[0])
+    try:
+        if dst_side is not None and src == "-":
+            cptar.tar_in(c.rootfs, dst_side[1], stdin or sys.stdin.buffer, dst)
+        elif dst_side is not None:
+            cpfiles.copy_in(c.rootfs, src, dst_side[1], follow=follow)
+        elif dst == "-":
+            cptar.tar_out(c.rootfs, side[1], stdout or sys.stdout.buffer, follow=follow)
+        else:
+            cpfiles.copy_out(c.rootfs, side[1], dst, follow=follow)
+    except inroot.MissingPath as exc:  # Docker's words: the missing part going in, all out
+        missing = exc.path if dst_side is not None else side[1]
+        raise NotFoundError(f"No such container:path: {side[0]}:{missing}") from None
 
 
 def _split(arg: str) -> tuple[str, str] | None:

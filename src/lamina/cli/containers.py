@@ -72,11 +72,19 @@ def cp(c: Ctx, follow: bool, src: str, dst: str) -> None:
     """Copy files between a container and the host.
 
     \b
+    Examples:
       lamina cp ./conf mybox:/etc/app      host -> container
       lamina cp mybox:/var/log ./logs      container -> host
+      lamina cp mybox:/etc - | tar -t      a tar of /etc on stdout (etc/...)
+      tar -c app | lamina cp - mybox:/srv  a tar from stdin, extracted into /srv
+
     Paths in a container are resolved as the container sees them and never
-    lead outside its root.
+    lead outside its root; a tar entry that would land outside the directory
+    it is extracted into fails the copy. With `-`, the container side must be
+    a directory to extract into, as with `docker cp`.
     """
+    if dst == "-" and sys.stdout.isatty():
+        raise UsageError("refusing to write a tar to a terminal", "pipe it, or copy to a path")
     api.cp(c.store, src, dst, follow=follow)
 
 

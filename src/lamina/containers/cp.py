@@ -221,7 +221,7 @@ def copy_out(rootfs: Path, src: str, dst: str, follow: bool = False) -> None:
     """Copy the container path `src` (inside `rootfs`) to the host path `dst`."""
     with inroot.locate(str(rootfs), src, follow_last=follow) as loc:
         if loc.st is None:
-            raise NotFoundError(f"could not find {src} in the container")
+            raise inroot.MissingPath(src)
         if not loc.name:  # the root itself: its contents
             _get_tree(loc.parent_fd, loc.st, dst)
             return

@@ -24,6 +24,14 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _MAX_LINKS = 40  # as the kernel's ELOOP limit for one lookup
 
 
+class MissingPath(NotFoundError):
+    """A path (or a directory on the way to it) that is not in the container."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no such file or directory in the container: {path}")
+        self.path = path
+
+
 @dataclass
 class Located:
     """A path in the root: its parent directory (an open descriptor we own) and its name.
@@ -108,8 +116,8 @@ def _locate(root_fd: int, todo: list[str], follow_last: bool, shown: str) -> Loc
         if last:
             return Located(parent, part, st, shown)
         os.close(parent)
-        if st is None:
-            raise NotFoundError(f"no such directory in the container: {'/' + '/'.join(done)}")
+        if st is None:  # the first part that is missing, as `docker cp` names it
+            raise MissingPath("/" + "/".join([*done, part]))
         if not stat.S_ISDIR(st.st_mode):
             raise InvalidInputError(f"{'/' + '/'.join([*done, part])} is not a directory")
         done.append(part)

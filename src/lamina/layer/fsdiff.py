@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 from lamina.layer import paths, whiteout
 from lamina.layer import tarformat as tf
-from lamina.layer.fswalk import FsEntry, walk
+from lamina.layer.fswalk import FsEntry, entry_at, walk
 from lamina.layer.snapshot import Record, Snapshot, record_of
 from lamina.layer.tarwriter import TarSink
 
@@ -150,9 +152,25 @@ def _deleted(before: list[str], now: list[str]) -> list[str]:
 def export_tree(root: Path, out: BinaryIO) -> tuple[str, int]:
     """Write the whole tree under `root` as one layer; returns (diff_id, size)."""
     writer = _LayerWriter(out)
-    for e in walk(str(root)):
+    _write_all(writer, walk(str(root)))
+    return writer.sink.finish()
+
+
+def export_entry(dir_fd: int, name: str, out: BinaryIO) -> tuple[str, int]:
+    """Write the entry `name` of the directory `dir_fd` and, for a directory, all below
+    it as NAME/...: the tar `docker cp CONTAINER:PATH -` writes. Returns (diff_id, size)."""
+    writer = _LayerWriter(out)
+    top = entry_at(dir_fd, name)
+    _write_all(writer, [top])
+    if top.is_dir:
+        below = walk(f"/proc/self/fd/{dir_fd}/{name}")  # the real directory, already found
+        _write_all(writer, (replace(e, path=paths.join(name, e.path)) for e in below))
+    return writer.sink.finish()
+
+
+def _write_all(writer: _LayerWriter, entries: Iterable[FsEntry]) -> None:
+    for e in entries:
         header = header_of(e)
         writer.enter(e, header)
         if header is not None:
             writer.write(e, header)
-    return writer.sink.finish()

@@ -59,6 +59,11 @@ def _xattrs(dir_fd: int, name: str) -> dict[str, bytes]:
     }
 
 
+def entry_at(dir_fd: int, name: str) -> FsEntry:
+    """The entry `name` of the open directory `dir_fd` (not followed if a symlink)."""
+    return _entry(name, name, dir_fd)
+
+
 def _entry(path: str, name: str, dir_fd: int) -> FsEntry:
     st = os.lstat(name, dir_fd=dir_fd)
     e = FsEntry(path, name, st, dir_fd, xattrs=_xattrs(dir_fd, name))
