@@ -52,8 +52,10 @@ class Platform:
         if len(parts) == 1 and platforms.normalize(text)[0] in platforms.KNOWN:
             return cls("linux", *platforms.normalize(text))
         if len(parts) not in (2, 3) or not all(parts):
+            known = ", ".join(sorted(platforms.KNOWN))
             raise UsageError(
-                f"bad platform {text!r}", "use [OS/]ARCH[/VARIANT], e.g. linux/amd64 or arm64"
+                f"bad platform {text!r}",
+                f"use [OS/]ARCH[/VARIANT], e.g. linux/amd64 or arm64; ARCH is one of {known}",
             )
         return cls(parts[0], *platforms.normalize(parts[1], parts[2] if len(parts) == 3 else ""))
 

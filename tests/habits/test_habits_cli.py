@@ -117,3 +117,16 @@ def test_squash_archive_of_a_middle_range_writes_the_layers_above(tmp_path):
     assert b"4 -> 3 layers" in cp.stderr
     loaded = run_lamina(tmp_path / "s2", "load", "-i", str(out))
     assert loaded.returncode == 0, loaded.stderr
+
+
+def test_an_unknown_platform_says_which_platforms_exist(tmp_path):
+    from tests.core.test_names import _layout_for
+
+    layout = _layout_for(tmp_path / "layout", ["amd64", "arm64"])
+    cp = run_lamina(tmp_path / "s", "load", "-i", str(layout), "--platform", "linux/s390x")
+    err = cp.stderr.decode()
+    assert cp.returncode == 3
+    assert "has no image for linux/s390x" in err
+    assert "it offers linux/amd64, linux/arm64" in err and "with --platform" in err
+    bad = run_lamina(tmp_path / "s", "load", "-i", str(layout), "--platform", "sparkle")
+    assert bad.returncode == 2 and b"ARCH is one of 386, amd64," in bad.stderr

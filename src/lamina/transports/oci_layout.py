@@ -123,8 +123,9 @@ def choose_platform(
         ):
             return (d,)
     offered = ", ".join(str(d.platform) for d in with_platform)
+    which = "" if wanted else " (this machine's platform)"
     raise NotFoundError(
-        f"{label} has no image for {target}",
+        f"{label} has no image for {target}{which}",
         f"it offers {offered}",
         command="choose one of them with --platform",
     )
