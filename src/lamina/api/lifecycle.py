@@ -132,7 +132,7 @@ def _diff_to_temp(store: Store, c: Container) -> tuple[Path, str]:
     tmp = store.tmp / f".commit-{digest.short(c.id)}-{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
-            diff_id, _ = fsdiff.diff_to_layer(c.rootfs, snap, f)
+            diff_id, _ = fsdiff.diff_to_layer(c.rootfs, snap, f, fsdiff.user_as_root())
             f.flush()
             os.fsync(f.fileno())
     except BaseException:
@@ -148,7 +148,7 @@ def export(store: Store, container: str, out: BinaryIO | str | Path) -> None:
     """Write the container's filesystem as one tar to a stream or a file."""
     c = Containers(store).find(container)
     with output(out) as f:
-        fsdiff.export_tree(c.rootfs, f)
+        fsdiff.export_tree(c.rootfs, f, fsdiff.user_as_root())
 
 
 # -- import ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@
     tar_in(rootfs, "/srv", sys.stdin.buffer)     cp - CONTAINER:/srv
 
 Out: a tar of PATH named by its last part (PATH's contents for `/`), written as
-`export` writes (tree order, hardlinks kept, owners as they are in the container).
+`export` writes (tree order, hardlinks kept, owners as commit records them).
 In: PATH must be an existing directory (Docker: "destination ... must be a
 directory"); the tar (plain, gzip or zstd) is extracted into it as a layer is applied,
 owners kept when we are root. No entry can land outside PATH: a name whose `..` climbs
@@ -21,7 +21,7 @@ from lamina.containers import inroot
 from lamina.errors import InvalidInputError
 from lamina.layer import compression
 from lamina.layer.apply import apply_layers
-from lamina.layer.fsdiff import export_entry, export_tree
+from lamina.layer.fsdiff import export_entry, export_tree, user_as_root
 
 
 def tar_out(rootfs: Path, path: str, out: BinaryIO, follow: bool = False) -> None:
@@ -30,9 +30,9 @@ def tar_out(rootfs: Path, path: str, out: BinaryIO, follow: bool = False) -> Non
         if loc.st is None:
             raise inroot.MissingPath(path)
         if not loc.name:  # the root itself: its contents
-            export_tree(rootfs, out)
+            export_tree(rootfs, out, user_as_root())
         else:
-            export_entry(loc.parent_fd, loc.name, out)
+            export_entry(loc.parent_fd, loc.name, out, user_as_root())
 
 
 def tar_in(rootfs: Path, path: str, stream: BinaryIO, shown: str) -> None:

@@ -16,6 +16,8 @@ Changes, as Docker records them:
 - paths sharing an inode are written once, then as hardlinks to the first name.
 - mtimes are whole seconds; uname/gname are left empty; sockets are left out (a tar
   cannot hold one).
+- without root, files of our own uid/gid are recorded as 0:0 (`user_as_root`): the
+  owner Docker records for files `cp` or a process in the container made.
 """
 
 from __future__ import annotations
@@ -43,7 +45,17 @@ _TYPES = {
 }
 
 
-def header_of(e: FsEntry) -> tf.Header | None:
+Owner = tuple[int, int] | None  # files of this uid/gid are recorded as root's (0:0)
+
+
+def user_as_root() -> Owner:
+    """Without root, the files we made belong to us: record them as root's, as Docker
+    (whose daemon is root) and lamina as root do; as root, owners are kept as they are."""
+    uid = os.geteuid()
+    return None if uid == 0 else (uid, os.getegid())
+
+
+def header_of(e: FsEntry, own: Owner = None) -> tf.Header | None:
     """The tar header for a filesystem entry (None for a socket)."""
     st = e.st
     kind = _TYPES.get(stat.S_IFMT(st.st_mode))
@@ -55,8 +67,8 @@ def header_of(e: FsEntry) -> tf.Header | None:
         name=e.path + "/" if kind == tf.DIRECTORY else e.path,
         type=kind,
         mode=stat.S_IMODE(st.st_mode),
-        uid=st.st_uid,
-        gid=st.st_gid,
+        uid=0 if own and st.st_uid == own[0] else st.st_uid,
+        gid=0 if own and st.st_gid == own[1] else st.st_gid,
         size=st.st_size if kind == tf.REGULAR else 0,
         mtime=st.st_mtime_ns // 10**9,
         linkname=e.link,
@@ -128,13 +140,15 @@ def _changed(old: Record | None, new: Record) -> bool:
     return old != new
 
 
-def diff_to_layer(root: Path, snap: Snapshot, out: BinaryIO) -> tuple[str, int]:
+def diff_to_layer(
+    root: Path, snap: Snapshot, out: BinaryIO, own: Owner = None
+) -> tuple[str, int]:
     """Write the changes of `root` since `snap` as a layer; returns (diff_id, size)."""
     writer = _LayerWriter(out)
     children = snap.children()
     writer.whiteouts("", _deleted(children.get("", []), os.listdir(root)))
     for e in walk(str(root)):
-        header = header_of(e)
+        header = header_of(e, own)
         writer.enter(e, header)
         old, new = snap.records.get(e.path), record_of(e)
         if header is not None and _changed(old, new):
@@ -149,28 +163,28 @@ def _deleted(before: list[str], now: list[str]) -> list[str]:
     return sorted(name for name in before if name not in present)
 
 
-def export_tree(root: Path, out: BinaryIO) -> tuple[str, int]:
+def export_tree(root: Path, out: BinaryIO, own: Owner = None) -> tuple[str, int]:
     """Write the whole tree under `root` as one layer; returns (diff_id, size)."""
     writer = _LayerWriter(out)
-    _write_all(writer, walk(str(root)))
+    _write_all(writer, walk(str(root)), own)
     return writer.sink.finish()
 
 
-def export_entry(dir_fd: int, name: str, out: BinaryIO) -> tuple[str, int]:
+def export_entry(dir_fd: int, name: str, out: BinaryIO, own: Owner = None) -> tuple[str, int]:
     """Write the entry `name` of the directory `dir_fd` and, for a directory, all below
     it as NAME/...: the tar `docker cp CONTAINER:PATH -` writes. Returns (diff_id, size)."""
     writer = _LayerWriter(out)
     top = entry_at(dir_fd, name)
-    _write_all(writer, [top])
+    _write_all(writer, [top], own)
     if top.is_dir:
         below = walk(f"/proc/self/fd/{dir_fd}/{name}")  # the real directory, already found
-        _write_all(writer, (replace(e, path=paths.join(name, e.path)) for e in below))
+        _write_all(writer, (replace(e, path=paths.join(name, e.path)) for e in below), own)
     return writer.sink.finish()
 
 
-def _write_all(writer: _LayerWriter, entries: Iterable[FsEntry]) -> None:
+def _write_all(writer: _LayerWriter, entries: Iterable[FsEntry], own: Owner) -> None:
     for e in entries:
-        header = header_of(e)
+        header = header_of(e, own)
         writer.enter(e, header)
         if header is not None:
             writer.write(e, header)
