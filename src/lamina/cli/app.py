@@ -85,6 +85,9 @@ def load_commands(listing_only: bool = False) -> None:
         importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
     for module in MODULES[:1] if listing_only else MODULES:
         importlib.import_module(f"lamina.cli.{module}")
+    from lamina.cli import examples
+
+    examples.attach(cli)
     if COMPLETING in os.environ:  # TAB: image and container names complete from the store
         from lamina.cli import complete
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from lamina import api, digest, humanize
+from lamina import api, digest, humanize, reference
 from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.cli.habits import confirm, each
@@ -205,6 +205,7 @@ def container_prune(c: Ctx, force: bool) -> None:
 @click.option("-c", "--change", "changes", multiple=True, metavar="INSTRUCTION", help=CHANGE_HELP)
 @click.argument("container_ref", metavar="CONTAINER")
 @click.argument("name", required=False, metavar="[REPOSITORY[:TAG]]")
+@json_option
 @pass_ctx
 def commit(
     c: Ctx,
@@ -213,6 +214,7 @@ def commit(
     changes: tuple[str, ...],
     container_ref: str,
     name: str | None,
+    as_json: bool,
 ) -> None:
     """Create a new image from a container's changes (one new layer).
 
@@ -220,9 +222,16 @@ def commit(
     one layer with whiteouts, on top of the container's image. Prints the
     new image ID.
     """
-    click.echo(
-        api.commit(c.store, container_ref, name, message=message, author=author, changes=changes)
-    )
+    made = api.commit(c.store, container_ref, name, message=message, author=author, changes=changes)
+    _made(made, name, as_json)
+
+
+def _made(image_id: str, name: str | None, as_json: bool) -> None:
+    """The new image's ID, or with --json {"Id": ..., "Tag": NAME or null}."""
+    if as_json:
+        emit_json({"Id": image_id, "Tag": reference.parse(name).familiar if name else None})
+    else:
+        click.echo(image_id)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -241,11 +250,15 @@ def export(c: Ctx, output: str | None, container_ref: str) -> None:
 @click.option("-c", "--change", "changes", multiple=True, metavar="INSTRUCTION", help=CHANGE_HELP)
 @click.argument("source", metavar="FILE|-")
 @click.argument("name", required=False, metavar="[REPOSITORY[:TAG]]")
+@json_option
 @pass_ctx
-def import_(c: Ctx, message: str, changes: tuple[str, ...], source: str, name: str | None) -> None:
+def import_(
+    c: Ctx, message: str, changes: tuple[str, ...], source: str, name: str | None, as_json: bool
+) -> None:
     """Import a tar (plain, gzip or zstd) as a one-layer image; prints its ID.
 
     The image's history starts afresh, as with `docker import`: use `load`
     to keep a stack of layers and its history.
     """
-    click.echo(api.import_tar(c.store, source, name, message=message, changes=changes))
+    made = api.import_tar(c.store, source, name, message=message, changes=changes)
+    _made(made, name, as_json)

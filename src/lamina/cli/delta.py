@@ -93,8 +93,9 @@ def save_delta(
 @cli.command(context_settings=CONTEXT)
 @click.option("-o", "--output", metavar="FILE", help="Write here (default: stdout).")
 @click.option("--docker", "of_docker", is_flag=True, help="What a Docker Engine holds instead.")
+@click.option("--json", "as_json", is_flag=True, help="Accepted for scripts: it is JSON anyway.")
 @pass_ctx
-def inventory(c: Ctx, output: str | None, of_docker: bool) -> None:
+def inventory(c: Ctx, output: str | None, of_docker: bool, as_json: bool) -> None:
     """Write what this store holds (layers by chain ID, images, tags) as JSON.
 
     Give the file to the sender: `lamina save --have FILE ...` then leaves out

@@ -24,9 +24,14 @@ def confirm(warning: str) -> bool:
     return sys.stdin.readline().strip() in ("y", "Y")
 
 
-def each(items: Iterable[str], act: Callable[[str], Iterable[str]]) -> None:
-    """`act` on every item, echoing its lines; report failures and exit non-zero after."""
-    codes = []
+def each(
+    items: Iterable[str],
+    act: Callable[[str], Iterable[str]],
+    emit: Callable[[list[str]], None] | None = None,
+) -> None:
+    """`act` on every item, echoing its lines (or, with `emit`, handing them all to it at
+    the end); report failures as they happen and exit non-zero after."""
+    codes, done = [], []
     for item in items:
         try:
             lines = list(act(item))
@@ -34,7 +39,10 @@ def each(items: Iterable[str], act: Callable[[str], Iterable[str]]) -> None:
             click.echo(f"lamina: error: {exc.one_line()}", err=True)
             codes.append(exc.exit_code)
             continue
-        for line in lines:
+        done += lines
+        for line in lines if emit is None else ():
             click.echo(line)
+    if emit is not None:
+        emit(done)
     if codes:
         raise click.exceptions.Exit(codes[0] if len(set(codes)) == 1 else 1)

@@ -15,6 +15,7 @@ from lamina.api.images import inspect as inspect_images
 from lamina.api.images import rmi as remove_images
 from lamina.api.images import tag as tag_image
 from lamina.api.images import tree as layer_tree
+from lamina.api.lookup import get_image
 from lamina.api.views import TreeNode
 from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
 from lamina.cli.habits import confirm, each
@@ -74,10 +75,13 @@ def images(
 @cli.command(context_settings=CONTEXT)
 @click.argument("source")
 @click.argument("target")
+@json_option
 @pass_ctx
-def tag(c: Ctx, source: str, target: str) -> None:
+def tag(c: Ctx, source: str, target: str, as_json: bool) -> None:
     """Give SOURCE image the name TARGET (NAME[:TAG])."""
-    tag_image(c.store, source, target)
+    name = tag_image(c.store, source, target)
+    if as_json:
+        emit_json({"Source": source, "Tag": name, "Id": get_image(c.store, name).id})
 
 
 @cli.command(context_settings=CONTEXT)
@@ -86,8 +90,9 @@ def tag(c: Ctx, source: str, target: str) -> None:
     "-f", "--force", is_flag=True, help="Remove even if several names or containers use it."
 )
 @click.option("--no-prune", is_flag=True, help="Keep untagged parents.")
+@json_option
 @pass_ctx
-def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool) -> None:
+def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool, as_json: bool) -> None:
     """Remove images by Docker's rules.
 
     An image other images or containers depend on is only untagged (it stays
@@ -95,7 +100,16 @@ def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool) -> None:
     Like `docker rmi`, every IMAGE that can go goes; the others are reported
     on stderr and the exit status is non-zero.
     """
-    each(images, lambda ref: remove_images(c.store, [ref], force=force, no_prune=no_prune))
+    each(
+        images,
+        lambda ref: remove_images(c.store, [ref], force=force, no_prune=no_prune),
+        emit=rmi_json if as_json else None,
+    )
+
+
+def rmi_json(lines: list[str]) -> None:
+    """Docker's API answer to an image delete: [{"Untagged": NAME}, {"Deleted": ID}, ...]."""
+    emit_json([dict([line.split(": ", 1)]) for line in lines])
 
 
 @cli.group(context_settings=CONTEXT)

@@ -141,6 +141,7 @@ def push(
 @referrers_option
 @tls_option
 @quiet_option
+@json_option
 @pass_ctx
 def pull(
     c: Ctx,
@@ -149,6 +150,7 @@ def pull(
     with_referrers: bool,
     tls_verify: bool,
     local_quiet: bool,
+    as_json: bool,
 ) -> None:
     """Pull an image from a registry into the store, tagged as pulled.
 
@@ -162,7 +164,7 @@ def pull(
       lamina pull localhost:5000/app:1
       lamina pull --platform arm64 --with-referrers localhost:5000/app:1
     """
-    quiet = c.quiet or local_quiet
+    quiet = c.quiet or local_quiet or as_json
     plat = Platform.parse(platform) if platform else None
     with Progress.for_terminal(quiet) as progress:
         pulled = api.registry.pull(
@@ -173,6 +175,19 @@ def pull(
             progress=progress,
             with_referrers=with_referrers,
         )
+    if as_json:
+        emit_json(
+            {
+                "Reference": pulled.reference,
+                "Tag": pulled.name or None,
+                "Id": pulled.id,
+                "Digest": pulled.digest,
+                "NewLayers": pulled.new_layers,
+                "UpToDate": pulled.up_to_date,
+                "Replaced": pulled.replaced or None,
+            }
+        )
+        return
     if not quiet:
         click.echo(f"Digest: {pulled.digest}")
         if with_referrers:
