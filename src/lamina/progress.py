@@ -1,13 +1,17 @@
 """Progress reporting: a bar on a terminal, nothing when piped or asked to be quiet.
 
 Library code takes a Progress and calls `task(...)`; the CLI decides which kind and
-holds it in a `with` block (`with c.progress() as progress: ...`).
+holds it in a `with` block (`with c.progress() as progress: ...`). A task of known
+size shows a bar, bytes done of the total, speed and time left; one of unknown size
+(total None) shows a spinner, the bytes counted so far (if any) and the time spent -
+never "0/? bytes". `Counted` advances a task as a stream is read or written.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, BinaryIO, Protocol
 
 
 class Task(Protocol):
@@ -22,6 +26,29 @@ class _NullTask:
 
     def done(self) -> None:
         pass
+
+
+class Counted:
+    """`stream`, advancing `task` by every byte read from it or written to it."""
+
+    def __init__(self, stream: BinaryIO, task: Task) -> None:
+        self._stream, self._task = stream, task
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._task.advance(len(data))
+        return data
+
+    def write(self, data: bytes) -> int:
+        written = self._stream.write(data)
+        self._task.advance(len(data))
+        return written
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 class Progress:
@@ -62,33 +89,62 @@ class _RichTask:
 
     def done(self) -> None:
         bar, task_id = self._owner.bar, self._id
-        total = bar.tasks[[t.id for t in bar.tasks].index(task_id)].total  # type: ignore[arg-type]
-        # a task of unknown size (a pulsing bar) shows as full once it is over
-        bar.update(task_id, total=total or 1, completed=total or 1)  # type: ignore[arg-type]
+        task = bar.tasks[[t.id for t in bar.tasks].index(task_id)]  # type: ignore[arg-type]
+        if task.total is None:  # finished at what it counted; still shown as of unknown size
+            done = int(task.completed)
+            bar.update(task_id, total=done, completed=done, unsized=True)  # type: ignore[arg-type]
+        else:
+            bar.update(task_id, completed=task.total)  # type: ignore[arg-type]
         bar.stop_task(task_id)  # type: ignore[arg-type]
+
+
+def _columns() -> tuple[Any, ...]:
+    """Rich's columns, each switched on the task's total: bar, bytes, speed and time left
+    when it is known; a spinner, the bytes counted (if any) and the time spent if not."""
+    from rich import filesize
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        ProgressColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+    from rich.text import Text
+
+    class Either(ProgressColumn):
+        def __init__(self, sized: ProgressColumn, unsized: Callable[[Any], Any]) -> None:
+            super().__init__()
+            self.sized, self.unsized = sized, unsized
+
+        def render(self, task: Any) -> Any:
+            sized = task.total is not None and not task.fields.get("unsized")
+            return self.sized.render(task) if sized else self.unsized(task)
+
+    def counted(task: Any) -> Any:
+        return Text(filesize.decimal(int(task.completed)) if task.completed else "")
+
+    def nothing(task: Any) -> Any:
+        return Text("")
+
+    return (
+        SpinnerColumn(finished_text="✓"),
+        TextColumn("{task.description}"),
+        Either(BarColumn(), nothing),
+        Either(DownloadColumn(), counted),
+        Either(TransferSpeedColumn(), nothing),
+        Either(TimeRemainingColumn(), TimeElapsedColumn().render),
+    )
 
 
 class RichProgress(Progress):
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
         from rich.progress import Progress as Bar
 
-        self.bar = Bar(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
+        self.bar = Bar(*_columns(), console=Console(stderr=True), transient=False)
         self.bar.start()
 
     def task(self, description: str, total: int | None) -> Task:

@@ -30,6 +30,7 @@ from lamina.containers.records import (
 )
 from lamina.errors import ConflictError, NotFoundError, UsageError
 from lamina.ops.commit import container_config
+from lamina.progress import Progress
 from lamina.store.local import Store
 
 
@@ -56,6 +57,7 @@ def create(
     command: str | Sequence[str] = (),
     *,
     name: str | None = None,
+    progress: Progress | None = None,
 ) -> Created:
     """Make a container from the image `ref`: its filesystem under the store, and a snapshot.
 
@@ -87,7 +89,7 @@ def create(
     )
     staging = box.staging()
     try:
-        skipped = rootfs.materialise(store, stored.image, staging)
+        skipped = rootfs.materialise(store, stored.image, staging, progress)
         return Created(box.register(staging, record), skipped)
     except BaseException:
         remove_tree(staging)
@@ -101,11 +103,16 @@ def run(
     *,
     name: str | None = None,
     remove: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[Container, int]:
     """`create` then run the command chrooted in new namespaces (root only); returns the
-    container and the command's exit code. With `remove`, the container is deleted after."""
+    container and the command's exit code. With `remove`, the container is deleted after.
+    `progress` shows the create; it is closed before the command starts (which then
+    owns the terminal)."""
     sandbox.require_root("run")
-    made = create(store, ref, command, name=name)
+    made = create(store, ref, command, name=name, progress=progress)
+    if progress is not None:
+        progress.close()
     box = Containers(store)
     container, code = sandbox.start(box, made.container)
     if remove:

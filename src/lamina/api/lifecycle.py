@@ -40,6 +40,7 @@ from lamina.layer import compression, fsdiff
 from lamina.layer.snapshot import Snapshot
 from lamina.layer.tarcheck import CheckedTar
 from lamina.ops.commit import EMPTY_TAR_DIFF_ID, child_config, imported_config
+from lamina.progress import Counted, Progress
 from lamina.spec import Config
 from lamina.store.local import Store, Transaction
 
@@ -144,11 +145,15 @@ def _diff_to_temp(store: Store, c: Container) -> tuple[Path, str]:
 # -- export ----------------------------------------------------------------------------
 
 
-def export(store: Store, container: str, out: BinaryIO | str | Path) -> None:
+def export(
+    store: Store, container: str, out: BinaryIO | str | Path, progress: Progress | None = None
+) -> None:
     """Write the container's filesystem as one tar to a stream or a file."""
     c = Containers(store).find(container)
+    task = (progress or Progress.null()).task(f"Exporting {c.name}", None)
     with output(out) as f:
-        fsdiff.export_tree(c.rootfs, f, fsdiff.user_as_root())
+        fsdiff.export_tree(c.rootfs, Counted(f, task), fsdiff.user_as_root())  # type: ignore[arg-type]
+    task.done()
 
 
 # -- import ----------------------------------------------------------------------------
@@ -162,13 +167,16 @@ def import_tar(
     message: str = "",
     changes: Names = (),
     stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
 ) -> str:
     """A one-layer image named `name` (or none) from a tar (a path, or None/"-" for stdin);
     returns its ID."""
     name = _image_name(name)
     label = "standard input" if source in (None, "-") else str(source)
     with _opened(source, stdin) as raw:
-        _, plain = compression.auto_decompressed(raw)
+        total = os.fstat(raw.fileno()).st_size if source not in (None, "-") else None
+        task = (progress or Progress.null()).task(f"Importing {label}", total)
+        _, plain = compression.auto_decompressed(Counted(raw, task))  # type: ignore[arg-type]
         checked = CheckedTar(plain, label)
         with store.transaction() as tx:
             try:
@@ -182,6 +190,7 @@ def import_tar(
             config_raw = imported_config(
                 diff_id, created=rfc3339_now(), comment=message, changes=as_names(changes)
             )
+            task.done()
             return _store_image(tx, config_raw, name)
 
 

@@ -129,9 +129,18 @@ def squash(
     return Reshaped(result.id, name, span, len(img.image.layers), len(result.layers))
 
 
-def flatten(store: Store, ref: str, *, tag: str | None = None, message: str = "") -> Reshaped:
+def flatten(
+    store: Store,
+    ref: str,
+    *,
+    tag: str | None = None,
+    message: str = "",
+    progress: Progress | None = None,
+) -> Reshaped:
     """All layers into one; the config (env, cmd, ...) is kept."""
-    return squash(store, ref, layers="0..-1", tag=tag, message=message or "flattened")
+    return squash(
+        store, ref, layers="0..-1", tag=tag, message=message or "flattened", progress=progress
+    )
 
 
 def rebase(
@@ -156,13 +165,23 @@ def rebase(
     return Reshaped(result.id, name, None, len(img.image.layers), len(result.layers))
 
 
-def diff(store: Store, first: str, second: str, *, mtime: bool = False) -> list[compare.Change]:
+def diff(
+    store: Store,
+    first: str,
+    second: str,
+    *,
+    mtime: bool = False,
+    progress: Progress | None = None,
+) -> list[compare.Change]:
     """How the final filesystems of two images differ (empty list: identical)."""
     images = store.images()
     a, b = resolve(images, first), resolve(images, second)
-    return compare.compare(
+    task = (progress or Progress.null()).task(f"Comparing {first} with {second}", None)
+    changes = compare.compare(
         a.image, b.image, _open_seekable(store), mtime=mtime, index_of=_index_of(store)
     )
+    task.done()
+    return changes
 
 
 def squash_archive(
@@ -174,6 +193,7 @@ def squash_archive(
     layers: LayerSpec | None = None,
     tag: str | None = None,
     message: str = "",
+    progress: Progress | None = None,
 ) -> Reshaped:
     """Squash an image of an archive into a new archive; no store is involved.
 
@@ -183,6 +203,7 @@ def squash_archive(
     it (uncompressed layers). Scratch files live in a temp dir, removed at the end.
     """
     scratch = Path(tempfile.mkdtemp(prefix="lamina-squash-"))
+    task = (progress or Progress.null()).task(f"Squashing {image or 'the image'} of {source}", None)
     try:
         with open_archive(source, scratch) as fs:
             found = [StoredImage.of(i) for i in read_images(fs)]
@@ -206,6 +227,7 @@ def squash_archive(
             names = [reference.parse(tag).familiar] if tag else list(img.names[:1])
             with atomic.output(output) as f:
                 archive_writer.write_archive([result.with_names(names)], f)
+        task.done()
         name = names[0] if names else ""
         done = None if why else span
         return Reshaped(result.id, name, done, len(plain.layers), len(result.layers), why)

@@ -38,9 +38,7 @@ def create(c: Ctx, name: str | None, ref: str, command: tuple[str, ...]) -> None
     nodes are then left out, and said so).
     """
     with c.progress() as progress:
-        task = progress.task(f"Creating a container of {ref}", None)
-        made = api.create(c.store, ref, command, name=name)
-        task.done()
+        made = api.create(c.store, ref, command, name=name, progress=progress)
     _notes(c, made.skipped)
     click.echo(made.container.id)
 
@@ -58,7 +56,8 @@ def run(c: Ctx, name: str | None, remove: bool, ref: str, command: tuple[str, ..
     namespaces, with the image's environment, working directory and user.
     lamina exits with the command's exit code.
     """
-    _, code = api.run(c.store, ref, command, name=name, remove=remove)
+    with c.progress() as progress:  # the create's; closed before the command starts
+        _, code = api.run(c.store, ref, command, name=name, remove=remove, progress=progress)
     if code:
         raise click.exceptions.Exit(code)
 
@@ -242,7 +241,8 @@ def export(c: Ctx, output: str | None, container_ref: str) -> None:
     """Export a container's filesystem as a tar archive."""
     if output is None and sys.stdout.isatty():
         raise UsageError("refusing to write a tar to a terminal", "use -o FILE or a pipe")
-    api.export(c.store, container_ref, output if output else sys.stdout.buffer)
+    with c.progress() as progress:
+        api.export(c.store, container_ref, output if output else sys.stdout.buffer, progress)
 
 
 @cli.command("import", context_settings=CONTEXT)
@@ -260,5 +260,8 @@ def import_(
     The image's history starts afresh, as with `docker import`: use `load`
     to keep a stack of layers and its history.
     """
-    made = api.import_tar(c.store, source, name, message=message, changes=changes)
+    with c.progress() as progress:
+        made = api.import_tar(
+            c.store, source, name, message=message, changes=changes, progress=progress
+        )
     _made(made, name, as_json)

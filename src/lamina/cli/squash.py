@@ -105,9 +105,17 @@ def squash(
     if source is not None:
         if output is None:
             raise UsageError("-i needs -o ARCHIVE for the result")
-        result = api.squash_archive(
-            source, output, image=image, base=base, layers=layers, tag=tag, message=message
-        )
+        with c.progress() as progress:
+            result = api.squash_archive(
+                source,
+                output,
+                image=image,
+                base=base,
+                layers=layers,
+                tag=tag,
+                message=message,
+                progress=progress,
+            )
         _report(result, as_json, "squashed", wrote=output)
         return
     else:
@@ -141,7 +149,9 @@ def flatten(c: Ctx, image: str, tag: str | None, message: str, as_json: bool) ->
         done = docker_cli.reshape(c, "flatten", image, tag=tag, message=message)
         _report_docker(done, as_json, "flattened")
         return
-    _report(api.flatten(c.store, image, tag=tag, message=message), as_json, "flattened")
+    with c.progress() as progress:
+        result = api.flatten(c.store, image, tag=tag, message=message, progress=progress)
+    _report(result, as_json, "flattened")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -177,7 +187,8 @@ def diff(c: Ctx, first: str, second: str, mtime: bool, as_json: bool) -> None:
     Compares type, mode, owner, size, content, link target, device numbers and
     xattrs of every path. A (only in SECOND), D (only in FIRST), C (changed).
     """
-    changes = api.diff(c.store, first, second, mtime=mtime)
+    with c.progress() as progress:
+        changes = api.diff(c.store, first, second, mtime=mtime, progress=progress)
     if as_json:
         emit_json([{"Kind": ch.kind, "Path": "/" + ch.path, "Detail": ch.detail} for ch in changes])
     else:
