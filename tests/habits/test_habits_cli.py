@@ -67,33 +67,22 @@ def test_default_squash_with_one_layer_above_the_base_does_nothing(tmp_path):
     assert tagged.stdout == stack_id  # -t names the same image, so a script's next step works
 
 
+def _squash_archive(archive: Path, out: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`lamina squash -i ARCHIVE -o OUT ARGS...` (no store is touched)."""
+    return run_lamina(
+        archive.parent / "unused", "squash", "-i", str(archive), "-o", str(out), *args
+    )
+
+
 def test_squash_archive_says_what_it_wrote_not_tagged(tmp_path):
     _, archive = _stored(tmp_path, 4)
     out = tmp_path / "out.tar"
-    cp = run_lamina(
-        tmp_path / "unused",
-        "squash",
-        "-i",
-        str(archive),
-        "-o",
-        str(out),
-        "local/stack:3",
-        "-t",
-        "local/sq:1",
-    )
+    cp = _squash_archive(archive, out, "local/stack:3", "-t", "local/sq:1")
     assert cp.returncode == 0, cp.stderr
     err = cp.stderr.decode()
     assert "Tagged:" not in err and f"Wrote {out} (as local/sq:1)" in err
     assert out.exists()
-    one = run_lamina(
-        tmp_path / "unused",
-        "squash",
-        "-i",
-        str(archive),
-        "-o",
-        str(tmp_path / "o2.tar"),
-        "local/stack:1",
-    )
+    one = _squash_archive(archive, tmp_path / "o2.tar", "local/stack:1")
     assert one.returncode == 0 and b"nothing to squash" in one.stderr
     assert (tmp_path / "o2.tar").exists()
 
@@ -102,17 +91,7 @@ def test_squash_archive_of_a_middle_range_writes_the_layers_above(tmp_path):
     """Layers above the squashed range are written as they were (they used to crash)."""
     _, archive = _stored(tmp_path, 4)
     out = tmp_path / "mid.tar"
-    cp = run_lamina(
-        tmp_path / "unused",
-        "squash",
-        "-i",
-        str(archive),
-        "-o",
-        str(out),
-        "local/stack:3",
-        "--layers",
-        "1..2",
-    )
+    cp = _squash_archive(archive, out, "local/stack:3", "--layers", "1..2")
     assert cp.returncode == 0, cp.stderr
     assert b"4 -> 3 layers" in cp.stderr
     loaded = run_lamina(tmp_path / "s2", "load", "-i", str(out))

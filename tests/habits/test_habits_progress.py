@@ -83,7 +83,7 @@ def store(tmp_path: Path) -> Path:
             ),
             "Squashing local/stack:2 of {tmp}/stack.tar",
         ),
-    ],  # fmt: skip
+    ],
     ids=["create", "export", "import", "diff", "flatten", "squash-i-o"],
 )
 def test_long_verbs_show_progress_on_a_terminal(store, tmp_path, args, shown):

@@ -171,7 +171,8 @@ def rm(c: Ctx, force: bool, containers: tuple[str, ...]) -> None:
     """Remove containers (their filesystems go with them).
 
     Like `docker rm`, every CONTAINER that can go goes; the others are
-    reported on stderr and the exit status is non-zero.
+    reported on stderr and the exit status is non-zero (lamina's code for the
+    failure, e.g. 3 when a container is not found, where Docker always exits 1).
     """
     each(containers, lambda ref: api.rm(c.store, [ref], force=force))
 

@@ -98,7 +98,8 @@ def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool, as_json: b
     An image other images or containers depend on is only untagged (it stays
     as <none>); deleting the last dependent also deletes untagged parents.
     Like `docker rmi`, every IMAGE that can go goes; the others are reported
-    on stderr and the exit status is non-zero.
+    on stderr and the exit status is non-zero (lamina's code for the failure,
+    e.g. 3 when an image is not found, where Docker always exits 1).
     """
     each(
         images,
