@@ -145,7 +145,8 @@ def image_prune(store: Store, *, all_unused: bool = False) -> tuple[list[str], i
     the bytes reclaimed: the sizes of the layers that went ("Total reclaimed space")."""
     images, sizes = store.images(), layer_sizes(store)
     # sized before they go (sizes.json usually knows them: listings fill it)
-    pairs = {c: d for i in images for c, d in zip(i.facts.chain_ids, i.facts.diff_ids)}
+    facts = [i.facts for i in images]
+    pairs = {c: d for f in facts for c, d in zip(f.chain_ids, f.diff_ids, strict=True)}
     size_of = {chain: sizes(diff_id) for chain, diff_id in pairs.items()}
     sizes.save()
     with store.transaction() as tx:

@@ -91,7 +91,7 @@ def squash_range(
     return img, Range(min(start, count), count)
 
 
-def _nothing(ref: str, span: Range, layers: str | None) -> str:
+def _nothing(ref: str, span: Range, layers: LayerSpec | None) -> str:
     """Why the default squash has nothing to do ("" when it has): one layer or none
     above the base stays as it is - squashing it would only make a new ID."""
     if layers is not None or span.count > 1:
