@@ -87,7 +87,8 @@ def _json(store: Path, *args: str) -> object:
 
 
 def test_every_listing_prints_json_that_parses(store):
-    listings = [p for p in ALL if p and p[-1] in LISTING_NAMES]
+    # `lamina ls` lists a registry's tags, not the store (tests/registry covers it)
+    listings = [p for p in ALL if p and p[-1] in LISTING_NAMES and p != ("ls",)]
     assert len(listings) >= 5
     for path in listings:
         extra = ("local/stack:2",) if path[-1] == "history" else ()

@@ -85,13 +85,18 @@ def load_commands(listing_only: bool = False) -> None:
         importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
     for module in MODULES[:1] if listing_only else MODULES:
         importlib.import_module(f"lamina.cli.{module}")
-    from lamina.cli import examples
-
-    examples.attach(cli)
+    attach_examples()
     if COMPLETING in os.environ:  # TAB: image and container names complete from the store
         from lamina.cli import complete
 
         complete.attach(cli)
+
+
+def attach_examples() -> None:
+    """Every loaded command's --help ends with its examples (lamina.cli.examples)."""
+    from lamina.cli import examples
+
+    examples.attach(cli)
 
 
 # The store-less registry verbs need nothing else either (lamina.cli.storeless).
@@ -102,6 +107,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in STORELESS:
             importlib.import_module("lamina.cli.storeless")
+            attach_examples()
         else:
             load_commands(listing_only=cmd_name in LISTING)
         return super().get_command(ctx, cmd_name)

@@ -113,6 +113,22 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lamina pull --platform linux/arm64 registry.example.com/app:1",
         "lamina pull --json localhost:5000/app@sha256:... | jq -r .Id",
     ),
+    "ls": (
+        "lamina ls localhost:5000/team/app",
+        "lamina ls --json registry.example.com/app | jq -r '.[]'",
+    ),
+    "digest": (
+        "lamina digest localhost:5000/team/app:1",
+        "lamina digest --platform linux/arm64 registry.example.com/app:1",
+    ),
+    "manifest": (
+        "lamina manifest localhost:5000/team/app:1 | jq .layers",
+        "lamina manifest registry.example.com/app@sha256:... > manifest.json",
+    ),
+    "config": (
+        "lamina config localhost:5000/team/app:1 | jq .config.Env",
+        "lamina config --platform arm64 registry.example.com/app:1",
+    ),
     "login": (
         "lamina login -u jane registry.example.com",
         'echo "$TOKEN" | lamina login -u jane --password-stdin localhost:5000',
