@@ -53,10 +53,8 @@ class Platform:
             return cls("linux", *platforms.normalize(text))
         if len(parts) not in (2, 3) or not all(parts):
             known = ", ".join(sorted(platforms.KNOWN))
-            raise UsageError(
-                f"bad platform {text!r}",
-                f"use [OS/]ARCH[/VARIANT], e.g. linux/amd64 or arm64; ARCH is one of {known}",
-            )
+            hint = f"use [OS/]ARCH[/VARIANT], e.g. linux/amd64 or arm64; ARCH is one of {known}"
+            raise UsageError(f"bad platform {text!r}", hint)
         return cls(parts[0], *platforms.normalize(parts[1], parts[2] if len(parts) == 3 else ""))
 
 
