@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
-def size(n: int) -> str:
-    """Docker's HumanSize: decimal units, 3 significant digits ("4.86MB", "0B")."""
+def size(n: int, precision: int = 3) -> str:
+    """Docker's HumanSize: decimal units, 3 significant digits ("4.86MB", "0B");
+    HumanSizeWithPrecision with `precision`."""
     value = float(n)
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if value < 1000 or unit == "PB":
-            return f"{value:.3g}{unit}"
+            return f"{value:.{precision}g}{unit}"
         value /= 1000
     return f"{n}B"
 

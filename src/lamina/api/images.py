@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from lamina import reference
+from lamina.api import filters as filters_
 from lamina.api import views
 from lamina.api.lookup import Names, as_names, get_image, graph
 from lamina.containers.records import Containers
@@ -157,10 +158,23 @@ def _forget_removed(store: Store) -> None:
 # -- views -----------------------------------------------------------------------
 
 
-def images(store: Store, *, all: bool = False, pattern: str | None = None) -> list[views.ImageRow]:
-    """Rows as `docker images` lists them; `digest` is the registry's for that repository."""
+def images(
+    store: Store,
+    *,
+    all: bool = False,
+    pattern: str | None = None,
+    filters: Sequence[str] = (),
+) -> list[views.ImageRow]:
+    """Rows as `docker images` lists them; `digest` is the registry's for that repository.
+
+    `filters`: Docker's --filter strings, e.g. ["dangling=true"] (api/filters.py)."""
     sizes, origins = layer_sizes(store), Origins(store)
-    rows = views.image_rows(graph(store), all, pattern, sizes=sizes)
+    given = filters_.parse(filters, filters_.IMAGE_KEYS)
+    keep = filters_.image_match(given, lambda ref: get_image(store, ref).facts.created)
+    keep_name = filters_.reference_match(given) if "reference" in given else None
+    rows = views.image_rows(
+        graph(store), all, pattern, sizes=sizes, keep=keep, keep_name=keep_name
+    )
     sizes.save()
 
     def repo_digest(row: views.ImageRow) -> str:
