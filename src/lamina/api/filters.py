@@ -129,10 +129,10 @@ def image_match(given: Filters, created_of: Callable[[str], str]) -> Callable[[S
 
 
 def container_match(
-    given: Filters, find: Callable[[str], Container], ancestry: Callable[[str], set[str]]
+    given: Filters, find: Callable[[str], Container], descends: Callable[[str, str], bool]
 ) -> Callable[[Container], bool]:
-    """Does a container pass the `ps` filters? (`find` resolves before/since; `ancestry`
-    maps an image ID to it and its ancestors, for `ancestor`.)"""
+    """Does a container pass the `ps` filters? (`find` resolves before/since;
+    `descends(image_id, ref)`: is that image the one `ref` names, or built on it?)"""
     tests: list[Callable[[Container], bool]] = []
 
     def any_of(key: str, test: Callable[[Container, str], bool]) -> None:
@@ -144,7 +144,7 @@ def container_match(
     any_of("name", lambda c, v: re.search(v, "/" + c.name) is not None)
     any_of("status", lambda c, v: c.status == v)
     any_of("exited", lambda c, v: c.status == "exited" and str(c.exit_code) == v)
-    any_of("ancestor", lambda c, v: v in ancestry(c.image_id))
+    any_of("ancestor", lambda c, v: descends(c.image_id, v))
     any_of("before", lambda c, v: _when(c.created) < _when(find(v).created))
     any_of("since", lambda c, v: _when(c.created) > _when(find(v).created))
     labels = given.get("label", ())

@@ -140,11 +140,17 @@ def rmi(store: Store, refs: Names, *, force: bool = False, no_prune: bool = Fals
     return removal.lines
 
 
-def image_prune(store: Store, *, all_unused: bool = False) -> list[str]:
+def image_prune(
+    store: Store, *, all_unused: bool = False, filters: Sequence[str] = ()
+) -> list[str]:
     """Remove dangling images (`all_unused`: every image no container uses and no other
-    image is built on), by Docker's rules; returns Docker's Untagged:/Deleted: lines."""
+    image is built on) that pass `filters` (Docker's until=, label=, label!=), by Docker's
+    rules; returns Docker's Untagged:/Deleted: lines."""
+    given = filters_.parse(filters, filters_.PRUNE_KEYS)
+    keep = filters_.prune_match(given, filters_.image_labels, lambda i: i.facts.created)
     with store.transaction() as tx:
-        lines = prune(tx, Graph.build(store.images()), all_unused, Containers(store).uses())
+        images = Graph.build(store.images())
+        lines = prune(tx, images, all_unused, Containers(store).uses(), keep)
     _forget_removed(store)
     return lines
 

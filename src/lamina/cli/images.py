@@ -17,7 +17,7 @@ from lamina.api.images import tree as layer_tree
 from lamina.api.inspection import inspect as inspect_objects
 from lamina.api.views import TreeNode
 from lamina.cli import fields
-from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
+from lamina.cli.app import CONTEXT, Ctx, VerbGroup, cli, emit_json, json_option, pass_ctx
 from lamina.cli.formatting import emit, filter_option, format_option
 
 
@@ -110,17 +110,24 @@ def rmi(c: Ctx, images: tuple[str, ...], force: bool, no_prune: bool) -> None:
         click.echo(line)
 
 
-@cli.group(context_settings=CONTEXT)
+IMAGE_VERBS = {
+    **{"ls": "images", "rm": "rmi", "history": "history", "tag": "tag", "save": "save"},
+    **{"load": "load", "import": "import", "pull": "pull", "push": "push"},
+}
+
+
+@cli.group(cls=VerbGroup, aliases=IMAGE_VERBS, context_settings=CONTEXT)
 def image() -> None:
-    """Image housekeeping."""
+    """Manage images: Docker's `image` sub-verbs (`image ls` is `images`, `image rm` is `rmi`)."""
 
 
 @image.command("prune", context_settings=CONTEXT)
 @click.option("-a", "--all", "all_unused", is_flag=True, help="Every image no container uses.")
+@filter_option("until=24h, label=K[=V], label!=K[=V]", short=False)
 @pass_ctx
-def image_prune(c: Ctx, all_unused: bool) -> None:
+def image_prune(c: Ctx, all_unused: bool, filters: tuple[str, ...]) -> None:
     """Delete dangling (untagged, childless) images."""
-    lines = prune_images(c.store, all_unused=all_unused)
+    lines = prune_images(c.store, all_unused=all_unused, filters=filters)
     if lines:
         click.echo("Deleted Images:")
         for line in lines:
@@ -216,6 +223,7 @@ INSPECT_HELP = """Show {what}s as a JSON list, like `docker inspect`.
       lamina inspect --type container -f '{{{{.State.Status}}}}' mybox
     """
 cli.add_command(inspect_command(None), "inspect")
+image.add_command(inspect_command("image"), "inspect")
 
 
 @cli.command(context_settings=CONTEXT)
