@@ -267,13 +267,15 @@ def show(v: Value) -> str:
 
 
 class Row(dict[str, Any]):
-    """A listing's row: Docker marshals one whole with json.Marshal, which writes <, > and
+    """A listing's row: Docker marshals one whole with json.Marshal, keys sorted; it writes <, > and
     & as \\u003c, \\u003e, \\u0026 (the json function leaves them be elsewhere)."""
 
 
 def to_json(v: Value) -> str:
-    text = json.dumps(None if v is MISSING else v, ensure_ascii=False, separators=(",", ":"))
-    if isinstance(v, Row):
+    row = isinstance(v, Row)  # keys sorted, as Go marshals a map
+    value = None if v is MISSING else v
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=row)
+    if row:
         text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return text
 
