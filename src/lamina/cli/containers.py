@@ -23,7 +23,7 @@ from lamina.cli.app import (
 )
 from lamina.cli.formatting import emit, filter_option, format_option
 from lamina.cli.images import inspect_command
-from lamina.cli.template import Row
+from lamina.cli.template_funcs import Row
 from lamina.containers.records import CREATED, EXITED, Container
 from lamina.errors import LaminaError, UsageError
 
@@ -172,7 +172,6 @@ def _ps_row(c: Ctx, x: Container, no_trunc: bool) -> Row:
             "Mounts": "",
             "Names": x.name,
             "Networks": "",
-            "Platform": None,
             "Ports": "",
             "RunningFor": humanize.ago(x.created),
             "Size": "N/A",

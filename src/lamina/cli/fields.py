@@ -8,7 +8,7 @@ text Docker prints; `*_HEADERS` are the column titles of `table` templates and
              SharedSize UniqueSize Containers (the last three: N/A, as in Docker)
     history  ID CreatedSince CreatedAt CreatedBy Size Comment
     ps       ID Image Command CreatedAt RunningFor Ports State Status Size Names
-             Labels Mounts Networks LocalVolumes Platform
+             Labels Mounts Networks LocalVolumes
     system df  Type TotalCount Active Size Reclaimable
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lamina import digest, humanize
 from lamina.api.views import HistoryRow, ImageRow
-from lamina.cli.template import Row
+from lamina.cli.template_funcs import Row
 
 IMAGE_TYPE = "*formatter.imageContext"
 IMAGE_HEADERS = {
@@ -62,7 +62,6 @@ CONTAINER_HEADERS = {
     "Mounts": "MOUNTS",
     "LocalVolumes": "LOCAL VOLUMES",
     "Networks": "NETWORKS",
-    "Platform": "PLATFORM",
 }
 CONTAINER_TABLE = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"

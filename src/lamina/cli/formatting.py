@@ -33,6 +33,25 @@ def filter_option(keys: str, short: bool = True) -> Callable[[F], F]:
     return click.option(*names, "filters", multiple=True, metavar="KEY=VALUE", help=help_text)
 
 
+class GoBoolFlags(click.Command):
+    """A command whose `--x/--no-x` flags also take Docker's spelling: `--x=false`,
+    `-X=false`, `--x=true` (`-H=false` for `--no-human`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        flags = {}
+        for p in self.params:
+            if isinstance(p, click.Option) and p.secondary_opts:
+                for name in p.opts:
+                    flags[name] = (p.opts[-1], p.secondary_opts[0])
+        out = []
+        for arg in args:
+            name, sep, value = arg.partition("=")
+            if sep and name in flags and value.lower() in ("true", "false", "1", "0"):
+                arg = flags[name][value.lower() in ("false", "0")]
+            out.append(arg)
+        return super().parse_args(ctx, out)
+
+
 def render(
     template: str,
     rows: Sequence[Any],
@@ -40,8 +59,13 @@ def render(
     headers: Mapping[str, str] | None = None,
     type_name: str | None = None,
     table: str = "",
+    plain: bool = False,
 ) -> str:
-    """All of the output for `rows` (each row's text and a newline; a table aligned)."""
+    """All of the output for `rows` (each row's text and a newline; a table aligned).
+    `plain`: the template as given, no `table` or escapes (`inspect -f`, as Docker's)."""
+    if plain:
+        compiled = parse(template, type_name)
+        return "".join(compiled.execute(row) + "\n" for row in rows)
     is_table = template.startswith("table")
     if is_table and template.strip() == "table" and table:
         template = table

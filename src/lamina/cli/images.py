@@ -18,7 +18,7 @@ from lamina.api.inspection import inspect as inspect_objects
 from lamina.api.views import TreeNode
 from lamina.cli import fields
 from lamina.cli.app import CONTEXT, Ctx, VerbGroup, cli, emit_json, json_option, pass_ctx
-from lamina.cli.formatting import emit, filter_option, format_option
+from lamina.cli.formatting import GoBoolFlags, emit, filter_option, format_option
 
 
 @cli.command(context_settings=CONTEXT)
@@ -51,37 +51,29 @@ def images(
       lamina images --format 'table {{.ID}}\t{{.Repository}}\t{{.CreatedAt}}'
     """
     rows = image_rows(c.store, all=show_all, pattern=pattern, filters=filters)
-    if template is not None or not (as_json or ids_only):
+    if template is not None or not as_json:
         default = fields.IMAGE_DIGESTS_TABLE if digests else fields.IMAGE_TABLE
         emit(
-            template or default,
+            template or ("{{.ID}}" if ids_only else default),
             [fields.image(r, no_trunc) for r in rows],
             headers=fields.IMAGE_HEADERS,
             type_name=fields.IMAGE_TYPE,
             table=default,
         )
         return
-    if as_json:
-        emit_json(
-            [
-                {
-                    "Repository": r.repository,
-                    "Tag": r.tag,
-                    "Id": r.id,
-                    "Created": r.created,
-                    "Size": r.size,
-                    "Digest": r.digest,
-                }
-                for r in rows
-            ]
-        )
-        return
-
-    def short(image_id: str) -> str:
-        return image_id if no_trunc else digest.short(image_id)
-
-    for ident in dict.fromkeys(short(r.id) for r in rows):
-        click.echo(ident)
+    emit_json(
+        [
+            {
+                "Repository": r.repository,
+                "Tag": r.tag,
+                "Id": r.id,
+                "Created": r.created,
+                "Size": r.size,
+                "Digest": r.digest,
+            }
+            for r in rows
+        ]
+    )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -134,10 +126,15 @@ def image_prune(c: Ctx, all_unused: bool, filters: tuple[str, ...]) -> None:
             click.echo(line.replace("Untagged:", "untagged:").replace("Deleted:", "deleted:"))
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(cls=GoBoolFlags, context_settings=CONTEXT)
 @click.argument("image")
 @click.option("--no-trunc", is_flag=True, help="Full IDs and commands.")
-@click.option("-H", "--human/--no-human", default=True, help="Human sizes and dates.")
+@click.option(
+    "-H",
+    "--human/--no-human",
+    default=True,
+    help="Human sizes and dates (also Docker's --human=false: bytes, RFC 3339 times).",
+)
 @click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only image IDs.")
 @format_option("{{.ID}} {{.Size}} {{.CreatedBy}}")
 @json_option
@@ -205,7 +202,7 @@ def inspect_command(kind: str | None) -> click.Command:
         if template is None:
             emit_json(docs)
         else:
-            emit(template, docs)
+            emit(template, docs, plain=True)
 
     inspect.help = INSPECT_HELP.format(what=what)
     return inspect

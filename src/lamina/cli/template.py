@@ -12,23 +12,22 @@ understood, so a template can read the value and nothing else:
     {{range .X}}..{{end}}  {{if .X}}..{{else}}..{{end}}   ({{.}} is the element in range)
     "text" and 12 as arguments; {{- and -}} trim the spaces beside an action
 
-Values print as Go's fmt does: lists as [a b], maps as map[k:v] (keys sorted), None
-as <nil>, a missing map key as <no value>. A field the value does not have is an
-error, as for Docker's typed rows. Docker's `table` prefix and `\\t`/`\\n` escapes are
-handled by lamina.cli.formatting.
+Values print as Go's fmt does (lamina.cli.template_funcs, with the functions). A field
+the value does not have is an error: for a Docker row type (`images`, `ps`, ...) "can't
+evaluate field X in type T", for a JSON document (`inspect`) "map has no entry for key".
+Docker's `table` prefix and `\\t`/`\\n` escapes are lamina.cli.formatting's.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
+from lamina.cli.template_funcs import FUNCTIONS, HEADER_SAFE, Value, go_type, show, truth
 from lamina.errors import UsageError
 
-Value = Any
 TOKEN = re.compile(
     r'\s*(?:(?P<field>(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.)|(?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)'
     r"|(?P<num>-?\d+)|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<pipe>\|)|(?P<bad>\S))"
@@ -37,9 +36,6 @@ TOKEN = re.compile(
 
 class TemplateError(UsageError):
     """A template that does not parse, or asks for what the value does not have (exit 2)."""
-
-    def one_line(self) -> str:
-        return str(self)
 
 
 @dataclass
@@ -203,7 +199,8 @@ class Runner:
             try:
                 value = FUNCTIONS[head.text](*args)
             except (TypeError, ValueError, IndexError, KeyError) as e:
-                raise self.fail(head, f"error calling {head.text}: {e}") from None
+                call = Operand("word", " ".join(op.text for op in command), head.pos)
+                raise self.fail(call, f"error calling {head.text}: {e}") from None
         return value
 
     def operand(self, op: Operand, dot: Value) -> Value:
@@ -220,101 +217,14 @@ class Runner:
             elif isinstance(value, dict) and (value is not dot or self.t.type_name is None):
                 raise self.fail(op, f'map has no entry for key "{name}"')
             else:
-                kind = (self.t.type_name if value is dot else None) or _go_type(value)
+                kind = (self.t.type_name if value is dot else None) or go_type(value)
                 raise self.fail(op, f"can't evaluate field {name} in type {kind}")
         return value
 
     def fail(self, op: Operand, what: str) -> TemplateError:
         # Go places a field chain (.A.B) at its second field
-        pos = op.pos + op.text.find(".", 1) if op.text.count(".") > 1 else op.pos
+        chain = op.kind == "field" and op.text.count(".") > 1
+        pos = op.pos + op.text.find(".", 1) if chain else op.pos
         line = self.t.source.count("\n", 0, pos) + 1
         col = pos - (self.t.source.rfind("\n", 0, pos) + 1)
         return TemplateError(f'template: :{line}:{col}: executing "" at <{op.text}>: {what}')
-
-
-def _go_type(value: Value) -> str:
-    names = {str: "string", int: "int", bool: "bool", float: "float64", list: "[]interface {}"}
-    return names.get(type(value), "interface {}")
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<no value>"
-
-
-MISSING = _Missing()
-
-
-def truth(v: Value) -> bool:
-    return v is not MISSING and bool(v)
-
-
-def show(v: Value) -> str:
-    """Go's %v of a JSON-like value."""
-    if v is MISSING:
-        return "<no value>"
-    if v is None:
-        return "<nil>"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
-        return str(int(v)) if abs(v) < 1e21 else repr(v)
-    if isinstance(v, list | tuple):
-        return "[" + " ".join(show(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "map[" + " ".join(f"{k}:{show(v[k])}" for k in sorted(v)) + "]"
-    return str(v)
-
-
-class Row(dict[str, Any]):
-    """A listing's row: Docker marshals one whole with json.Marshal, keys sorted; it writes <, > and
-    & as \\u003c, \\u003e, \\u0026 (the json function leaves them be elsewhere)."""
-
-
-def to_json(v: Value) -> str:
-    row = isinstance(v, Row)  # keys sorted, as Go marshals a map
-    value = None if v is MISSING else v
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=row)
-    if row:
-        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text
-
-
-def _index(v: Value, *keys: Value) -> Value:
-    for k in keys:
-        v = v[k] if not isinstance(v, dict) or k in v else MISSING
-    return v
-
-
-def _pad(s: str, left: int, right: int) -> str:
-    return " " * left + s + " " * right if s else s
-
-
-def _and(*vs: Value) -> Value:
-    return next((v for v in vs if not truth(v)), vs[-1])
-
-
-def _or(*vs: Value) -> Value:
-    return next((v for v in vs if truth(v)), vs[-1])
-
-
-HEADER_SAFE = frozenset({"json", "split", "join", "title", "lower", "upper", "pad", "truncate"})
-FUNCTIONS: dict[str, Callable[..., Value]] = {
-    "json": to_json,
-    "split": lambda s, sep: s.split(sep),
-    "join": lambda xs, sep: sep.join(show(x) for x in xs),
-    "title": lambda s: re.sub(r"\b[a-z]", lambda m: m.group(0).upper(), show(s)),
-    "lower": lambda s: show(s).lower(),
-    "upper": lambda s: show(s).upper(),
-    "pad": _pad,
-    "truncate": lambda s, n: s[:n],
-    "index": _index,
-    "len": len,
-    "eq": lambda a, *bs: any(a == b for b in bs),
-    "ne": lambda a, b: a != b,
-    "not": lambda v: not truth(v),
-    "and": _and,
-    "or": _or,
-    "print": lambda *vs: "".join(show(v) for v in vs),
-    "println": lambda *vs: " ".join(show(v) for v in vs) + "\n",
-}

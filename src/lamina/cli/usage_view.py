@@ -1,7 +1,6 @@
 """`system df`'s rows and its -v report, in Docker's words and layout (api/usage.py).
 
-Sizes: Docker's HumanSize (4 significant digits) for totals, shared sizes and
-container sizes; an image's own SIZE has 3, as in `images`.
+Sizes are Docker's HumanSize: 4 significant digits (`images` shows 3).
 """
 
 from __future__ import annotations
@@ -9,10 +8,10 @@ from __future__ import annotations
 import json
 
 from lamina import digest, humanize
-from lamina.api.usage import Usage
+from lamina.api.usage import ImageUsage, Usage
 from lamina.cli import fields
 from lamina.cli.formatting import render
-from lamina.cli.template import Row
+from lamina.cli.template_funcs import Row
 
 VERBOSE_IMAGES = (
     "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -64,9 +63,14 @@ def summary(u: Usage) -> list[Row]:
 
 def verbose(u: Usage) -> str:
     images = []
+    first: dict[str, ImageUsage] = {}  # Docker shows an image once, by its first name
+    for i in sorted(u.images, key=lambda i: (i.row.repository, i.row.tag)):
+        first.setdefault(i.row.id, i)
     for i in u.images:
+        if first[i.row.id] is not i:
+            continue
         row = fields.image(i.row)
-        row.update(SharedSize=_size(i.shared), UniqueSize=_size(i.unique))
+        row.update(Size=_size(i.row.size), SharedSize=_size(i.shared), UniqueSize=_size(i.unique))
         row.update(Containers=str(i.containers))
         images.append(row)
     containers = [
