@@ -114,7 +114,7 @@ def run(
     return container, code
 
 
-def ps(store: Store, *, all: bool = False, filters: Sequence[str] = ()) -> list[Container]:
+def ps(store: Store, *, all: bool = False, filters: Names = ()) -> list[Container]:
     """Containers, newest first; only running ones unless `all`. `filters`: Docker's
     --filter strings, e.g. ["status=exited", "ancestor=local/app"] (api/filters.py)."""
     box = Containers(store)
@@ -163,7 +163,7 @@ def _kill(pid: int) -> None:
         time.sleep(0.05)
 
 
-def container_prune(store: Store, filters: Sequence[str] = ()) -> tuple[list[str], int]:
+def container_prune(store: Store, *, filters: Names = ()) -> tuple[list[str], int]:
     """Remove every container that is not running (and passes `filters`: until=, label=,
     label!=, as Docker's); returns their IDs and the bytes freed."""
     given = filters_.parse(filters, filters_.PRUNE_KEYS)

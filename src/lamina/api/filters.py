@@ -40,10 +40,10 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h":
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 
 
-def parse(items: Sequence[str], allowed: frozenset[str]) -> dict[str, list[str]]:
-    """`KEY=VALUE` strings as {key: [values]}, keys checked against `allowed`."""
+def parse(items: str | Sequence[str], allowed: frozenset[str]) -> dict[str, list[str]]:
+    """`KEY=VALUE` strings (or one) as {key: [values]}, keys checked against `allowed`."""
     found: dict[str, list[str]] = {}
-    for item in items:
+    for item in [items] if isinstance(items, str) else items:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"bad format of filter (expected name=value): {item!r}")

@@ -141,7 +141,7 @@ def rmi(store: Store, refs: Names, *, force: bool = False, no_prune: bool = Fals
 
 
 def image_prune(
-    store: Store, *, all_unused: bool = False, filters: Sequence[str] = ()
+    store: Store, *, all_unused: bool = False, filters: Names = ()
 ) -> list[str]:
     """Remove dangling images (`all_unused`: every image no container uses and no other
     image is built on) that pass `filters` (Docker's until=, label=, label!=), by Docker's
@@ -169,7 +169,7 @@ def images(
     *,
     all: bool = False,
     pattern: str | None = None,
-    filters: Sequence[str] = (),
+    filters: Names = (),
 ) -> list[views.ImageRow]:
     """Rows as `docker images` lists them; `digest` is the registry's for that repository.
 

@@ -230,7 +230,7 @@ def container_prune(c: Ctx, force: bool, filters: tuple[str, ...]) -> None:
             "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",
             abort=True,
         )
-    ids, freed = api.container_prune(c.store, filters)
+    ids, freed = api.container_prune(c.store, filters=filters)
     if ids:
         click.echo("Deleted Containers:")
         for ident in ids:

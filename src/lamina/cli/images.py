@@ -185,8 +185,10 @@ def inspect_command(kind: str | None) -> click.Command:
     """`inspect` (any kind, or --type), `image inspect`, `container inspect`: one verb."""
     what = kind or "object"
 
+    arg = {"image": "images", "container": "containers"}.get(kind or "", "objects")
+
     @click.command(context_settings=CONTEXT)
-    @click.argument("names", nargs=-1, required=True, metavar=f"{what.upper()}...")
+    @click.argument(arg, nargs=-1, required=True, metavar=f"{what.upper()}...")
     @click.option("-f", "--format", "template", metavar="TEMPLATE", help=INSPECT_FORMAT_HELP)
     @click.option(
         "--type",
@@ -197,8 +199,10 @@ def inspect_command(kind: str | None) -> click.Command:
         help="Only look for images, or only for containers.",
     )
     @pass_ctx
-    def inspect(c: Ctx, names: tuple[str, ...], template: str | None, kind: str | None) -> None:
-        docs = inspect_objects(c.store, names, kind)
+    def inspect(
+        c: Ctx, /, template: str | None, kind: str | None, **names: tuple[str, ...]
+    ) -> None:
+        docs = inspect_objects(c.store, names[arg], kind)
         if template is None:
             emit_json(docs)
         else:
