@@ -224,7 +224,13 @@ container.add_command(inspect_command("container"), "inspect")
 @filter_option("until=24h, label=K[=V], label!=K[=V]", short=False)
 @pass_ctx
 def container_prune(c: Ctx, force: bool, filters: tuple[str, ...]) -> None:
-    """Remove all containers that are not running."""
+    """Remove all containers that are not running.
+
+    \b
+    Examples:
+      lamina container prune -f --filter until=1h
+      lamina container prune --filter label!=keep
+    """
     if not force:
         click.confirm(
             "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?",

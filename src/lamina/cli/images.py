@@ -48,7 +48,7 @@ def images(
     Examples:
       lamina images --filter dangling=true -q
       lamina images -f reference='local/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
-      lamina images --format 'table {{.ID}}\t{{.Repository}}\t{{.CreatedAt}}'
+      lamina images --format 'table {{.ID}}\\t{{.Repository}}\\t{{.CreatedAt}}'
     """
     rows = image_rows(c.store, all=show_all, pattern=pattern, filters=filters)
     if template is not None or not as_json:
@@ -118,7 +118,13 @@ def image() -> None:
 @filter_option("until=24h, label=K[=V], label!=K[=V]", short=False)
 @pass_ctx
 def image_prune(c: Ctx, all_unused: bool, filters: tuple[str, ...]) -> None:
-    """Delete dangling (untagged, childless) images."""
+    """Delete dangling (untagged, childless) images.
+
+    \b
+    Examples:
+      lamina image prune --filter until=24h
+      lamina image prune -a --filter label=stage=build
+    """
     lines = prune_images(c.store, all_unused=all_unused, filters=filters)
     if lines:
         click.echo("Deleted Images:")
@@ -154,7 +160,7 @@ def history(
     Examples:
       lamina history -q local/app:3
       lamina history --no-trunc --format '{{.CreatedBy}}' local/app:3
-      lamina history --format 'table {{.ID}}\t{{.Size}}\t{{.CreatedAt}}' local/app:3
+      lamina history --format 'table {{.ID}}\\t{{.Size}}\\t{{.CreatedAt}}' local/app:3
     """
     rows = history_rows(c.store, image)
     if as_json and template is None:

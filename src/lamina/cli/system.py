@@ -64,7 +64,7 @@ def df(c: Ctx, verbose: bool, template: str | None, as_json: bool) -> None:
     Examples:
       lamina system df
       lamina system df -v
-      lamina system df --format '{{.Type}}\t{{.Reclaimable}}'
+      lamina system df --format '{{.Type}}\\t{{.Reclaimable}}'
     """
     found = disk_usage(c.store)
     if as_json:
