@@ -1,7 +1,8 @@
 """`inspect`: Docker's documents for images and containers, found as `docker inspect` does.
 
 Without a kind, each name is looked up as a container first, then as an image
-(Docker's order); `kind="image"` or `"container"` looks in one place only. A
+(Docker's order); `kind="image"` or `"container"` looks in one place only. A name
+that is neither fails with the image's NotFoundError (Docker: "No such object"). A
 container's document has Docker's shape where lamina has the data: Id, Created,
 Path, Args, State, Image, Name, RestartCount, Driver, Platform, GraphDriver,
 Mounts, Config. Docker's HostConfig, NetworkSettings and log/hosts paths are left
@@ -25,7 +26,7 @@ ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time, Docker's "never"
 def inspect(store: Store, refs: Sequence[str], kind: str | None = None) -> list[dict[str, Any]]:
     """One document per name, in order; a name that is neither fails (NotFoundError)."""
     if kind is not None and kind not in KINDS:
-        raise UsageError(f'"{kind}" is not a valid value for --type', "use image or container")
+        raise UsageError(f"unknown kind {kind!r}", 'use "image" or "container"')
     box = Containers(store)
     docs = []
     for ref in refs:
@@ -38,10 +39,7 @@ def inspect(store: Store, refs: Sequence[str], kind: str | None = None) -> list[
         except NotFoundError:
             if kind == "container":
                 raise
-        try:
-            docs += inspect_images(store, [ref])
-        except NotFoundError:
-            raise NotFoundError(f"No such object: {ref}") from None
+        docs += inspect_images(store, [ref])  # not found: the image's error, as before
     return docs
 
 
