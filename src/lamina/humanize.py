@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
-def size(n: int, digits: int = 3) -> str:
+def size(n: int, precision: int = 3) -> str:
     """Docker's sizes (go-units, decimal): 3 significant digits in listings ("4.86MB",
     "0B"); prune's "Total reclaimed space" uses 4 (go-units' HumanSize)."""
     value = float(n)
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if value < 1000 or unit == "PB":
-            return f"{value:.{digits}g}{unit}"
+            return f"{value:.{precision}g}{unit}"
         value /= 1000
     return f"{n}B"
 

@@ -138,6 +138,7 @@ def test_not_an_archive(tmp_path):
     ("args", "code", "text"),
     [
         (["inspect", "nope:1"], 3, "No such image: nope:1"),
+        (["container", "inspect", "nope:1"], 3, "No such container: nope:1"),
         (["history", "deadbeef"], 3, "No such image"),
         (["tag", "nope", "x:1"], 3, "No such image"),
         (["tag", "local/base:1", "Bad Name"], 2, "invalid reference"),

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from lamina.api import filters as filters_
 from lamina.api.lookup import Names, as_names, get_image
 from lamina.containers import cp as cpfiles
 from lamina.containers import cptar, inroot, names, rootfs, sandbox
@@ -31,6 +32,7 @@ from lamina.containers.records import (
 from lamina.errors import ConflictError, NotFoundError, UsageError
 from lamina.ops.commit import container_config
 from lamina.progress import Progress
+from lamina.store.graph import Graph
 from lamina.store.local import Store
 
 
@@ -121,10 +123,23 @@ def run(
     return container, code
 
 
-def ps(store: Store, *, all: bool = False) -> list[Container]:
-    """Containers, newest first; only running ones unless `all`."""
-    found = Containers(store).all()
-    return [c for c in reversed(found) if all or c.running]
+def ps(store: Store, *, all: bool = False, filters: Names = ()) -> list[Container]:
+    """Containers, newest first; only running ones unless `all`. `filters`: Docker's
+    --filter strings, e.g. ["status=exited", "ancestor=local/app"] (api/filters.py)."""
+    box = Containers(store)
+    given = filters_.parse(filters, filters_.CONTAINER_KEYS)
+    keep = filters_.container_match(given, box.find, lambda i, ref: _descends(store, i, ref))
+    return [c for c in reversed(box.all()) if (all or c.running) and keep(c)]
+
+
+def _descends(store: Store, image_id: str, ref: str) -> bool:
+    """Is image `image_id` the image `ref` names, or built on it (Docker's ancestor=)?"""
+    wanted = get_image(store, ref).id
+    if wanted == image_id:
+        return True
+    images = store.images()
+    found = [i for i in images if i.id == image_id]
+    return bool(found) and wanted in Graph.around(images, found[0]).ancestors(image_id)
 
 
 def rm(store: Store, refs: Names, *, force: bool = False) -> list[str]:
@@ -157,13 +172,16 @@ def _kill(pid: int) -> None:
         time.sleep(0.05)
 
 
-def container_prune(store: Store) -> tuple[list[str], int]:
-    """Remove every container that is not running; returns their IDs and the bytes freed."""
+def container_prune(store: Store, *, filters: Names = ()) -> tuple[list[str], int]:
+    """Remove every container that is not running (and passes `filters`: until=, label=,
+    label!=, as Docker's); returns their IDs and the bytes freed."""
+    given = filters_.parse(filters, filters_.PRUNE_KEYS)
+    keep = filters_.prune_match(given, lambda c: c.config.get("Labels"), lambda c: c.created)
     box = Containers(store)
     box.sweep()
     ids, freed = [], 0
     for c in box.all():
-        if not c.running:
+        if not c.running and keep(c):
             freed += box.remove(c)
             _release(store, c)
             ids.append(c.id)

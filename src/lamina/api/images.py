@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from lamina import reference
+from lamina.api import filters as filters_
 from lamina.api import views
 from lamina.api.lookup import Names, as_names, get_image, graph
 from lamina.containers.records import Containers
@@ -139,10 +140,15 @@ def rmi(store: Store, refs: Names, *, force: bool = False, no_prune: bool = Fals
     return removal.lines
 
 
-def image_prune(store: Store, *, all_unused: bool = False) -> tuple[list[str], int]:
+def image_prune(
+    store: Store, *, all_unused: bool = False, filters: Names = ()
+) -> tuple[list[str], int]:
     """Remove dangling images (`all_unused`: every image no container uses and no other
-    image is built on), by Docker's rules. Returns Docker's Untagged:/Deleted: lines and
-    the bytes reclaimed: the sizes of the layers that went ("Total reclaimed space")."""
+    image is built on) that pass `filters` (Docker's until=, label=, label!=), by Docker's
+    rules. Returns Docker's Untagged:/Deleted: lines and the bytes reclaimed: the sizes
+    of the layers that went ("Total reclaimed space")."""
+    given = filters_.parse(filters, filters_.PRUNE_KEYS)
+    keep = filters_.prune_match(given, filters_.image_labels, lambda i: i.facts.created)
     images, sizes = store.images(), layer_sizes(store)
     # sized before they go (sizes.json usually knows them: listings fill it)
     facts = [i.facts for i in images]
@@ -150,7 +156,7 @@ def image_prune(store: Store, *, all_unused: bool = False) -> tuple[list[str], i
     size_of = {chain: sizes(diff_id) for chain, diff_id in pairs.items()}
     sizes.save()
     with store.transaction() as tx:
-        lines = prune(tx, Graph.build(images), all_unused, Containers(store).uses())
+        lines = prune(tx, Graph.build(images), all_unused, Containers(store).uses(), keep)
     _forget_removed(store)
     gone = {ln.removeprefix("Deleted: ") for ln in lines} & size_of.keys()
     return lines, sum(size_of[chain] for chain in gone)
@@ -165,10 +171,23 @@ def _forget_removed(store: Store) -> None:
 # -- views -----------------------------------------------------------------------
 
 
-def images(store: Store, *, all: bool = False, pattern: str | None = None) -> list[views.ImageRow]:
-    """Rows as `docker images` lists them; `digest` is the registry's for that repository."""
+def images(
+    store: Store,
+    *,
+    all: bool = False,
+    pattern: str | None = None,
+    filters: Names = (),
+) -> list[views.ImageRow]:
+    """Rows as `docker images` lists them; `digest` is the registry's for that repository.
+
+    `filters`: Docker's --filter strings, e.g. ["dangling=true"] (api/filters.py)."""
     sizes, origins = layer_sizes(store), Origins(store)
-    rows = views.image_rows(graph(store), all, pattern, sizes=sizes)
+    given = filters_.parse(filters, filters_.IMAGE_KEYS)
+    keep = filters_.image_match(given, lambda ref: get_image(store, ref).facts.created)
+    keep_name = filters_.reference_match(given) if "reference" in given else None
+    rows = views.image_rows(
+        graph(store), all, pattern, sizes=sizes, keep=keep, keep_name=keep_name
+    )
     sizes.save()
 
     def repo_digest(row: views.ImageRow) -> str:

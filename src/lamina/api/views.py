@@ -40,18 +40,28 @@ def image_size(img: StoredImage, sizes: LayerSize) -> int:
 
 
 def image_rows(
-    graph: Graph, show_all: bool, pattern: str | None = None, *, sizes: LayerSize
+    graph: Graph,
+    show_all: bool,
+    pattern: str | None = None,
+    *,
+    sizes: LayerSize,
+    keep: Callable[[StoredImage], bool] = lambda img: True,
+    keep_name: Callable[[reference.Reference], bool] | None = None,
 ) -> list[ImageRow]:
+    """`keep`, `keep_name`: Docker's --filter (api/filters.py); with `keep_name`, as with
+    `pattern`, untagged images are left out."""
     rows = []
     want = _pattern(pattern)
     for img in graph.images:
+        if not keep(img):
+            continue
         common = (img.id, img.facts.created, image_size(img, sizes), img.manifest.digest)
         if img.names:
             for name in img.names:
                 ref = reference.parse(name)
-                if want is None or want(ref):
+                if (want is None or want(ref)) and (keep_name is None or keep_name(ref)):
                     rows.append(ImageRow(ref.familiar_repository, ref.tag, *common))
-        elif (show_all or graph.is_dangling(img)) and pattern is None:
+        elif (show_all or graph.is_dangling(img)) and pattern is None and keep_name is None:
             rows.append(ImageRow("<none>", "<none>", *common))
     return sorted(rows, key=lambda r: (r.created, r.repository, r.tag), reverse=True)
 

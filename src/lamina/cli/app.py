@@ -117,6 +117,26 @@ class LazyGroup(click.Group):
         return super().list_commands(ctx)
 
 
+class VerbGroup(click.Group):
+    """`image` and `container`: their own commands plus top-level verbs under Docker's
+    sub-verb names (`image ls` is `images`, `container rm` is `rm`): the same command
+    objects, not copies."""
+
+    def __init__(self, *args: Any, aliases: dict[str, str] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.aliases = aliases or {}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.aliases.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        return cli.get_command(ctx, target)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return sorted({*super().list_commands(ctx), *self.aliases})
+
+
 @click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.option(
     "--store",

@@ -89,6 +89,8 @@ def _completion_for(param: click.Parameter) -> Completing | None:
         return Completing(image_names)
     if name in CONTAINER_ARGS:
         return Completing(container_names)
+    if name == "objects":  # inspect: a container or an image
+        return Completing(lambda ctx: container_names(ctx) + image_names(ctx))
     if name in PATH_ARGS:
         return Completing(container_names, suffix=":", files=True)
     return None

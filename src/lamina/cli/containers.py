@@ -3,6 +3,7 @@ container prune, commit, export, import. Output is `docker`'s, line for line."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -10,8 +11,20 @@ import click
 
 from lamina import api, digest, humanize, reference
 from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
-from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
+from lamina.cli import fields
+from lamina.cli.app import (
+    CONTEXT,
+    Ctx,
+    VerbGroup,
+    cli,
+    emit_json,
+    json_option,
+    pass_ctx,
+)
+from lamina.cli.formatting import emit, filter_option, format_option
 from lamina.cli.habits import confirm, each
+from lamina.cli.images import inspect_command
+from lamina.cli.template_funcs import Row
 from lamina.containers.records import CREATED, EXITED, Container
 from lamina.errors import LaminaError, UsageError
 
@@ -112,41 +125,68 @@ def _image_column(c: Ctx, ctr: Container) -> str:
     return digest.short(ctr.image_id)
 
 
-def _ellipsis(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 @cli.command(context_settings=CONTEXT)
 @click.option("-a", "--all", "show_all", is_flag=True, help="Also containers not running.")
 @click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only container IDs.")
 @click.option("--no-trunc", is_flag=True, help="Full IDs and commands.")
+@filter_option("id=, name=, label=K[=V], status=, exited=, ancestor=, before=, since=")
+@format_option("{{.ID}} {{.Names}} {{.Status}}")
 @json_option
 @pass_ctx
-def ps(c: Ctx, show_all: bool, ids_only: bool, no_trunc: bool, as_json: bool) -> None:
-    """List containers (running ones; all with -a), newest first."""
-    found = api.ps(c.store, all=show_all)
-    if as_json:
+def ps(
+    c: Ctx,
+    show_all: bool,
+    ids_only: bool,
+    no_trunc: bool,
+    filters: tuple[str, ...],
+    template: str | None,
+    as_json: bool,
+) -> None:
+    """List containers (running ones; all with -a), newest first.
+
+    \b
+    Examples:
+      lamina ps -a --filter status=exited -q
+      lamina ps -a -f ancestor=local/app --format '{{.Names}}: {{.Status}}'
+    """
+    found = api.ps(c.store, all=show_all, filters=filters)
+    if template is not None or not (as_json or ids_only):
+        emit(
+            template or fields.CONTAINER_TABLE,
+            [_ps_row(c, x, no_trunc) for x in found],
+            headers=fields.CONTAINER_HEADERS,
+            type_name=fields.CONTAINER_TYPE,
+            table=fields.CONTAINER_TABLE,
+        )
+    elif as_json:
         emit_json([_ps_json(c, x) for x in found])
-        return
-    if ids_only:
+    else:
         for x in found:
             click.echo(x.id if no_trunc else x.short_id)
-        return
-    rows = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES")]
-    for x in found:
-        command = _command(x) if no_trunc else _ellipsis(_command(x), 20)
-        rows.append(
-            (
-                x.id if no_trunc else x.short_id,
-                _image_column(c, x),
-                f'"{command}"',
-                humanize.ago(x.created),
-                _status(x),
-                "",
-                x.name,
-            )
-        )
-    echo_table(rows)
+
+
+def _ps_row(c: Ctx, x: Container, no_trunc: bool) -> Row:
+    """Docker's ContainerContext fields (cli/fields.py) of one container."""
+    command = _command(x) if no_trunc else fields.ellipsis(_command(x), 20)
+    labels = (x.config or {}).get("Labels") or {}
+    return Row(
+        {
+            "Command": json.dumps(command, ensure_ascii=False),
+            "CreatedAt": fields.go_time(x.created),
+            "ID": x.id if no_trunc else x.short_id,
+            "Image": _image_column(c, x),
+            "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
+            "LocalVolumes": "0",
+            "Mounts": "",
+            "Names": x.name,
+            "Networks": "",
+            "Ports": "",
+            "RunningFor": humanize.ago(x.created),
+            "Size": "N/A",
+            "State": x.status,
+            "Status": _status(x),
+        }
+    )
 
 
 def _ps_json(c: Ctx, x: Container) -> dict[str, Any]:
@@ -177,20 +217,36 @@ def rm(c: Ctx, force: bool, containers: tuple[str, ...]) -> None:
     each(containers, lambda ref: api.rm(c.store, [ref], force=force))
 
 
-@cli.group(context_settings=CONTEXT)
+CONTAINER_VERBS = {
+    **{"ls": "ps", "ps": "ps", "list": "ps", "rm": "rm", "create": "create", "run": "run"},
+    **{"cp": "cp", "commit": "commit", "export": "export"},
+}
+
+
+@cli.group(cls=VerbGroup, aliases=CONTAINER_VERBS, context_settings=CONTEXT)
 def container() -> None:
-    """Container housekeeping."""
+    """Manage containers: Docker's `container` sub-verbs (`container ls` is `ps`)."""
+
+
+container.add_command(inspect_command("container"), "inspect")
 
 
 @container.command("prune", context_settings=CONTEXT)
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@filter_option("until=24h, label=K[=V], label!=K[=V]", short=False)
 @pass_ctx
-def container_prune(c: Ctx, force: bool) -> None:
-    """Remove all containers that are not running."""
+def container_prune(c: Ctx, force: bool, filters: tuple[str, ...]) -> None:
+    """Remove all containers that are not running.
+
+    \b
+    Examples:
+      lamina container prune -f --filter until=1h
+      lamina container prune --filter label!=keep
+    """
     ids: list[str] = []
     freed = 0
     if force or confirm("WARNING! This will remove all stopped containers."):
-        ids, freed = api.container_prune(c.store)
+        ids, freed = api.container_prune(c.store, filters=filters)
     if ids:
         click.echo("Deleted Containers:")
         for ident in ids:

@@ -11,13 +11,23 @@ from lamina import digest, humanize
 from lamina.api.images import history as history_rows
 from lamina.api.images import image_prune as prune_images
 from lamina.api.images import images as image_rows
-from lamina.api.images import inspect as inspect_images
 from lamina.api.images import rmi as remove_images
 from lamina.api.images import tag as tag_image
 from lamina.api.images import tree as layer_tree
+from lamina.api.inspection import inspect as inspect_objects
 from lamina.api.lookup import get_image
 from lamina.api.views import TreeNode
-from lamina.cli.app import CONTEXT, Ctx, cli, echo_table, emit_json, json_option, pass_ctx
+from lamina.cli import fields
+from lamina.cli.app import (
+    CONTEXT,
+    Ctx,
+    VerbGroup,
+    cli,
+    emit_json,
+    json_option,
+    pass_ctx,
+)
+from lamina.cli.formatting import GoBoolFlags, emit, filter_option, format_option
 from lamina.cli.habits import confirm, each
 
 
@@ -27,6 +37,8 @@ from lamina.cli.habits import confirm, each
 @click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only image IDs.")
 @click.option("--no-trunc", is_flag=True, help="Full image IDs.")
 @click.option("--digests", is_flag=True, help="Show the registry's manifest digest.")
+@filter_option("dangling=true|false, reference=GLOB, before=IMAGE, since=IMAGE, label=K[=V]")
+@format_option("{{.ID}} {{.Repository}}:{{.Tag}}")
 @json_option
 @pass_ctx
 def images(
@@ -36,40 +48,42 @@ def images(
     ids_only: bool,
     no_trunc: bool,
     digests: bool,
+    filters: tuple[str, ...],
+    template: str | None,
     as_json: bool,
 ) -> None:
-    """List images, newest first (untagged parents only with -a)."""
-    rows = image_rows(c.store, all=show_all, pattern=pattern)
-    if as_json:
-        emit_json(
-            [
-                {
-                    "Repository": r.repository,
-                    "Tag": r.tag,
-                    "Id": r.id,
-                    "Created": r.created,
-                    "Size": r.size,
-                    "Digest": r.digest,
-                }
-                for r in rows
-            ]
+    """List images, newest first (untagged parents only with -a).
+
+    \b
+    Examples:
+      lamina images --filter dangling=true -q
+      lamina images -f reference='local/*' --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+      lamina images --format 'table {{.ID}}\\t{{.Repository}}\\t{{.CreatedAt}}'
+    """
+    rows = image_rows(c.store, all=show_all, pattern=pattern, filters=filters)
+    if template is not None or not as_json:
+        default = fields.IMAGE_DIGESTS_TABLE if digests else fields.IMAGE_TABLE
+        emit(
+            template or ("{{.ID}}" if ids_only else default),
+            [fields.image(r, no_trunc) for r in rows],
+            headers=fields.IMAGE_HEADERS,
+            type_name=fields.IMAGE_TYPE,
+            table=default,
         )
         return
-
-    def short(image_id: str) -> str:
-        return image_id if no_trunc else digest.short(image_id)
-
-    if ids_only:
-        for ident in dict.fromkeys(short(r.id) for r in rows):
-            click.echo(ident)
-        return
-    extra = [("DIGEST",)] + [(r.digest,) for r in rows] if digests else [()] * (len(rows) + 1)
-    table = [("REPOSITORY", "TAG", *extra[0], "IMAGE ID", "CREATED", "SIZE")]
-    table += [
-        (r.repository, r.tag, *d, short(r.id), humanize.ago(r.created), humanize.size(r.size))
-        for r, d in zip(rows, extra[1:], strict=True)
-    ]
-    echo_table(table)
+    emit_json(
+        [
+            {
+                "Repository": r.repository,
+                "Tag": r.tag,
+                "Id": r.id,
+                "Created": r.created,
+                "Size": r.size,
+                "Digest": r.digest,
+            }
+            for r in rows
+        ]
+    )
 
 
 @cli.command(context_settings=CONTEXT)
@@ -113,9 +127,15 @@ def rmi_json(lines: list[str]) -> None:
     emit_json([dict([line.split(": ", 1)]) for line in lines])
 
 
-@cli.group(context_settings=CONTEXT)
+IMAGE_VERBS = {
+    **{"ls": "images", "rm": "rmi", "history": "history", "tag": "tag", "save": "save"},
+    **{"load": "load", "import": "import", "pull": "pull", "push": "push"},
+}
+
+
+@cli.group(cls=VerbGroup, aliases=IMAGE_VERBS, context_settings=CONTEXT)
 def image() -> None:
-    """Image housekeeping."""
+    """Manage images: Docker's `image` sub-verbs (`image ls` is `images`, `image rm` is `rmi`)."""
 
 
 PRUNE_WARNING = "WARNING! This will remove all dangling images."
@@ -127,22 +147,25 @@ PRUNE_ALL_WARNING = (
 @image.command("prune", context_settings=CONTEXT)
 @click.option("-a", "--all", "all_unused", is_flag=True, help="Every image no container uses.")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@filter_option("until=24h, label=K[=V], label!=K[=V]", short=False)
 @pass_ctx
-def image_prune(c: Ctx, all_unused: bool, force: bool) -> None:
+def image_prune(c: Ctx, all_unused: bool, force: bool, filters: tuple[str, ...]) -> None:
     """Delete dangling (untagged, childless) images; asks first, as Docker does.
 
     The answer is read from stdin, a terminal or not: only "y" goes ahead.
 
     \b
     Examples:
-      lamina image prune -f          # no question
-      lamina image prune -a -f       # every image no container uses
+      lamina image prune -f                          # no question
+      lamina image prune -a -f                       # every image no container uses
       echo y | lamina image prune
+      lamina image prune -f --filter until=24h
+      lamina image prune -a -f --filter label=stage=build
     """
     lines: list[str] = []
     reclaimed = 0
     if force or confirm(PRUNE_ALL_WARNING if all_unused else PRUNE_WARNING):
-        lines, reclaimed = prune_images(c.store, all_unused=all_unused)
+        lines, reclaimed = prune_images(c.store, all_unused=all_unused, filters=filters)
     if lines:
         click.echo("Deleted Images:")
         for line in lines:
@@ -151,16 +174,38 @@ def image_prune(c: Ctx, all_unused: bool, force: bool) -> None:
     click.echo(f"Total reclaimed space: {humanize.size(reclaimed, 4)}")
 
 
-@cli.command(context_settings=CONTEXT)
+@cli.command(cls=GoBoolFlags, context_settings=CONTEXT)
 @click.argument("image")
 @click.option("--no-trunc", is_flag=True, help="Full IDs and commands.")
-@click.option("-H", "--human/--no-human", default=True, help="Human sizes and dates.")
+@click.option(
+    "-H",
+    "--human/--no-human",
+    default=True,
+    help="Human sizes and dates (also Docker's --human=false: bytes, RFC 3339 times).",
+)
+@click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only image IDs.")
+@format_option("{{.ID}} {{.Size}} {{.CreatedBy}}")
 @json_option
 @pass_ctx
-def history(c: Ctx, image: str, no_trunc: bool, human: bool, as_json: bool) -> None:
-    """Show the history of an image, newest first."""
+def history(
+    c: Ctx,
+    image: str,
+    no_trunc: bool,
+    human: bool,
+    ids_only: bool,
+    template: str | None,
+    as_json: bool,
+) -> None:
+    """Show the history of an image, newest first.
+
+    \b
+    Examples:
+      lamina history -q local/app:3
+      lamina history --no-trunc --format '{{.CreatedBy}}' local/app:3
+      lamina history --format 'table {{.ID}}\\t{{.Size}}\\t{{.CreatedAt}}' local/app:3
+    """
     rows = history_rows(c.store, image)
-    if as_json:
+    if as_json and template is None:
         emit_json(
             [
                 {
@@ -175,26 +220,59 @@ def history(c: Ctx, image: str, no_trunc: bool, human: bool, as_json: bool) -> N
             ]
         )
         return
-    table = [("IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT")]
-    for r in rows:
-        ident = r.image if no_trunc or r.image == "<missing>" else digest.short(r.image)
-        by = (
-            r.entry.created_by
-            if no_trunc or len(r.entry.created_by) <= 45
-            else r.entry.created_by[:44] + "…"
-        )
-        when = humanize.ago(r.entry.created) if human else r.entry.created
-        size = humanize.size(r.size) if human else str(r.size)
-        table.append((ident, when, by, size, r.entry.comment))
-    echo_table(table)
+    emit(
+        template or ("{{.ID}}" if ids_only else fields.HISTORY_TABLE),
+        [fields.history(r, no_trunc, human) for r in rows],
+        headers=fields.HISTORY_HEADERS,
+        type_name=fields.HISTORY_TYPE,
+        table=fields.HISTORY_TABLE,
+    )
 
 
-@cli.command(context_settings=CONTEXT)
-@click.argument("images", nargs=-1, required=True)
-@pass_ctx
-def inspect(c: Ctx, images: tuple[str, ...]) -> None:
-    """Show images as a JSON list, like `docker inspect`."""
-    emit_json(inspect_images(c.store, images))
+def inspect_command(kind: str | None) -> click.Command:
+    """`inspect` (any kind, or --type), `image inspect`, `container inspect`: one verb."""
+    what = kind or "object"
+
+    arg = {"image": "images", "container": "containers"}.get(kind or "", "objects")
+
+    @click.command(context_settings=CONTEXT)
+    @click.argument(arg, nargs=-1, required=True, metavar=f"{what.upper()}...")
+    @click.option("-f", "--format", "template", metavar="TEMPLATE", help=INSPECT_FORMAT_HELP)
+    @click.option(
+        "--type",
+        "kind",
+        type=click.Choice(["image", "container"]),
+        default=kind,
+        hidden=kind is not None,
+        help="Only look for images, or only for containers.",
+    )
+    @pass_ctx
+    def inspect(
+        c: Ctx, /, template: str | None, kind: str | None, **names: tuple[str, ...]
+    ) -> None:
+        docs = inspect_objects(c.store, names[arg], kind)
+        if template is None:
+            emit_json(docs)
+        else:
+            emit(template, docs, plain=True)
+
+    inspect.help = INSPECT_HELP.format(what=what)
+    return inspect
+
+
+INSPECT_FORMAT_HELP = "Go-template output, e.g. -f '{{.Id}}' or -f '{{json .Config}}'."
+INSPECT_HELP = """Show {what}s as a JSON list, like `docker inspect`.
+
+    A name is looked up as a container first, then as an image (--type picks one).
+
+    \b
+    Examples:
+      lamina inspect -f '{{{{.Id}}}}' local/app:3
+      lamina inspect -f '{{{{json .Config.Env}}}}' local/app:3
+      lamina inspect --type container -f '{{{{.State.Status}}}}' mybox
+    """
+cli.add_command(inspect_command(None), "inspect")
+image.add_command(inspect_command("image"), "inspect")
 
 
 @cli.command(context_settings=CONTEXT)

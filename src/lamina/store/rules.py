@@ -20,7 +20,7 @@ and config even when the image itself is deleted (Docker's read-write layer does
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lamina import digest, reference
@@ -163,11 +163,17 @@ class Removal:
 
 
 def prune(
-    tx: Transaction, graph: Graph, all_unused: bool, containers: Sequence[ContainerUse] = ()
+    tx: Transaction,
+    graph: Graph,
+    all_unused: bool,
+    containers: Sequence[ContainerUse] = (),
+    keep: Callable[[StoredImage], bool] = lambda img: True,
 ) -> list[str]:
-    """`image prune`: delete dangling images (with -a: every image no container uses)."""
+    """`image prune`: delete dangling images (with -a: every image no container uses);
+    only those `keep` is true of (Docker's --filter)."""
     removal = Removal(tx, graph, containers)
     candidates = graph.images if all_unused else [i for i in graph.images if graph.is_dangling(i)]
+    candidates = [i for i in candidates if keep(i)]
     # an untagged parent goes with its last child, never on its own (as in Docker)
     top = [i for i in candidates if i.names or not graph.children.get(i.id)]
     for img in sorted(top, key=lambda i: (i.facts.created, i.id), reverse=True):
