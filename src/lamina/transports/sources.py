@@ -18,6 +18,7 @@ from typing import BinaryIO
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image
 from lamina.layer import compression
+from lamina.progress import Progress
 from lamina.spec import Platform
 from lamina.transports import docker_archive, oci_layout
 from lamina.transports.spool import spool
@@ -37,14 +38,17 @@ def read_images(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
 
 @contextmanager
 def open_archive(
-    path: str | None, scratch: Path, stdin: BinaryIO | None = None
+    path: str | None,
+    scratch: Path,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[ArchiveFS]:
     """An ArchiveFS for a path ("-" or None: stdin); temp files are removed on exit."""
     temp: Path | None = None
     fs: ArchiveFS
     try:
         if path in (None, "-"):
-            fs, temp = spool(stdin or sys.stdin.buffer, scratch, "standard input")
+            fs, temp = spool(stdin or sys.stdin.buffer, scratch, "standard input", progress)
         else:
             p = Path(path)
             if p.is_dir():
@@ -55,7 +59,7 @@ def open_archive(
                 with open(p, "rb") as f:
                     if compression.sniff(f.read(8)):
                         f.seek(0)
-                        fs, temp = spool(f, scratch, path)
+                        fs, temp = spool(f, scratch, path, progress)
                 if temp is None:
                     fs = TarFS(p, path)
         try:

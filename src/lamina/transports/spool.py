@@ -29,19 +29,25 @@ from lamina.layer import tarformat as tf
 from lamina.layer.tarcheck import MAX_TRAILING
 from lamina.layer.tarstream import Member as TarMember
 from lamina.layer.tarstream import TarReader
+from lamina.progress import Progress, Task
 from lamina.transports.tarfs import Member, SpooledFS, normal
 
 BIG = 1 << 20
 _KINDS = {tf.REGULAR: "file", tf.DIRECTORY: "dir", tf.SYMLINK: "symlink", tf.HARDLINK: "hardlink"}
 
 
-def spool(stream: BinaryIO, scratch: Path, label: str) -> tuple[SpooledFS, Path]:
+def spool(
+    stream: BinaryIO, scratch: Path, label: str, progress: Progress | None = None
+) -> tuple[SpooledFS, Path]:
     """Read the archive `stream` (compressed or not) to its end; (its members, the
     directory that holds them, for the caller to remove)."""
     kind, plain = compression.auto_decompressed(stream)
     folder = Path(tempfile.mkdtemp(dir=scratch, prefix="input-"))
+    task = (progress or Progress.null()).task(f"Reading {label}", None)
     try:
-        return _read(plain, folder, label), folder
+        fs = _read(_Pipe(plain, task), folder, label)
+        task.done()
+        return fs, folder
     except BaseException as exc:  # Ctrl-C and SIGTERM too: never leave the copy behind
         shutil.rmtree(folder, ignore_errors=True)
         if not isinstance(exc, compression.DECOMPRESSION_ERRORS) or not compression.damaged(exc):
@@ -50,12 +56,12 @@ def spool(stream: BinaryIO, scratch: Path, label: str) -> tuple[SpooledFS, Path]
         raise InvalidInputError(f"{label}: {what}data is truncated or corrupt ({exc})") from None
 
 
-def _read(plain: BinaryIO, folder: Path, label: str) -> SpooledFS:
+def _read(plain: _Pipe, folder: Path, label: str) -> SpooledFS:
     members: dict[str, Member] = {}
     spools: dict[str, Spool] = {}
     small_path = folder / "small"
     with open(small_path, "wb") as small:
-        reader = TarReader(_Pipe(plain), label)  # type: ignore[arg-type]
+        reader = TarReader(plain, label)  # type: ignore[arg-type]
         for n, m in enumerate(reader):
             name, kind = normal(m.name), _KINDS.get(m.type, "other")
             old = spools.pop(name, None)
@@ -78,10 +84,16 @@ def _read(plain: BinaryIO, folder: Path, label: str) -> SpooledFS:
 
 
 class _Pipe:
-    """A stream read front to back only: a decompressor claims it can seek, at a cost."""
+    """The stream read front to back only (a decompressor claims it can seek, at a cost),
+    its bytes counted on the progress task."""
 
-    def __init__(self, raw: BinaryIO) -> None:
-        self.read = raw.read
+    def __init__(self, raw: BinaryIO, task: Task) -> None:
+        self._raw, self._task = raw, task
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._task.advance(len(data))
+        return data
 
     def seekable(self) -> bool:
         return False
@@ -96,7 +108,7 @@ def _write_big(reader: TarReader, member: TarMember, path: Path) -> Spool:
     return Spool(path, hasher.digest)
 
 
-def _no_more(plain: BinaryIO, label: str) -> None:
+def _no_more(plain: _Pipe, label: str) -> None:
     """What follows the end-of-archive marker: padding, at most MAX_TRAILING bytes."""
     trailing = 0
     while chunk := plain.read(digest.CHUNK):
