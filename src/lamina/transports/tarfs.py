@@ -15,7 +15,7 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Self, cast
 
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Spool
@@ -83,6 +83,15 @@ class _Members:
 
     def open(self, name: str) -> BinaryIO:
         raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def spooled(self, name: str) -> Spool | None:
         """The file lamina owns holding exactly this member, when there is one."""
@@ -163,12 +172,6 @@ class TarFS(_Members):
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> TarFS:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def open(self, name: str) -> BinaryIO:
         member = self._must(name)
         raw = FileSlice(self._file.fileno(), member.offset, member.size)
@@ -200,12 +203,6 @@ class SpooledFS(_Members):
 
     def close(self) -> None:
         self._small.close()
-
-    def __enter__(self) -> SpooledFS:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class DirFS:
