@@ -67,10 +67,18 @@ def run(
     stdin: Path | None = None,
     note: str = "",
 ) -> Row:
-    """Run argv to completion (peers: at most LIMIT); wall and CPU time, own peak RSS."""
+    """Run argv to completion (peers: at most LIMIT); wall and CPU time, its peak RSS.
+
+    The peak is GNU time's (%M): the process's own. ru_maxrss from this script's wait4
+    would be at least this script's RSS at the spawn (exec keeps the old high-water)."""
     started = time.perf_counter()
-    with open(stdin or os.devnull, "rb") as inp, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, env=env, stdin=inp, stdout=subprocess.DEVNULL, stderr=err)
+    with (
+        open(stdin or os.devnull, "rb") as inp,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile() as peak,
+    ):
+        timed = ["/usr/bin/time", "-f", "%M", "-o", peak.name, *argv]
+        proc = subprocess.Popen(timed, env=env, stdin=inp, stdout=subprocess.DEVNULL, stderr=err)
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -78,26 +86,18 @@ def run(
             if tool != "lamina" and time.perf_counter() - started > LIMIT:
                 proc.kill()
                 os.wait4(proc.pid, 0)
-                return Row(
-                    task, tool, LIMIT, 0, 0, 0, os.getloadavg()[0], f"cut after {LIMIT:.0f} s"
-                )
+                load = os.getloadavg()[0]
+                return Row(task, tool, LIMIT, 0, 0, 0, load, f"cut after {LIMIT:.0f} s")
             time.sleep(0.05)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
             err.seek(0)
             raise RuntimeError(f"{' '.join(argv)} failed: {err.read().decode()[-2000:]}")
+        peak_kb = int(Path(peak.name).read_text().split()[-1])
     cpu = usage.ru_utime + usage.ru_stime
-    return Row(
-        task,
-        tool,
-        seconds,
-        cpu,
-        usage.ru_maxrss / 1024,
-        moved / 1e6 / seconds,
-        os.getloadavg()[0],
-        note,
-    )
+    mb_s = moved / 1e6 / seconds
+    return Row(task, tool, seconds, cpu, peak_kb / 1024, mb_s, os.getloadavg()[0], note)
 
 
 def need(gb: float, where: Path) -> None:
