@@ -6,8 +6,9 @@ its diff_id by the sink and, when its compressed digest is known, that is checke
 over every byte of the blob (trailers included). Never held in memory. Its header
 index (store/headerindex.py) is filled from the headers as they go by. A plain layer
 spooled from a pipe (transports/spool.py) is checked and moved in, not copied again.
-A layer a delta archive left out (not `available`) cannot be read: `find_missing` names those the
-sink lacks, and `missing_error` says so in one line, before anything is written.
+A layer a delta archive left out (not `available`) cannot be read: `find_missing`
+names those the sink lacks, and `missing_error` says so in one line, before anything
+is written.
 """
 
 from __future__ import annotations
