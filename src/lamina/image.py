@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from lamina import digest, mediatype
 from lamina.errors import InvalidInputError
@@ -28,6 +28,16 @@ from lamina.layer import compression
 from lamina.spec import Config, Descriptor, HistoryEntry, Manifest
 
 Opener = Callable[[], BinaryIO]
+
+
+@dataclass(frozen=True)
+class Spool:
+    """A file lamina owns, on the store's filesystem, holding exactly a blob's bytes (an
+    archive read from a pipe is spooled so: transports/spool.py), and their sha256,
+    computed as they were written. A loader may move it into the store, not copy it."""
+
+    path: Path
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Layer:
     open_blob: Opener = field(compare=False, repr=False)
     # False for a layer a delta archive lists but does not carry
     available: bool = True
+    spool: Spool | None = field(default=None, compare=False, repr=False)
 
     @property
     def compression(self) -> str:
@@ -130,6 +141,7 @@ class BlobSink(Protocol):
     def put_bytes(self, data: bytes) -> str: ...
 
 
+@runtime_checkable
 class LayerSink(BlobSink, Protocol):
     """A sink that new layers can be written into directly (no second copy): what an
     operation that makes a layer (squash) is given."""

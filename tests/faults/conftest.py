@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,8 @@ def lamina(
     )
 
 
-def ok(store: Path, *args: str) -> str:
-    done = lamina(store, *args)
+def ok(store: Path, *args: str, input: bytes | None = None) -> str:
+    done = lamina(store, *args, input=input)
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode()
 
@@ -51,3 +52,22 @@ def seeded(tmp_path: Path) -> Path:
     store = tmp_path / "s"
     ok(store, "load", "-i", str(docker_archive(stack(4), tmp_path / "stack.tar")))
     return store
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 5 MiB tmpfs (needs root: skipped with the reason elsewhere, failed under CI=true)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mnt)], capture_output=True
+    )
+    if done.returncode != 0:
+        why = f"cannot mount a tmpfs: {done.stderr.decode().strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

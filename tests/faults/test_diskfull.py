@@ -5,33 +5,10 @@ Needs `mount -t tmpfs` (root): skipped with a message elsewhere, except under CI
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.builders import docker_archive, stack
 from tests.faults.conftest import assert_healthy, big_archive, lamina, ok
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mnt)], capture_output=True
-    )
-    if done.returncode != 0:
-        why = f"cannot mount a tmpfs: {done.stderr.decode().strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_loads_that_do_not_fit_leave_the_store_as_it_was(small_disk, tmp_path):

@@ -58,7 +58,7 @@ def load(
     Layers it carries as patches are rebuilt first (ops/rebuild.py), against references
     the store must hold (checked, all of them, before any is rebuilt).
     """
-    with open_archive(source, store.tmp, stdin) as fs:
+    with open_archive(source, store.tmp, stdin, progress) as fs:
         images = read_images(fs, Platform.of(platform))
         if not images:
             raise InvalidInputError(f"{fs.label} holds no images")

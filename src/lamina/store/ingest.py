@@ -4,20 +4,24 @@ The store keeps layers uncompressed, named by their diff_id. `put_layer` streams
 layer (compressed or not, as its bytes say) into a sink: decompressed, hashed against
 its diff_id by the sink and, when its compressed digest is known, that is checked too,
 over every byte of the blob (trailers included). Never held in memory. Its header
-index (store/headerindex.py) is filled from the headers as they go by. A layer a delta
-archive left out (not `available`) cannot be read: `find_missing` names those the
-sink lacks, and `missing_error` says so in one line, before anything is written.
+index (store/headerindex.py) is filled from the headers as they go by. A plain layer
+spooled from a pipe (transports/spool.py) is checked and moved in, not copied again.
+A layer a delta archive left out (not `available`) cannot be read: `find_missing`
+names those the sink lacks, and `missing_error` says so in one line, before anything
+is written.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from lamina import digest
 from lamina.errors import InvalidInputError, MissingLayersError
-from lamina.image import BlobSink, Image, Layer
+from lamina.image import BlobSink, Image, Layer, LayerSink, Spool
 from lamina.layer import compression
 from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.tarcheck import CheckedTar
@@ -71,6 +75,8 @@ def put_layer(layer: Layer, sink: BlobSink, task: Task) -> HeaderIndex:
     """Stream `layer` into `sink` uncompressed, verified (see module doc); returns its
     header index."""
     index = HeaderIndex()
+    if layer.spool is not None and _take_spool(layer, layer.spool, sink, task, index):
+        return index
     # a compressed blob has a digest of its own to check; a plain one is its diff_id,
     # which the sink checks anyway: hashing it here too would only cost time
     compressed = bool(layer.digest) and layer.digest != layer.diff_id
@@ -94,3 +100,36 @@ def put_layer(layer: Layer, sink: BlobSink, task: Task) -> HeaderIndex:
     if counted.hasher is not None:
         digest.check(layer.digest, counted.hasher.digest, f"layer blob {layer.digest}")
     return index
+
+
+def _take_spool(
+    layer: Layer, spool: Spool, sink: BlobSink, task: Task, index: HeaderIndex
+) -> bool:
+    """Move an uncompressed layer's spool into `sink`, checked and not written again: its
+    sha256 (computed as it was spooled) must be the diff_id (and the blob's digest), its
+    bytes a valid layer tar (read back). False when it cannot be moved (a compressed
+    blob, a sink with no staging area, another filesystem): the caller copies it then."""
+    if not isinstance(sink, LayerSink):
+        return False
+    what = f"layer {digest.short(layer.diff_id, algorithm=True)}"
+    with open(spool.path, "rb") as f:
+        if compression.sniff(f.read(8)):
+            return False
+        f.seek(0)
+        for expected in {layer.diff_id, layer.digest or layer.diff_id}:
+            digest.check(expected, spool.digest, f"layer blob {expected}")
+        checked = CheckedTar(f, what, index=index)
+        while chunk := checked.read(digest.CHUNK):
+            task.advance(len(chunk))
+        index.tar_size = os.fstat(f.fileno()).st_size
+        os.fsync(f.fileno())  # durable before it is renamed into the store
+    target = sink.staging_file()
+    try:
+        os.replace(spool.path, target)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        if exc.errno == errno.EXDEV:
+            return False
+        raise
+    sink.adopt(target, layer.diff_id)
+    return True

@@ -75,7 +75,8 @@ def _layer(fs: ArchiveFS, path: str, diff_id: str) -> Layer:
     dig = diff_id if kind == "" else ""
     # xz and bzip2 (Docker reads them) have no media type: the store keeps layers plain
     media_type = mediatype.layer_type(kind if kind in ("gzip", "zstd") else "")
-    return Layer(diff_id, dig, fs.size(path), media_type, _opener(fs, path))
+    opener = _opener(fs, path)
+    return Layer(diff_id, dig, fs.size(path), media_type, opener, spool=fs.spooled(path))
 
 
 def _opener(fs: ArchiveFS, path: str) -> Callable[[], BinaryIO]:

@@ -172,7 +172,8 @@ def _layer(fs: ArchiveFS, desc: Descriptor, diff_id: str) -> Layer:
             f"its descriptor says {desc.size}",
             "the layout is damaged",
         )
-    return Layer(diff_id, desc.digest, desc.size, desc.media_type, _opener(fs, desc.digest))
+    opener = _opener(fs, desc.digest)
+    return Layer(diff_id, desc.digest, desc.size, desc.media_type, opener, spool=fs.spooled(path))
 
 
 def _absent(fs: ArchiveFS, path: str) -> Callable[[], BinaryIO]:

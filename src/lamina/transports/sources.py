@@ -2,14 +2,14 @@
 
 Recognises docker-archive (any of its layouts), oci-archive and OCI layout
 directories; a whole archive that was gzip- or zstd-compressed (`docker save |
-gzip`) is decompressed to a temp file first, since tar members are read at random.
+gzip`), like one read from a pipe, is kept on disk first (transports/spool.py), since
+tar members are read at random.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,9 +18,10 @@ from typing import BinaryIO
 from lamina.errors import InvalidInputError, NotFoundError
 from lamina.image import Image
 from lamina.layer import compression
-from lamina.layer.tarcheck import CheckedTar
+from lamina.progress import Progress
 from lamina.spec import Platform
 from lamina.transports import docker_archive, oci_layout
+from lamina.transports.spool import spool
 from lamina.transports.tarfs import ArchiveFS, DirFS, TarFS
 
 
@@ -35,34 +36,19 @@ def read_images(fs: ArchiveFS, platform: Platform | None = None) -> list[Image]:
     )
 
 
-def _spool(stream: BinaryIO, scratch: Path, label: str) -> Path:
-    """Copy a stream to a temp file, decompressing a compressed archive on the way. The
-    tar is checked as it goes, so a bomb's zeros stop at the end-of-archive cap."""
-    kind, plain = compression.auto_decompressed(stream)
-    fd, tmp = tempfile.mkstemp(dir=scratch, prefix="input-", suffix=".tar")
-    try:
-        with open(fd, "wb") as out:
-            shutil.copyfileobj(CheckedTar(plain, label, entry_rules=False), out, 1 << 20)
-    except BaseException as exc:  # Ctrl-C and SIGTERM too: never leave the copy behind
-        Path(tmp).unlink(missing_ok=True)
-        if not isinstance(exc, compression.DECOMPRESSION_ERRORS) or not compression.damaged(exc):
-            raise
-        what = f"{kind}-compressed " if kind else ""
-        raise InvalidInputError(f"{label}: {what}data is truncated or corrupt ({exc})") from None
-    return Path(tmp)
-
-
 @contextmanager
 def open_archive(
-    path: str | None, scratch: Path, stdin: BinaryIO | None = None
+    path: str | None,
+    scratch: Path,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
 ) -> Iterator[ArchiveFS]:
     """An ArchiveFS for a path ("-" or None: stdin); temp files are removed on exit."""
     temp: Path | None = None
     fs: ArchiveFS
     try:
         if path in (None, "-"):
-            temp = _spool(stdin or sys.stdin.buffer, scratch, "standard input")
-            fs = TarFS(temp, "standard input")
+            fs, temp = spool(stdin or sys.stdin.buffer, scratch, "standard input", progress)
         else:
             p = Path(path)
             if p.is_dir():
@@ -71,15 +57,15 @@ def open_archive(
                 raise NotFoundError(f"{path}: no such file or directory")
             else:
                 with open(p, "rb") as f:
-                    kind = compression.sniff(f.read(8))
-                    if kind:
+                    if compression.sniff(f.read(8)):
                         f.seek(0)
-                        temp = _spool(f, scratch, path)
-                fs = TarFS(temp or p, path)
+                        fs, temp = spool(f, scratch, path, progress)
+                if temp is None:
+                    fs = TarFS(p, path)
         try:
             yield fs
         finally:
             fs.close()
     finally:
         if temp is not None:
-            temp.unlink(missing_ok=True)
+            shutil.rmtree(temp, ignore_errors=True)

@@ -3,6 +3,9 @@
 The archive is scanned once for headers; each member can then be opened as a
 window onto the archive's own bytes (no copy, no memory held). Symlinks and
 hardlinks inside the archive are followed, as podman/skopeo archives need.
+A SpooledFS is the same view over an archive that was read from a pipe
+(transports/spool.py): its members are files lamina owns, which a loader may take
+(`spooled`) instead of copying them.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Self, cast
 
 from lamina.errors import InvalidInputError, NotFoundError
+from lamina.image import Spool
 from lamina.layer import tarformat as tf
 from lamina.layer.tarstream import TarReader
 
@@ -66,19 +70,79 @@ class FileSlice(io.RawIOBase):
         return self._pos
 
 
-def _normal(name: str) -> str:
+def normal(name: str) -> str:
     name = posixpath.normpath("/" + name).lstrip("/")
     return name if name != "." else ""
 
 
-class TarFS:
+class _Members:
+    """Members by normalised path, with links followed; `open` is the subclass's."""
+
+    label: str
+    members: dict[str, Member]
+
+    def open(self, name: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def spooled(self, name: str) -> Spool | None:
+        """The file lamina owns holding exactly this member, when there is one."""
+        return None
+
+    def resolve(self, name: str) -> Member | None:
+        """The regular file `name` refers to, following links inside the archive."""
+        current = normal(name)
+        for _ in range(_MAX_LINK_HOPS):
+            member = self.members.get(current)
+            if member is None:
+                return None
+            if member.kind == "file":
+                return member
+            if member.kind == "symlink":
+                current = normal(posixpath.join(posixpath.dirname(current), member.target))
+            elif member.kind == "hardlink":
+                current = normal(member.target)
+            else:
+                return None
+        raise InvalidInputError(f"{self.label}: too many links resolving {name}")
+
+    def exists(self, name: str) -> bool:
+        return self.resolve(name) is not None
+
+    def listed(self, name: str) -> bool:
+        """Is there any member (file, link, FIFO, ...) at `name`?"""
+        return normal(name) in self.members
+
+    def size(self, name: str) -> int:
+        return self._must(name).size
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.open(name) as f:
+            return f.read()
+
+    def _must(self, name: str) -> Member:
+        member = self.resolve(name)
+        if member is None:
+            raise NotFoundError(f"{self.label} has no file {name}")
+        return member
+
+
+class TarFS(_Members):
     """The members of an uncompressed tar file, by normalised path."""
 
     def __init__(self, path: Path, label: str | None = None) -> None:
         self.path = path
         self.label = label or str(path)
         self._file = open(path, "rb")  # noqa: SIM115 - lives as long as the TarFS
-        self.members: dict[str, Member] = {}
+        self.members = {}
         try:
             self._scan()
         except BaseException:
@@ -97,7 +161,7 @@ class TarFS:
                     "save or download it again",
                 )
             kind = _KINDS.get(m.type, "other")
-            name = _normal(m.name)
+            name = normal(m.name)
             self.members[name] = Member(name, m.data_offset, m.data_size, kind, m.linkname)
         if not self.members:
             raise InvalidInputError(
@@ -108,53 +172,37 @@ class TarFS:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self) -> TarFS:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def resolve(self, name: str) -> Member | None:
-        """The regular file `name` refers to, following links inside the archive."""
-        current = _normal(name)
-        for _ in range(_MAX_LINK_HOPS):
-            member = self.members.get(current)
-            if member is None:
-                return None
-            if member.kind == "file":
-                return member
-            if member.kind == "symlink":
-                current = _normal(posixpath.join(posixpath.dirname(current), member.target))
-            elif member.kind == "hardlink":
-                current = _normal(member.target)
-            else:
-                return None
-        raise InvalidInputError(f"{self.label}: too many links resolving {name}")
-
-    def exists(self, name: str) -> bool:
-        return self.resolve(name) is not None
-
-    def listed(self, name: str) -> bool:
-        """Is there any member (file, link, FIFO, ...) at `name`?"""
-        return _normal(name) in self.members
-
-    def size(self, name: str) -> int:
-        return self._must(name).size
-
     def open(self, name: str) -> BinaryIO:
         member = self._must(name)
         raw = FileSlice(self._file.fileno(), member.offset, member.size)
         return cast(BinaryIO, io.BufferedReader(raw, 1 << 20))
 
-    def read_bytes(self, name: str) -> bytes:
-        with self.open(name) as f:
-            return f.read()
 
-    def _must(self, name: str) -> Member:
+class SpooledFS(_Members):
+    """The members of an archive read from a pipe (transports/spool.py): big ones in
+    files of their own (`spools`), small ones as windows onto one shared file."""
+
+    def __init__(
+        self, label: str, members: dict[str, Member], spools: dict[str, Spool], small: Path
+    ) -> None:
+        self.label, self.members, self.spools = label, members, spools
+        self._small = open(small, "rb")  # noqa: SIM115 - lives as long as the SpooledFS
+
+    def spooled(self, name: str) -> Spool | None:
         member = self.resolve(name)
-        if member is None:
-            raise NotFoundError(f"{self.label} has no file {name}")
-        return member
+        spool = self.spools.get(member.name) if member is not None else None
+        return spool if spool is not None and spool.path.exists() else None
+
+    def open(self, name: str) -> BinaryIO:
+        member = self._must(name)
+        spool = self.spools.get(member.name)
+        if spool is not None:
+            return open(spool.path, "rb")
+        raw = FileSlice(self._small.fileno(), member.offset, member.size)
+        return cast(BinaryIO, io.BufferedReader(raw, 1 << 20))
+
+    def close(self) -> None:
+        self._small.close()
 
 
 class DirFS:
@@ -165,7 +213,7 @@ class DirFS:
         self.label = str(root)
 
     def _path(self, name: str) -> Path:
-        return self.root / _normal(name)
+        return self.root / normal(name)
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
@@ -186,8 +234,11 @@ class DirFS:
         with self.open(name) as f:
             return f.read()
 
+    def spooled(self, name: str) -> Spool | None:
+        return None
+
     def close(self) -> None:
         pass
 
 
-ArchiveFS = TarFS | DirFS
+ArchiveFS = TarFS | SpooledFS | DirFS
