@@ -9,6 +9,12 @@ when the patch was made (a different reference fails where it differs, naming th
 the patch needs), the zstd stream carries its own checksum (a damaged patch fails), and
 the diff_id of the result is checked at the end. The output may hold bytes when an error
 is raised: callers write to a temporary file and drop it on failure.
+
+Speed: reference bytes are read into buffers the decoder keeps (no allocation per range),
+and a DELTA's dictionary that overlaps the previous one (consecutive windows of a changed
+file: the second half of one is the first half of the next) reuses the bytes already read
+instead of reading them again. Memory: two dictionaries' worth at most (bounded by the
+largest DELTA range, itself at most `MAX_PIECE`) and one chunk for copies.
 """
 
 from __future__ import annotations
@@ -36,8 +42,10 @@ class _Rebuild:
         self.header, self.ref, self.out, self.task = header, ref, out, task
         self.hasher = Hasher()
         self.last = 0
+        self.chunk = memoryview(bytearray(_CHUNK))  # COPY reads land here
+        self.dictionary = _Dictionary(ref)
 
-    def emit(self, data: bytes) -> None:
+    def emit(self, data: bytes | memoryview) -> None:
         self.out.write(data)
         self.hasher.update(data)
         self.task.advance(len(data))
@@ -72,10 +80,12 @@ class _Rebuild:
     def copy(self, offset: int, size: int, crc: int) -> None:
         seen, at = 0, offset
         while at < offset + size:
-            data = self.ref.read(at, min(_CHUNK, offset + size - at))
-            seen = zlib.crc32(data, seen)
-            self.emit(data)
-            at += len(data)
+            n = self.ref.readinto(at, self.chunk[: min(_CHUNK, offset + size - at)])
+            if not n:
+                break
+            seen = zlib.crc32(self.chunk[:n], seen)
+            self.emit(self.chunk[:n])
+            at += n
         if seen != crc:
             raise self.wrong(offset, "differs from the one it was made against")
 
@@ -133,7 +143,11 @@ def _xor(run: _Rebuild, ops: fmt.OpReader) -> None:
 
 def _delta(run: _Rebuild, ops: fmt.OpReader) -> None:
     offset, size = run.where(ops)
-    old = run.reference(offset, size, ops.crc())
+    if size > fmt.MAX_PIECE:
+        raise PatchError("layer patch is corrupt (an operation is too large)")
+    old = run.dictionary.load(offset, size)
+    if zlib.crc32(old) != ops.crc():
+        raise run.wrong(offset, "differs from the one it was made against")
     target, length = ops.number(), ops.number()
     if length > fmt.MAX_PIECE or target > fmt.MAX_PIECE:
         raise PatchError("layer patch is corrupt (an operation is too large)")
@@ -147,6 +161,34 @@ def _delta(run: _Rebuild, ops: fmt.OpReader) -> None:
     if len(data) != target:
         raise PatchError("layer patch is corrupt (a delta rebuilds the wrong size)")
     run.emit(data)
+
+
+class _Dictionary:
+    """The reference range of the last DELTA, kept to serve the next one: the part of a new
+    range the old one holds is copied over, only the rest is read. Two buffers take
+    turns (the old range is the source of the copy); they grow to the largest range."""
+
+    def __init__(self, ref: RandomAccess) -> None:
+        self.ref = ref
+        self.buffers = [bytearray(), bytearray()]
+        self.offset = self.size = 0  # what buffers[0] holds
+
+    def load(self, offset: int, size: int) -> memoryview:
+        """Reference bytes [offset, offset+size), which `where` checked are in the layer."""
+        if len(self.buffers[1]) < size:
+            self.buffers[1] = bytearray(size)
+        old, new = self.buffers
+        into = memoryview(new)
+        start, end = max(offset, self.offset), min(offset + size, self.offset + self.size)
+        if start < end and start == offset:  # the new range starts inside the old one
+            into[: end - start] = memoryview(old)[start - self.offset : end - self.offset]
+        else:
+            end = offset
+        if end < offset + size:  # a short read (the layer shrank) leaves a short range
+            size = end - offset + self.ref.readinto(end, into[end - offset : size])
+        self.buffers.reverse()
+        self.offset, self.size = offset, size
+        return into[:size]
 
 
 def _unknown(run: _Rebuild, ops: fmt.OpReader) -> None:

@@ -124,6 +124,21 @@ class RandomAccess:
         self.stream.seek(offset)
         return _Bytes(self.stream).read(min(n, self.size - offset))
 
+    def readinto(self, offset: int, view: memoryview) -> int:
+        """Fill `view` with the bytes from `offset`; returns how many (fewer only when the
+        tar ends first). No allocation: the decoder reuses its buffers."""
+        if offset < 0 or offset >= self.size:
+            return 0
+        view = view[: min(len(view), self.size - offset)]
+        self.stream.seek(offset)
+        got = 0
+        while got < len(view):
+            n = self.stream.readinto(view[got:])  # type: ignore[attr-defined]
+            if not n:
+                break
+            got += n
+        return got
+
 
 @contextmanager
 def random_access(opener: Opener) -> Iterator[RandomAccess]:
