@@ -155,14 +155,17 @@ class OpReader:
     def of_bytes(cls, data: bytes) -> OpReader:
         return cls(io.BytesIO(data))
 
-    def _more(self) -> None:
+    def _read(self, n: int) -> bytes:
         try:
-            chunk = self._src.read(1 << 18)
+            chunk = self._src.read(n)
         except zstandard.ZstdError as e:
             raise PatchError(f"layer patch is corrupt ({e})", "send the patch again") from e
         if not chunk:
             raise PatchError("layer patch is truncated", "send the patch again")
-        self._buf = self._buf[self._pos :] + chunk
+        return chunk
+
+    def _more(self) -> None:
+        self._buf = self._buf[self._pos :] + self._read(1 << 18)
         self._pos = 0
 
     def byte(self) -> int:
@@ -187,12 +190,20 @@ class OpReader:
         return int.from_bytes(self.take(4), "big")
 
     def take(self, n: int) -> bytes:
-        """Exactly n bytes (n small enough to hold: callers chunk big runs)."""
-        while len(self._buf) - self._pos < n:
-            self._more()
-        data = self._buf[self._pos : self._pos + n]
-        self._pos += n
-        return data
+        """Exactly n bytes (n small enough to hold: callers chunk big runs). A long run is
+        read in parts joined once, not by growing the buffer chunk after chunk."""
+        have = len(self._buf) - self._pos
+        if have >= n:
+            data = self._buf[self._pos : self._pos + n]
+            self._pos += n
+            return data
+        parts = [self._buf[self._pos :]]
+        while have < n:
+            parts.append(self._read(max(n - have, 1 << 18)))
+            have += len(parts[-1])
+        last, extra = parts[-1], have - n
+        parts[-1], self._buf, self._pos = last[: len(last) - extra], last, len(last) - extra
+        return b"".join(parts)
 
     def finish(self) -> None:
         """Read to the end of the zstd frame (its checksum is checked there)."""
