@@ -4,7 +4,8 @@ A big file changed all along is a DELTA per 4 MiB window, each against the refer
 bytes around it (two windows of them): consecutive dictionaries overlap by half, and the
 decoder copies the overlap from the previous one instead of reading it again. The
 reference is counted as it is read; the result must still be exact, and a reference that
-differs inside an overlap must still be refused.
+differs inside an overlap must still be refused. A DELTA whose frame makes more or fewer
+bytes than it says is refused too (its output lands in a buffer the decoder reuses).
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
 import pytest
+import zstandard
 
-from lamina.errors import PatchReferenceError
+from lamina.errors import PatchError, PatchReferenceError
 from lamina.layer.patch import apply_patch, encode_patch
+from lamina.layer.patch import format as fmt
 from tests.kit.layers import file, layer_bytes
 
 MB = 1 << 20
@@ -83,3 +87,28 @@ def test_a_damaged_reference_is_still_refused(where: int) -> None:
     damaged = old[:at] + bytes([old[at] ^ 1]) + old[at + 1 :]
     with pytest.raises(PatchReferenceError, match="differs from the one it was made against"):
         _rebuild(damaged, patch.getvalue())
+
+
+def _one_delta_patch(ref: bytes, made: bytes, claimed: int) -> bytes:
+    """A version 1 patch of one DELTA against all of `ref` that says it rebuilds `claimed`
+    bytes, with a frame that makes `made` (the header's size matches the claim)."""
+    kind = zstandard.DICT_TYPE_RAWCONTENT
+    cctx = zstandard.ZstdCompressor(dict_data=zstandard.ZstdCompressionDict(ref, dict_type=kind))
+    frame = cctx.compress(made)
+    op = bytes([fmt.DELTA]) + fmt.varint(0) + fmt.varint(len(ref))
+    op += zlib.crc32(ref).to_bytes(4, "big") + fmt.varint(claimed) + fmt.varint(len(frame))
+    out = io.BytesIO()
+    digest = "sha256:" + hashlib.sha256(made[:claimed]).hexdigest()
+    ref_id = "sha256:" + hashlib.sha256(ref).hexdigest()
+    fmt.write_header(out, fmt.PatchHeader(1, ref_id, digest, claimed, len(ref)))
+    out.write(zstandard.ZstdCompressor().compress(op + frame + bytes([fmt.END])))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("claimed", [999, 1001, 5000])
+def test_a_delta_that_rebuilds_another_size_is_refused(claimed: int) -> None:
+    ref = random.Random(8).randbytes(3000)
+    made = ref[1000:2000]
+    assert _rebuild(ref, _one_delta_patch(ref, made, len(made)))[0] == made  # the control
+    with pytest.raises(PatchError, match="a delta rebuilds the wrong size"):
+        _rebuild(ref, _one_delta_patch(ref, made, claimed))

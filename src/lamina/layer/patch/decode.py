@@ -13,8 +13,9 @@ is raised: callers write to a temporary file and drop it on failure.
 Speed: reference bytes are read into buffers the decoder keeps (no allocation per range),
 and a DELTA's dictionary that overlaps the previous one (consecutive windows of a changed
 file: the second half of one is the first half of the next) reuses the bytes already read
-instead of reading them again. Memory: two dictionaries' worth at most (bounded by the
-largest DELTA range, itself at most `MAX_PIECE`) and one chunk for copies.
+instead of reading them again; a DELTA's frame is decoded in one pass into a buffer that
+is reused too. Memory: two dictionaries and one DELTA output at most (each bounded by the
+largest in the patch, itself at most `MAX_PIECE`) and one chunk for copies.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class _Rebuild:
         self.last = 0
         self.chunk = memoryview(bytearray(_CHUNK))  # COPY reads land here
         self.dictionary = _Dictionary(ref)
+        self.decoded = bytearray()  # a DELTA's output lands here
+
+    def scratch(self, size: int) -> memoryview:
+        """The DELTA output buffer, at least `size` bytes (it grows, never shrinks)."""
+        if len(self.decoded) < size:
+            self.decoded = bytearray(size)
+        return memoryview(self.decoded)[:size]
 
     def emit(self, data: bytes | memoryview) -> None:
         self.out.write(data)
@@ -154,13 +162,16 @@ def _delta(run: _Rebuild, ops: fmt.OpReader) -> None:
     frame = ops.take(length)
     dictionary = zstandard.ZstdCompressionDict(old, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
     dctx = zstandard.ZstdDecompressor(dict_data=dictionary, max_window_size=fmt.MAX_WINDOW)
-    try:
-        data = dctx.decompress(frame, max_output_size=target)
+    into, n = run.scratch(target + 1), 0  # one byte more: a frame that makes more is caught
+    try:  # the whole frame is there and fits: zstd decodes it in one pass, into `into`
+        with dctx.stream_reader(frame) as reader:
+            while n < len(into) and (got := reader.readinto(into[n:])):
+                n += got
     except zstandard.ZstdError as e:
         raise PatchError(f"layer patch is corrupt ({e})", "send the patch again") from e
-    if len(data) != target:
+    if n != target:
         raise PatchError("layer patch is corrupt (a delta rebuilds the wrong size)")
-    run.emit(data)
+    run.emit(into[:n])
 
 
 class _Dictionary:
