@@ -5,9 +5,9 @@
 Each run is a fresh interpreter running `bench/patch.py --child decode` (apply_patch timed
 inside it, interpreter start excluded; the output is checked byte for byte against the new
 layer). The patch is the one bench/patch.py left in .cache/bench/patch/CASE/out/ (encoded
-here when missing). `--base SRC` runs another checkout's src/ too, interleaved run for run
-with this one, so both see the same load: a before/after on a shared machine. Medians are
-printed, beside the load average. Target: >= 200 MB/s.
+here when missing). `--base SRC` runs another checkout's src/ too, interleaved run for
+run with this one (A B B A...), so both see the same load: a before/after on a shared
+machine. Medians are printed, beside the load average. Target: >= 200 MB/s.
 """
 
 from __future__ import annotations
@@ -53,9 +53,11 @@ def bench(case: str, runs: int, sources: dict[str, Path]) -> list[str]:
         patch.parent.mkdir(exist_ok=True)
         _child(_SRC, Path("encode"), old, new, patch)
     got: dict[str, list[dict[str, float]]] = {name: [] for name in sources}
+    order = list(sources.items())
     for _ in range(runs):
-        for name, src in sources.items():
+        for name, src in order:
             got[name].append(_decode(src, old, new, patch))
+        order.reverse()  # A B B A ...: neither goes first every time
     size, rows = new.stat().st_size, []
     for name, results in got.items():
         cpu = statistics.median(r["cpu"] for r in results)
