@@ -53,6 +53,18 @@ def chain_ids(diff_ids: Iterable[str]) -> list[str]:
     return out
 
 
+def read_into(stream: BinaryIO, buffer: memoryview) -> int:
+    """Fill (up to) `buffer` from `stream`; 0 at the end. Reading into one reused buffer
+    instead of a fresh 1 MiB bytes per read keeps a long stream from churning the heap
+    (which glibc, with threads, fragments: see docs/design.md §11.1)."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return int(readinto(buffer) or 0)
+    data = stream.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)
+
+
 class Hasher:
     """Incremental sha256 that also counts bytes."""
 
@@ -133,6 +145,16 @@ class VerifyingReader:
             self._checked = True
             check(self._expected, self._hasher.digest, self._what)
         return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """As read, into the caller's buffer (see read_into)."""
+        n = read_into(self._stream, buffer)
+        if n:
+            self._hasher.update(buffer[:n])
+        elif len(buffer) and not self._checked:
+            self._checked = True
+            check(self._expected, self._hasher.digest, self._what)
+        return n
 
     def readable(self) -> bool:
         return True

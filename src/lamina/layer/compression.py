@@ -16,6 +16,7 @@ from typing import BinaryIO, cast
 import zstandard
 from isal import igzip, isal_zlib
 
+from lamina import digest
 from lamina.errors import InvalidInputError
 
 # what a damaged or truncated compressed stream raises while it is read
@@ -72,9 +73,7 @@ class _Peeked(io.RawIOBase):
             buffer[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        return digest.read_into(self._rest, buffer)  # no fresh bytes per read
 
 
 def peek(stream: BinaryIO, n: int = 8) -> tuple[bytes, BinaryIO]:

@@ -296,8 +296,10 @@ def _error_detail(resp: httpx.Response) -> str:
     return f" ({text})" if text else ""
 
 
-def iter_chunks(resp: httpx.Response, size: int) -> Iterator[bytes]:
-    """The decoded body of a streamed response, translating transport errors."""
+def iter_chunks(resp: httpx.Response, size: int | None) -> Iterator[bytes]:
+    """The decoded body of a streamed response, translating transport errors.
+
+    `size` None: the chunks as the socket delivers them (no re-chunking copies)."""
     try:
         yield from resp.iter_bytes(size)
     except httpx.HTTPError as exc:

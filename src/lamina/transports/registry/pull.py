@@ -178,11 +178,12 @@ def _download(layer: Layer, tmp_dir: Path, stop: threading.Event) -> Path:
         with os.fdopen(fd, "wb") as out, layer.open_blob() as blob:
             hasher = digest.Hasher()
             _, plain = compression.auto_decompressed(blob)
-            while chunk := plain.read(digest.CHUNK):
+            buf = memoryview(bytearray(digest.CHUNK))  # reused: no 1 MiB bytes per read
+            while n := digest.read_into(plain, buf):
                 if stop.is_set():
                     raise InterruptedError("another layer failed")
-                hasher.update(chunk)
-                out.write(chunk)
+                hasher.update(buf[:n])
+                out.write(buf[:n])
             while blob.read(digest.CHUNK):  # compressed trailers: the blob's digest covers all
                 pass
         digest.check(layer.diff_id, hasher.digest, f"layer {layer.diff_id} (uncompressed)")

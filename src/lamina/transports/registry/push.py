@@ -32,6 +32,10 @@ if TYPE_CHECKING:  # the HTTP side (httpx) loads only when a session opens
 CHUNK_SIZE = 64 << 20  # blobs above this go up in PATCH chunks of this size
 WORKERS = 3
 COMPRESSIONS = ("gzip", "zstd", "none")
+# Input goes to the compressor in pieces this size, so each compressed output it returns
+# (a fresh bytes) stays small: 1 MiB pieces gave outputs of every size up to 1 MiB, the
+# churn that fragmented glibc's heap to 130-200 MB RSS at 3 GB (docs/design.md §11.1).
+_FEED = 64 << 10
 
 
 class KnownBlob(Protocol):
@@ -198,12 +202,14 @@ class Pusher:
         try:
             with os.fdopen(fd, "wb") as raw, job.open_plain() as plain:
                 out = digest.HashingWriter(raw)
+                buf = memoryview(bytearray(digest.CHUNK))  # one per layer, reused: see §11.1
                 with codec.compressor(out, job.compression) as sink:  # type: ignore[arg-type]
-                    while chunk := plain.read(digest.CHUNK):
+                    while n := digest.read_into(plain, buf):
                         if self._stop.is_set():
                             raise InterruptedError("another layer failed")
-                        sink.write(chunk)
-                        task.advance(len(chunk))
+                        for at in range(0, n, _FEED):  # small outputs too: see _FEED
+                            sink.write(buf[at : min(at + _FEED, n)])
+                        task.advance(n)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -269,6 +275,9 @@ class _Closing:
 
     def read(self, n: int = -1) -> bytes:
         return self._stream.read(n)
+
+    def readinto(self, buffer: memoryview) -> int:
+        return digest.read_into(self._stream, buffer)
 
     def __enter__(self) -> _Closing:
         return self

@@ -28,6 +28,12 @@ MANIFEST_ACCEPT = ", ".join(
 )
 MAX_MANIFEST = 4 << 20  # the distribution spec's limit; guards against a runaway body
 SLICE = 1 << 20
+# Upload bodies go out in bytes of this size. Not slices of one reused buffer: h11 passes
+# only exact `bytes` through (anything else it copies, b"".join), and httpcore copies
+# what a partial socket send leaves (`buffer[n:]`); small bytes keep both cheap and keep
+# every allocation under glibc's mmap threshold, so three uploading threads do not
+# fragment the heap as 1 MiB ones did (design §11.1).
+UPLOAD_SLICE = 64 << 10
 
 
 class BlobReader:
@@ -184,7 +190,9 @@ class Repository:
             headers={"Accept-Encoding": "identity"},
             stream=True,
         )
-        reader = BlobReader(iter_chunks(resp, SLICE), dig, size, task, resp.close)
+        # as received (64 KiB reads): re-chunking to SLICE would copy every byte through
+        # a fresh 1 MiB bytes, the allocation churn that fragments the heap (design §11.1)
+        reader = BlobReader(iter_chunks(resp, None), dig, size, task, resp.close)
         return reader  # type: ignore[return-value]
 
     def read_blob(self, dig: str, size: int, task: Task) -> bytes:
@@ -258,11 +266,11 @@ def _slice_reader(
     """A body factory that streams `length` bytes of a file from `offset` (replayable)."""
 
     def body() -> Iterator[bytes]:
-        with open(path, "rb") as f:
+        with open(path, "rb", buffering=0) as f:  # unbuffered: read() is one exact bytes
             f.seek(offset)
             left = length
             while left > 0:
-                data = f.read(min(SLICE, left))
+                data = f.read(min(UPLOAD_SLICE, left))
                 if not data:
                     raise InvalidInputError(f"{path} shrank while it was being uploaded")
                 left -= len(data)
