@@ -1,13 +1,15 @@
 """Peak RSS of `lamina push` and `lamina pull` of one big image (issue 16), 3 workers and 1.
 
-    .venv/bin/python bench/push_rss.py [--size GB] [--pull] [--src OLD/src] [--keep-inputs]
+    .venv/bin/python bench/push_rss.py [--size GB] [--workers 3,1] [--pull] [--src OLD/src]
+                                       [--keep-inputs]
 
 The image is bench/bigimage.py's app:1 (copies of /usr, not zeros: L0 is half the
 size), loaded once into a store under .cache/bench/pushrss/. Each row is one fresh
 process under GNU time (bench/scale_big.py's `run`): wall and CPU seconds, peak RSS,
 and the load average. Workers=1 runs with lamina.transports.registry.push.WORKERS set
-to 1 (pull likewise). The registry is tests/peers.py's private one; everything is
-removed at the end (the inputs too unless --keep-inputs).
+to 1 (pull likewise); --workers picks the runs (default 3,1,3,1). The registry is
+tests/peers.py's private one; everything is removed at the end (the inputs too unless
+--keep-inputs, which keeps the loaded store as well, for the next run).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def main() -> None:
     ap.add_argument("--size", type=float, default=3.0, help="image size in GB (default 3)")
     ap.add_argument("--keep-inputs", action="store_true", help="keep .cache/bench/big/SIZE")
     ap.add_argument("--pull", action="store_true", help="measure pull too")
+    ap.add_argument("--workers", default="3,1,3,1", help="worker counts, one run each")
     ap.add_argument("--src", help="run lamina from this src/ (e.g. an older checkout's)")
     opts = ap.parse_args()
     env = {**LAMINA_ENV, "PYTHONPATH": opts.src} if opts.src else LAMINA_ENV
@@ -52,7 +55,7 @@ def main() -> None:
     if not (store / "index.json").exists():
         subprocess.run(lam(3, store, "load", "-i", str(inp.full)), check=True, env=LAMINA_ENV)
     rows: list[Row] = []
-    for workers in (3, 1, 3, 1):  # a fresh registry each time: nothing to mount or skip
+    for workers in map(int, opts.workers.split(",")):  # a fresh registry each: no mounts
         registry = Registry.start()
         try:
             ref = f"{registry.host}/bench/big:1"

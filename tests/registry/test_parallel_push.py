@@ -8,6 +8,7 @@ upload name a wrong digest, which the registry refuses (DIGEST_INVALID).
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -81,3 +82,29 @@ def test_a_refused_upload_is_one_line_and_no_manifest_is_written(
     assert err.count("\n") == 1 and "upload of" in err, err
     assert registry.count("PUT", f"/{repo}/manifests/") == 0  # the manifest never went
     assert [p for p in store.tmp.rglob("*")] == []  # compressed temp files are gone
+
+
+def test_layers_compress_one_at_a_time_on_one_thread_while_uploads_overlap(
+    store, tmp_path, registry: Registry, repo, watch: Watch, monkeypatch
+):
+    """One compressing thread: a compressor's output churns its thread's heap arena."""
+    load_stack(store, tmp_path, 6)
+    squeezing, threads = Watch(), set()
+    real = sender.Pusher._compress
+
+    def compress(self: sender.Pusher, job: sender._Job) -> tuple[Path, str, int]:
+        if job.compression != "gzip":  # the config, after the layers: sent as it is
+            return real(self, job)
+        squeezing.opened()
+        threads.add(threading.current_thread().name)
+        try:
+            time.sleep(0.1)  # long enough for a second compression to overlap, if it could
+            return real(self, job)
+        finally:
+            squeezing.closed()
+
+    monkeypatch.setattr(sender.Pusher, "_compress", compress)
+    api.registry.push(store, "local/stack:5", f"{registry.host}/{repo}:6")
+    assert squeezing.total == 6 and squeezing.most == 1
+    assert len(threads) == 1 and threads.pop().startswith("compress"), threads
+    assert watch.most == 3  # uploads still overlap

@@ -4,8 +4,9 @@ For each blob, cheapest first: a HEAD where lamina remembers it is; a
 cross-repository mount from another repository of the same registry that holds
 it; else compress it to a temp file (hashing as it goes, so the digest is known
 before the upload starts), HEAD that digest, and upload. Layers travel in
-parallel: one compresses while another uploads. What was learned is returned,
-for the caller to remember; nothing here knows the store.
+parallel, compressed one at a time on one thread while others upload: a compressor's
+output churns its thread's glibc arena, and one per worker grew the heap (design §11.1).
+What was learned is returned, for the caller to remember; nothing here knows the store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Executor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -140,8 +141,11 @@ class Pusher:
         if self.options.workers <= 1 or len(unique) <= 1:
             done = {j.uncompressed: self._push_blob(j) for j in unique}
         else:
-            with ThreadPoolExecutor(self.options.workers, thread_name_prefix="push") as pool:
-                futures = {j.uncompressed: pool.submit(self._push_blob, j) for j in unique}
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="compress") as squeeze,
+                ThreadPoolExecutor(self.options.workers, thread_name_prefix="push") as pool,
+            ):
+                futures = {j.uncompressed: pool.submit(self._push_blob, j, squeeze) for j in unique}
                 try:
                     wait(futures.values(), return_when=FIRST_EXCEPTION)
                     for f in futures.values():  # the first failure, not the first in order
@@ -156,7 +160,8 @@ class Pusher:
 
     # -- one blob -------------------------------------------------------------------
 
-    def _push_blob(self, job: _Job) -> SentBlob:
+    def _push_blob(self, job: _Job, squeeze: Executor | None = None) -> SentBlob:
+        """Push one blob; `squeeze`, if given, is the one thread that compresses."""
         known = list(self.lookup(job.uncompressed, job.compression))
         if job.compression == "" and not any(k.digest == job.uncompressed for k in known):
             known.append(_Plain(job.uncompressed, job.plain_size))  # its digest is known already
@@ -173,7 +178,10 @@ class Pusher:
                 if location is None:
                     return self._sent(job, k.digest, k.size, "mounted", source)
                 break  # one refused mount is enough: its upload session is reused below
-        path, dig, size = self._compress(job)
+        if squeeze is None:
+            path, dig, size = self._compress(job)
+        else:  # queued: layers compress one at a time, in order
+            path, dig, size = squeeze.submit(self._compress, job).result()
         try:
             if dig not in checked and self.repo.has_blob(dig):
                 return self._sent(job, dig, size, "exists")
