@@ -33,26 +33,40 @@ class Inode:
 
 
 class Node:
-    """A path in the tree: a directory, a leaf, or GONE. A directory without an entry
-    is implicit: made by a layer for an entry below it (`layer` >= 0), or only holding
-    whiteouts for a directory the tree has not seen (`layer` -1)."""
+    """A path in the tree: a leaf (this class), a directory (`Dir`) or deleted (`Gone`).
+    What only directories have is class-level here, so a leaf (nearly every entry) holds
+    three slots (docs/design.md §11)."""
 
-    __slots__ = ("children", "entry", "hide", "inode", "kind", "layer")
+    __slots__ = ("entry", "inode", "layer")
+    kind: int = LEAF
+    hide: int = KEEP  # what a directory hides below (module constants); leaves: KEEP
+    children: dict[str, Node] | None = None  # a directory's; None for others
 
-    def __init__(
-        self,
-        kind: int,
-        entry: int | None,
-        layer: int,
-        inode: Inode | None = None,
-        hide: int = KEEP,
-    ) -> None:
-        self.kind = kind
+    def __init__(self, entry: int | None, layer: int, inode: Inode | None = None) -> None:
         self.entry = entry
         self.layer = layer
         self.inode = inode
+
+
+class Gone(Node):
+    """A path the layers deleted (a whiteout)."""
+
+    __slots__ = ()
+    kind = GONE
+
+
+class Dir(Node):
+    """A directory. One without an entry is implicit: made by a layer for an entry below
+    it (`layer` >= 0), or only holding whiteouts for a directory the tree has not seen
+    (`layer` -1)."""
+
+    __slots__ = ("children", "hide")
+    kind = DIR
+
+    def __init__(self, entry: int | None, layer: int, hide: int = KEEP) -> None:
+        super().__init__(entry, layer)
         self.hide = hide
-        self.children: dict[str, Node] | None = {} if kind == DIR else None
+        self.children: dict[str, Node] | None = {}
 
 
 class Watcher(Protocol):

@@ -26,6 +26,7 @@ A `Watcher` may observe every change as it is applied (layer/costs.py counts wit
 
 Memory (docs/design.md §11): a layer's entries stay in its `HeaderIndex` (arrays, no
 object per entry); a node names its entry by row (`Node.entry`, `tree.member(node)`).
+A leaf is a three-slot `Node`; what only a directory has lives on `Dir` (nodes.py).
 A leaf gets an `Inode` only once a hardlink shares it (`inode_of`); until then its own
 entry is its content. No layer's path parts are held beyond the entry being applied.
 """
@@ -46,6 +47,8 @@ from lamina.layer.nodes import KEEP as KEEP
 from lamina.layer.nodes import LEAF as LEAF
 from lamina.layer.nodes import OPAQUE as OPAQUE
 from lamina.layer.nodes import RECREATED as RECREATED
+from lamina.layer.nodes import Dir as Dir
+from lamina.layer.nodes import Gone as Gone
 from lamina.layer.nodes import Inode as Inode
 from lamina.layer.nodes import Node as Node
 from lamina.layer.nodes import Watcher as Watcher
@@ -68,7 +71,7 @@ class Tree:
     ) -> None:
         """`below_identity(path)` names the inode a lower path holds, so that hardlinks
         to two names of one lower file share one BELOW inode (default: the path)."""
-        self.root = Node(DIR, None, -1)
+        self.root = Dir(None, -1)
         self.tables: dict[int, HeaderIndex] = {}  # layer index -> its entries
         self._below_identity = below_identity
         self._below_inodes: dict[object, Inode] = {}
@@ -101,32 +104,32 @@ class Tree:
             children = _dir_children(directory)
             if self._watcher is not None:
                 self._watcher.whiteout(index, dir_parts, target, children.get(target))
-            children[target] = Node(GONE, None, index)
+            children[target] = Gone(None, index)
 
-    def _existing_dir(self, parts: list[str]) -> Node | None:
+    def _existing_dir(self, parts: list[str]) -> Dir | None:
         """The directory at `parts`, made implicit where the tree knows nothing yet."""
         node = self.root
         for name in parts:
             children = _dir_children(node)
             child = children.get(name)
             if child is None:
-                child = children[name] = Node(DIR, None, -1)
-            elif child.kind != DIR:
+                child = children[name] = Dir(None, -1)
+            elif not isinstance(child, Dir):
                 return None
             node = child
         return node
 
-    def _parent_for_entry(self, parts: list[str], index: int) -> Node:
+    def _parent_for_entry(self, parts: list[str], index: int) -> Dir:
         """The parent directory of an entry, made (implicitly, by layer `index`) if needed."""
         node = self.root
         for name in parts[:-1]:
             children = _dir_children(node)
             child = children.get(name)
-            if child is None or child.kind != DIR:
+            if not isinstance(child, Dir):
                 if child is not None and self._watcher is not None:
                     self._watcher.replaced(index, child, parts)
                 hide = KEEP if child is None else RECREATED
-                child = children[name] = Node(DIR, None, index, hide=hide)
+                child = children[name] = Dir(None, index, hide=hide)
             elif child.entry is None and child.layer < 0:
                 child.layer = index  # was only a holder for whiteouts; now it exists
             node = child
@@ -146,11 +149,11 @@ class Tree:
                 new = existing
             else:
                 hide = KEEP if existing is None else RECREATED
-                new = children[name] = Node(DIR, row, index, hide=hide)
+                new = children[name] = Dir(row, index, hide=hide)
         elif kind == tf.HARDLINK:
-            new = children[name] = Node(LEAF, row, index, self._resolve(table.linkname(row)))
+            new = children[name] = Node(row, index, self._resolve(table.linkname(row)))
         else:
-            new = children[name] = Node(LEAF, row, index)
+            new = children[name] = Node(row, index)
         if self._watcher is not None:
             self._watcher.added(index, kind, table.data_size(row), parts, existing, new)
 
@@ -216,7 +219,7 @@ class Tree:
     def find(self, path: str) -> tuple[Node | None, bool]:
         """(node at `path`, or None when the layers did not make that path; whether the
         path as the filesystem below has it is hidden at the top)."""
-        node = self.root
+        node: Node = self.root
         hidden = False
         for name in path.split("/") if path else ():
             if node.kind != DIR:
