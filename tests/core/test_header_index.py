@@ -1,7 +1,7 @@
 """The store's header indexes (store/headerindex.py): written when a layer comes in
-(load) or is made (squash: as it writes the layer), read instead of the tars by squash, analyze and diff,
-rebuilt when missing or damaged with the same results, gone with their layer, and
-checked by `system check`.
+(load) or is made (squash: as it writes the layer), read instead of the tars by squash,
+analyze and diff, rebuilt when missing or damaged with the same results, gone with their
+layer, and checked by `system check`.
 
 "Read instead of the tars" is proved by counting the tar parses that build an index
 (HeaderIndex.of) and naming the files they read.
