@@ -20,12 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 from lamina import digest, mediatype
 from lamina.errors import InvalidInputError
 from lamina.layer import compression
 from lamina.spec import Config, Descriptor, HistoryEntry, Manifest
+
+if TYPE_CHECKING:
+    from lamina.layer.headerindex import HeaderIndex
 
 Opener = Callable[[], BinaryIO]
 
@@ -150,8 +153,9 @@ class LayerSink(BlobSink, Protocol):
         """A new empty file on the sink's filesystem, to write a blob into."""
         ...
 
-    def adopt(self, tmp: Path, dig: str) -> None:
-        """Take a file written via staging_file(), whose sha256 is `dig`."""
+    def adopt(self, tmp: Path, dig: str, index: HeaderIndex | None = None) -> None:
+        """Take a file written via staging_file(), whose sha256 is `dig`; `index` is its
+        header index when the writer made one as it wrote (a cache the sink may keep)."""
         ...
 
     def blob_size(self, dig: str) -> int: ...

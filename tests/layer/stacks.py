@@ -274,6 +274,7 @@ def ranges(n: int) -> list[tuple[int, int]]:
 
 def squash_bytes(layers: Sequence[bytes], lo: int, hi: int, below: str = "layers") -> bytes:
     """The squash of layers[lo:hi], given what lies below as `below` says."""
+    from lamina.layer.headerindex import HeaderIndex
     from lamina.layer.squash import Below, squash_layers
 
     lower = [io.BytesIO(b) for b in layers[:lo]]
@@ -284,7 +285,10 @@ def squash_bytes(layers: Sequence[bytes], lo: int, hi: int, below: str = "layers
     else:
         under = Below.layers(lower)
     out = io.BytesIO()
-    squash_layers([io.BytesIO(b) for b in layers[lo:hi]], out, below=under)
+    index = HeaderIndex()
+    squash_layers([io.BytesIO(b) for b in layers[lo:hi]], out, below=under, index=index)
+    # the index written along (what the store keeps) is the one read back from the output
+    assert index.to_bytes("x") == HeaderIndex.of(io.BytesIO(out.getvalue())).to_bytes("x")
     return out.getvalue()
 
 

@@ -118,6 +118,27 @@ class HeaderIndex:
         if end > self.tar_size:
             self.tar_size = end
 
+    def add_row(self, other: HeaderIndex, i: int, shift: int) -> None:
+        """Append row `i` of `other`, its offsets moved by `shift`: the entry copied byte
+        for byte to another place (what `add(other.member(i))`, shifted, would append)."""
+        self.header_offset.append(other.header_offset[i] + shift)
+        self.data_offset.append(other.data_offset[i] + shift)
+        self.size.append(other.size[i])
+        self.mode.append(other.mode[i])
+        self.uid.append(other.uid[i])
+        self.gid.append(other.gid[i])
+        self.mtime.append(other.mtime[i])
+        at = other.extra_at[i]
+        if at == _NO_EXTRA:
+            self.extra_at.append(_NO_EXTRA)
+        else:
+            self.extra_at.append(len(self.extras))
+            self.extras += other.extras[at : other.extras.index(b"\n", at) + 1]
+        self.names += other.names[other.name_end[i - 1] if i else 0 : other.name_end[i]]
+        self.name_end.append(len(self.names))
+        self.types.append(other.types[i])
+        self.tar_size = max(self.tar_size, other.end_offset(i) + shift)
+
     def _overflow(self, m: Member, extra: dict[str, object] | None) -> dict[str, object]:
         extra = extra or {}
         row = len(self.size) - 1  # this entry's: some of its numbers may be in already

@@ -28,6 +28,10 @@ class CountingSink(TarSink):
     def __init__(self) -> None:  # no buffer, no hasher: nothing is written
         self.size = 0
 
+    @property
+    def position(self) -> int:
+        return self.size
+
     def write(self, data: bytes | memoryview) -> None:
         self.size += len(data)
 

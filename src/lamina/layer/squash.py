@@ -30,6 +30,7 @@ comes after the entry holding its content. Same input bytes, same output bytes.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -37,8 +38,9 @@ from lamina.errors import InvalidInputError
 from lamina.layer import paths, tree, whiteout
 from lamina.layer import tarformat as tf
 from lamina.layer.below import Below as Below
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.sizing import CountingSink, Unread
-from lamina.layer.tarstream import Member
+from lamina.layer.tarstream import Member, TarReader
 from lamina.layer.tarwriter import TarSink
 from lamina.layer.tree import DIR, GONE, KEEP, RECREATED, Inode, Node, Tree
 
@@ -49,15 +51,21 @@ def squash_layers(
     *,
     below: Below | None = None,
     index_of: tree.IndexOf | None = None,
+    index: HeaderIndex | None = None,
 ) -> tuple[str, int]:
     """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size).
-    `index_of` may give their header indexes (else their headers are read)."""
+    `index_of` may give their header indexes (else their headers are read). An empty
+    `index` given is filled with the output's header index as it is written (equal to
+    `HeaderIndex.of` the output, with no second read)."""
     below = below or Below.nothing()
     with tree.gc_paused():
         merged = tree.build(layers, below_identity=below.identity, index_of=index_of)
         sink = TarSink(out)
-        _Writer(merged, layers, below, sink).write_all()
-        return sink.finish()
+        _Writer(merged, layers, below, sink, index).write_all()
+        diff_id, size = sink.finish()
+    if index is not None:
+        index.tar_size = size
+    return diff_id, size
 
 
 def squashed_size(merged: Tree, below: Below) -> int:
@@ -75,11 +83,19 @@ def squashed_size(merged: Tree, below: Below) -> int:
 class _Writer:
     """Pass 2: walk the tree in output order and write the survivors."""
 
-    def __init__(self, merged: Tree, layers: Sequence[BinaryIO], below: Below, sink: TarSink):
+    def __init__(
+        self,
+        merged: Tree,
+        layers: Sequence[BinaryIO],
+        below: Below,
+        sink: TarSink,
+        index: HeaderIndex | None = None,
+    ):
         self.tree = merged
         self.layers = layers
         self.below = below
         self.sink = sink
+        self.index = index  # the output's entries, when asked for
 
     def write_all(self) -> None:
         # (directory node, its path, whether the lower filesystem is hidden above it)
@@ -96,7 +112,7 @@ class _Writer:
         if node.entry is not None:
             self._raw(node)
         elif self._needs_dir_entry(node, path, hidden):
-            self.sink.write(tf.encode(tf.Header(name=path + "/", type=tf.DIRECTORY, mode=0o755)))
+            self._header(tf.Header(name=path + "/", type=tf.DIRECTORY, mode=0o755))
         marks = node.entry is not None or node.hide != RECREATED  # else the parent's `.wh.`
         if node.hide != KEEP and marks and not hidden and self.below.has_children(path):
             self._synthetic(whiteout.opaque_name(path))
@@ -202,11 +218,14 @@ class _Writer:
         assert row is not None
         table = self.tree.tables[node.layer]
         start, end = table.header_offset[row], table.end_offset(row)
+        if self.index is not None:
+            self.index.add_row(table, row, self.sink.position - start)
         self.sink.copy_range(self.layers[node.layer], start, end)
 
     def _content(self, member: Member, src: BinaryIO, path: str) -> None:
         header = member.header()
         header.name = path
+        self._index(header)
         self.sink.add_payload_range(header, src, member.data_offset)
 
     def _link(self, node: Node, path: str, target: str) -> None:
@@ -216,11 +235,27 @@ class _Writer:
             return
         header = entry.header()
         header.name, header.type, header.linkname, header.size = path, tf.HARDLINK, target, 0
-        self.sink.write(tf.encode(header))
+        self._header(header)
 
     def _synthetic(self, name: str) -> None:
         """A whiteout or opaque marker, written the same way whatever layer it came from."""
-        self.sink.write(tf.encode(tf.Header(name=name, mode=0)))
+        self._header(tf.Header(name=name, mode=0))
+
+    def _header(self, header: tf.Header) -> None:
+        """A re-encoded entry with no payload."""
+        self._index(header)
+        self.sink.write(tf.encode(header))
+
+    def _index(self, header: tf.Header) -> None:
+        """Index an entry about to be written re-encoded: read back from its encoding (as
+        `TarReader` will read it in the output), at the output's position."""
+        if self.index is None:
+            return
+        member = next(iter(TarReader(io.BytesIO(tf.encode(header)), "squash output")))
+        at = self.sink.position
+        member.header_offset += at
+        member.data_offset += at
+        self.index.add(member)
 
 
 def _is_home(node: Node, inode: Inode) -> bool:

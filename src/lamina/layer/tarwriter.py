@@ -23,6 +23,12 @@ class TarSink:
         self._buffer = bytearray(CHUNK)
         self._pending: tuple[BinaryIO, int, int] | None = None
 
+    @property
+    def position(self) -> int:
+        """Where the next entry starts in the output (bytes written or pending)."""
+        pending = self._pending
+        return self._hasher.size + (pending[2] - pending[1] if pending else 0)
+
     def write(self, data: bytes | memoryview) -> None:
         self._flush_range()
         self._emit(data)

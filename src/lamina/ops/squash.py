@@ -21,6 +21,7 @@ from lamina import digest, mediatype
 from lamina.errors import UsageError
 from lamina.image import Image, Layer, LayerSink
 from lamina.layer import tree
+from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.squash import Below, squash_layers
 from lamina.ops.compare import IndexOf
 from lamina.ops.history import layer_positions, raw_history, with_layers
@@ -123,14 +124,15 @@ def squash(
         lower = streams[: span.start]
         below = Below.layers(lower, lower_index) if span.start else Below.nothing()
         tmp = sink.staging_file()
+        index = HeaderIndex()  # the new layer's, made as it is written: no read back
         with open(tmp, "wb") as out:
             diff_id, size = squash_layers(
-                streams[span.start :], out, below=below, index_of=upper_index
+                streams[span.start :], out, below=below, index_of=upper_index, index=index
             )
             out.flush()
             os.fsync(out.fileno())  # on disk before the store renames it into place
         verifier.finish()
-    sink.adopt(tmp, diff_id)
+    sink.adopt(tmp, diff_id, index)
     new_layer = Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: sink.open_blob(diff_id))
     config = squashed_config(image, span, diff_id, message)
     new_layers = (*layers[: span.start], new_layer, *layers[span.stop :])

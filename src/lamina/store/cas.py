@@ -21,11 +21,14 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from lamina import digest
 from lamina.atomic import staged
 from lamina.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from lamina.layer.headerindex import HeaderIndex
 
 
 def stream_to_temp(stream: BinaryIO, tmp_dir: Path) -> tuple[Path, str, int]:
@@ -79,8 +82,9 @@ class BlobStore:
         digest.check(dig, digest.of_bytes(data), f"stored blob {dig}")
         return data
 
-    def adopt(self, tmp: Path, dig: str) -> None:
-        """Move a verified temp file into place under its digest."""
+    def adopt(self, tmp: Path, dig: str, index: HeaderIndex | None = None) -> None:
+        """Move a verified temp file into place under its digest (a plain blob directory
+        keeps no header `index`)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         target = self.path(dig)
         if target.exists():

@@ -91,14 +91,17 @@ class Transaction:
         os.close(fd)
         return Path(name)
 
-    def adopt(self, tmp: Path, dig: str) -> None:
+    def adopt(self, tmp: Path, dig: str, index: HeaderIndex | None = None) -> None:
         """Take a file the caller wrote and verified (its sha256 is `dig`), on the store's
-        filesystem; it is moved, not copied."""
+        filesystem; it is moved, not copied. A layer's `index`, made as it was written,
+        is staged with it (put_image then need not read its headers back)."""
         self._doomed.discard(dig)
         if dig in self._staged or self.store.blobs.has(dig):
             tmp.unlink(missing_ok=True)
         else:
             self._staged[dig] = tmp
+            if index is not None:
+                self._stage_index(dig, index)
 
     def open_blob(self, dig: str) -> BinaryIO:
         """The blob's bytes: staged ones as written (verified then), stored ones verifying."""
