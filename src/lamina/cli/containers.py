@@ -3,13 +3,11 @@ container prune, commit, export, import. Output is `docker`'s, line for line."""
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
 
 import click
 
-from lamina import api, digest, humanize, reference
+from lamina import api, humanize, reference
 from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
 from lamina.cli import fields
 from lamina.cli.app import (
@@ -24,9 +22,8 @@ from lamina.cli.app import (
 from lamina.cli.formatting import emit, filter_option, format_option
 from lamina.cli.habits import confirm, each
 from lamina.cli.images import inspect_command
-from lamina.cli.template_funcs import Row
-from lamina.containers.records import CREATED, EXITED, Container
-from lamina.errors import LaminaError, UsageError
+from lamina.cli.ps_view import ps_json, ps_row
+from lamina.errors import UsageError
 
 # everything after IMAGE belongs to the container's command, options included
 COMMAND_CONTEXT = {**CONTEXT, "ignore_unknown_options": True, "allow_interspersed_args": False}
@@ -100,31 +97,6 @@ def cp(c: Ctx, follow: bool, src: str, dst: str) -> None:
     api.cp(c.store, src, dst, follow=follow)
 
 
-def _command(ctr: Container) -> str:
-    argv = ctr.command
-    args = [f"'{a}'" if " " in a else a for a in argv[1:]]
-    return " ".join([argv[0], *args]) if argv else ""
-
-
-def _status(ctr: Container) -> str:
-    state = ctr.status
-    if state == CREATED:
-        return "Created"
-    if state == EXITED:
-        return f"Exited ({ctr.exit_code}) {humanize.ago(ctr.finished)}"
-    return "Up " + humanize.ago(ctr.started).removesuffix(" ago")
-
-
-def _image_column(c: Ctx, ctr: Container) -> str:
-    """The name the container was made from, or the image ID once that name moved on."""
-    try:
-        if api.get_image(c.store, ctr.image_name).id == ctr.image_id:
-            return ctr.image_name
-    except LaminaError:
-        pass
-    return digest.short(ctr.image_id)
-
-
 @cli.command(context_settings=CONTEXT)
 @click.option("-a", "--all", "show_all", is_flag=True, help="Also containers not running.")
 @click.option("-q", "--quiet", "ids_only", is_flag=True, help="Only container IDs.")
@@ -153,54 +125,16 @@ def ps(
     if template is not None or not (as_json or ids_only):
         emit(
             template or fields.CONTAINER_TABLE,
-            [_ps_row(c, x, no_trunc) for x in found],
+            [ps_row(c, x, no_trunc) for x in found],
             headers=fields.CONTAINER_HEADERS,
             type_name=fields.CONTAINER_TYPE,
             table=fields.CONTAINER_TABLE,
         )
     elif as_json:
-        emit_json([_ps_json(c, x) for x in found])
+        emit_json([ps_json(c, x) for x in found])
     else:
         for x in found:
             click.echo(x.id if no_trunc else x.short_id)
-
-
-def _ps_row(c: Ctx, x: Container, no_trunc: bool) -> Row:
-    """Docker's ContainerContext fields (cli/fields.py) of one container."""
-    command = _command(x) if no_trunc else fields.ellipsis(_command(x), 20)
-    labels = (x.config or {}).get("Labels") or {}
-    return Row(
-        {
-            "Command": json.dumps(command, ensure_ascii=False),
-            "CreatedAt": fields.go_time(x.created),
-            "ID": x.id if no_trunc else x.short_id,
-            "Image": _image_column(c, x),
-            "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-            "LocalVolumes": "0",
-            "Mounts": "",
-            "Names": x.name,
-            "Networks": "",
-            "Ports": "",
-            "RunningFor": humanize.ago(x.created),
-            "Size": "N/A",
-            "State": x.status,
-            "Status": _status(x),
-        }
-    )
-
-
-def _ps_json(c: Ctx, x: Container) -> dict[str, Any]:
-    return {
-        "Id": x.id,
-        "Names": [x.name],
-        "Image": _image_column(c, x),
-        "ImageID": x.image_id,
-        "Command": _command(x),
-        "Created": x.created,
-        "State": x.status,
-        "Status": _status(x),
-        "ExitCode": x.exit_code,
-    }
 
 
 @cli.command(context_settings=CONTEXT)

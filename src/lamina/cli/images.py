@@ -3,11 +3,9 @@ inspect, tree. They import only what they use (lamina.api.images), to start fast
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from lamina import digest, humanize
+from lamina import humanize
 from lamina.api.images import history as history_rows
 from lamina.api.images import image_prune as prune_images
 from lamina.api.images import images as image_rows
@@ -16,7 +14,6 @@ from lamina.api.images import tag as tag_image
 from lamina.api.images import tree as layer_tree
 from lamina.api.inspection import inspect as inspect_objects
 from lamina.api.lookup import get_image
-from lamina.api.views import TreeNode
 from lamina.cli import fields
 from lamina.cli.app import (
     CONTEXT,
@@ -29,6 +26,7 @@ from lamina.cli.app import (
 )
 from lamina.cli.formatting import GoBoolFlags, emit, filter_option, format_option
 from lamina.cli.habits import confirm, each
+from lamina.cli.tree_view import print_tree, tree_json
 
 
 @cli.command(context_settings=CONTEXT)
@@ -287,26 +285,3 @@ def tree(c: Ctx, image: str | None, as_json: bool) -> None:
         return
     for n in nodes:
         print_tree(n, "")
-
-
-def tree_json(n: TreeNode) -> dict[str, Any]:
-    return {
-        "ChainId": n.chain_id,
-        "DiffId": n.diff_id,
-        "Size": n.size,
-        "Images": [{"Id": i.id, "RepoTags": list(i.names)} for i in n.images],
-        "Children": [tree_json(k) for k in n.children],
-    }
-
-
-def print_tree(n: TreeNode, indent: str) -> None:
-    label = ""
-    if n.images:
-        parts = []
-        for img in n.images:
-            tags = ", ".join(img.names) if img.names else "<none>"
-            parts.append(f"{digest.short(img.id)} Tags: {tags}")
-        label = "  " + "; ".join(parts)
-    click.echo(f"{indent}└─{digest.short(n.diff_id)} Size: {humanize.size(n.size)}{label}")
-    for k in n.children:
-        print_tree(k, indent + "  ")

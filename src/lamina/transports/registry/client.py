@@ -1,10 +1,9 @@
 """One HTTP session with one registry: scheme choice, authentication, error translation.
 
-Plain HTTP is allowed where Docker allows it without configuration (loopback:
-localhost, 127.0.0.0/8, ::1) and elsewhere only when TLS verification is turned
-off; HTTPS is tried first and HTTP is the fallback. Every httpx exception and
-every refusal becomes a one-line LaminaError here, at the boundary.
-"""
+Plain HTTP is allowed where Docker allows it without configuration (loopback: localhost,
+127.0.0.0/8, ::1) and elsewhere only when TLS verification is turned off; HTTPS is tried
+first, HTTP is the fallback. Every httpx exception and refusal becomes a one-line
+LaminaError here, at the boundary."""
 
 from __future__ import annotations
 
@@ -254,20 +253,14 @@ class Session:
         return RegistryError(f"{what}: {self.host} answered {status}{detail}")
 
     def _login_needed(self) -> AuthError:
-        return AuthError(
-            f"{self.host} requires authentication",
-            "log in first",
-            command=f"run `lamina login {self.host}`",
-        )
+        login = f"run `lamina login {self.host}`"
+        return AuthError(f"{self.host} requires authentication", "log in first", command=login)
 
     def _refused(self) -> AuthError:
-        return AuthError(
-            f"{self.host} refused the credentials of {self.credentials.username!r}"
-            if self.credentials
-            else f"{self.host} refused anonymous access",
-            "log in again with a valid user and password",
-            command=f"run `lamina login {self.host}`",
-        )
+        who = f"the credentials of {self.credentials.username!r}" if self.credentials else None
+        login = f"run `lamina login {self.host}`"
+        what = f"{self.host} refused {who or 'anonymous access'}"
+        return AuthError(what, "log in again with a valid user and password", command=login)
 
     def _unreachable(self, exc: httpx.HTTPError, where: str | None = None) -> RegistryError:
         target = where or self.host
@@ -276,12 +269,11 @@ class Session:
         reason = str(exc).split("\n", 1)[0] or type(exc).__name__
         if isinstance(exc, httpx.ConnectError):
             hint = "check the address and that the registry is running"
-            plain_http = None if self.allow_http else "pass --tls-verify=false"
-            if not self.allow_http:
-                hint += "; a plain-HTTP registry needs TLS verification turned off"
-            return RegistryError(
-                f"cannot reach registry {target} ({reason})", hint, command=plain_http
-            )
+            if self.allow_http:
+                return RegistryError(f"cannot reach registry {target} ({reason})", hint)
+            hint += "; a plain-HTTP registry needs TLS verification turned off"
+            flag = "pass --tls-verify=false"
+            return RegistryError(f"cannot reach registry {target} ({reason})", hint, command=flag)
         return RegistryError(f"connection to registry {target} failed ({reason})", "try again")
 
 
