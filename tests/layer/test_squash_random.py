@@ -122,6 +122,19 @@ def test_random_stacks_squash_to_the_same_filesystem(stack: list[list[E]]) -> No
     check_all_ranges([layer_bytes(entries) for entries in stack])
 
 
+def test_a_lower_file_relinked_under_a_directory_the_range_recreates():
+    """Found by hypothesis: `b` is replaced by a file and made a directory again within
+    the range, which writes `.wh.b`; the lower `b/a/a`, relinked to its own name and to
+    `c`, must then be written anew, not linked to from `c` (that link dangled)."""
+    stack = [
+        [opaque(""), fifo("b/a/a")],
+        [dir_("a"), hardlink("c", "b/a/a")],
+        [file("b")],
+        [hardlink("b/a/a", "c")],
+    ]
+    check_all_ranges([layer_bytes(entries) for entries in stack])
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stacks())
 def test_random_stacks_with_unknown_lower_layers(stack: list[list[E]]) -> None:

@@ -192,8 +192,10 @@ class _Writer:
         """A hardlink to a file under the run."""
         for name in self.below.names(inode.path):
             found, hidden = self.tree.find(name)
-            if (found is None and not hidden) or (found is not None and found.inode is inode):
-                # that name of the lower file is still there at the top
+            kept = found is not None and found.inode is inode and not self.tree.hides_lower(name)
+            if (found is None and not hidden) or kept:
+                # that name of the lower file is still there at the top (and not under a
+                # directory the output whites out or makes opaque: then it is written anew)
                 if path != name:
                     self._link(node, path, name)
                 inode.emitted = name

@@ -234,6 +234,20 @@ class Tree:
         return node, hidden or node.kind != DIR or node.hide == RECREATED
 
 
+    def hides_lower(self, path: str) -> bool:
+        """Whether a directory above `path` hides the lower filesystem's `path` at the
+        top: one replaced, re-created or made opaque in the layers."""
+        node: Node = self.root
+        for name in path.split("/")[:-1] if path else ():
+            if node.kind != DIR or node.hide != KEEP:
+                return True
+            child = _dir_children(node).get(name)
+            if child is None:
+                return False
+            node = child
+        return node.kind != DIR or node.hide != KEEP
+
+
 # Gives the header index of one layer of a stack (opened at its start): e.g. the
 # store's cached one (store/headerindex.py); by default, read from the tar itself.
 IndexOf = Callable[[int, BinaryIO], HeaderIndex]
