@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +20,20 @@ if TYPE_CHECKING:
 
 
 _VERBS_NAMED_LIKE_MODULES = ("analyze", "images", "save", "squash")  # the verbs, as ever
+
+
+class _Package(types.ModuleType):
+    """lamina.api itself. Importing a submodule named like a verb (`lamina.api.squash`,
+    as the CLI's squash does, for just what it needs) does not bind the module over the
+    verb: `lamina.api.squash` stays the function, whatever was imported first."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _VERBS_NAMED_LIKE_MODULES and isinstance(value, types.ModuleType):
+            return  # the submodule is in sys.modules; the name is looked up as a verb
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

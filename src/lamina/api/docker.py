@@ -57,18 +57,15 @@ from lamina.spec import BASE_NAME
 from lamina.store.inventory import Inventory
 from lamina.store.local import Store, Transaction
 from lamina.transports.archive_writer import write_archive
+from lamina.transports.docker_engine import PREFIX as PREFIX
 from lamina.transports.docker_engine import export
+from lamina.transports.docker_engine import is_daemon_ref as is_daemon_ref
 from lamina.transports.docker_engine.body import body_of
 from lamina.transports.docker_engine.client import Engine
 from lamina.transports.docker_engine.images import DaemonImage, find, list_images
 from lamina.transports.sources import read_images
 
-PREFIX = "docker-daemon:"
 CLASSIC, CONTAINERD = "classic", "containerd"
-
-
-def is_daemon_ref(text: str) -> bool:
-    return text.startswith(PREFIX)
 
 
 def daemon_name(text: str) -> str:

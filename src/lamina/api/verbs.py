@@ -10,6 +10,7 @@ from lamina.api import registry as registry  # push, pull, login, logout
 from lamina.api import storeless as storeless  # ls, digest, manifest, config: no store
 from lamina.api import system as system  # system check
 from lamina.api.analyze import Report, analyze, analyze_archive
+from lamina.api.archive_squash import squash_archive
 from lamina.api.copying import Copied, copy
 from lamina.api.delta import Expanded, Saved, expand, inventory, save_delta
 from lamina.api.images import (
@@ -29,7 +30,7 @@ from lamina.api.lookup import get_image, graph, open_store
 from lamina.api.push import Pushed, push
 from lamina.api.registry import Pulled, login, logout, pull
 from lamina.api.save import SAVE_FORMATS, images_for, save
-from lamina.api.squash import Reshaped, diff, flatten, rebase, squash, squash_archive
+from lamina.api.squash import Reshaped, diff, flatten, rebase, squash
 from lamina.api.storeless import list_tags, remote_config, remote_digest, remote_manifest
 from lamina.api.system import check as system_check
 from lamina.api.transfer import Received, Sent, receive, send

@@ -63,27 +63,34 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False))
 
 
-# The listing commands (lamina.cli.images) start without importing the rest of lamina.
-LISTING = frozenset({"images", "tag", "rmi", "image", "history", "inspect", "tree"})
 COMPLETING = "_LAMINA_COMPLETE"  # click's completion variable for prog_name lamina
-MODULES = (
-    "images",
-    "analyze",
-    "archives",
-    "containers",
-    "delta",
-    "registry",
-    "squash",
-    "storeless",
-    "system",
-)
+
+# The module that registers each top-level command: `lamina NAME` imports that module
+# alone (and what it imports), so each command's start-up pays only for its own needs;
+# listings, --help, completion and the man pages load them all. A new command goes here.
+COMMANDS: dict[str, str] = {
+    **dict.fromkeys(("images", "image", "tag", "rmi", "history", "inspect", "tree"), "images"),
+    "analyze": "analyze",
+    **dict.fromkeys(("load", "save"), "archives"),
+    **dict.fromkeys(("expand", "inventory", "send", "receive"), "delta"),
+    **dict.fromkeys(
+        ("create", "run", "cp", "ps", "rm", "container", "commit", "export", "import"),
+        "containers",
+    ),
+    "demo": "demo",
+    **dict.fromkeys(("push", "pull", "login", "logout"), "registry"),
+    **dict.fromkeys(("squash", "flatten", "rebase", "diff"), "squash"),
+    **dict.fromkeys(("ls", "digest", "manifest", "config", "copy"), "storeless"),
+    "system": "system",
+}
+MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def load_commands(listing_only: bool = False) -> None:
-    """Import the modules that register commands: all of them, or just the listing ones."""
-    if not listing_only:
-        importlib.import_module("lamina.api.verbs")  # binds lamina.api's names, as callers expect
-    for module in MODULES[:1] if listing_only else MODULES:
+def load_commands(*names: str) -> None:
+    """Import the modules that register the commands `names` (all of them when none is
+    named; an unknown name loads nothing, and click says it is no command)."""
+    modules = {COMMANDS[n] for n in names if n in COMMANDS} if names else MODULES
+    for module in modules:
         importlib.import_module(f"lamina.cli.{module}")
     attach_examples()
     if COMPLETING in os.environ:  # TAB: image and container names complete from the store
@@ -99,17 +106,9 @@ def attach_examples() -> None:
     examples.attach(cli)
 
 
-# The store-less registry verbs need nothing else either (lamina.cli.storeless).
-STORELESS = frozenset({"ls", "digest", "manifest", "config", "copy"})
-
-
 class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in STORELESS:
-            importlib.import_module("lamina.cli.storeless")
-            attach_examples()
-        else:
-            load_commands(listing_only=cmd_name in LISTING)
+        load_commands(cmd_name)  # (again, if imported by hand: examples still attached)
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:

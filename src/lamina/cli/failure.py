@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import errno
 import os
-import tarfile
 import traceback
 import zlib
 
 from lamina.errors import LaminaError
-from lamina.layer import compression
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
 DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -45,6 +43,10 @@ def describe(exc: BaseException) -> tuple[str, int]:
         return f"permission denied{_where(exc)}: {exc.strerror}", 9
     if isinstance(exc, RecursionError):
         return "the input is nested too deeply to read: it is corrupt or hostile", 5
+    import tarfile  # (here: every command imports this module, few ever fail this way)
+
+    from lamina.layer import compression
+
     if isinstance(exc, tarfile.TarError | zlib.error | EOFError) or (
         isinstance(exc, compression.DECOMPRESSION_ERRORS) and compression.damaged(exc)
     ):

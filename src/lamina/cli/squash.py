@@ -1,16 +1,25 @@
-"""Commands that reshape images: squash, flatten, rebase, diff."""
+"""Commands that reshape images: squash, flatten, rebase, diff.
+
+They import what they use (lamina.api.squash), and the Docker Engine's client only for a
+docker-daemon:NAME image, so that they start fast (cli/app.py)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from lamina import api
-from lamina.api.docker import is_daemon_ref
-from lamina.api.docker_reshape import ReshapedInDocker
 from lamina.api.squash import Reshaped
-from lamina.cli import docker as docker_cli
+from lamina.api.squash import diff as diff_images
+from lamina.api.squash import flatten as flatten_image
+from lamina.api.squash import rebase as rebase_image
+from lamina.api.squash import squash as squash_image
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import UsageError
+from lamina.transports.docker_engine import is_daemon_ref
+
+if TYPE_CHECKING:
+    from lamina.api.docker_reshape import ReshapedInDocker
 
 
 def _report(result: Reshaped, as_json: bool, what: str, wrote: str | None = None) -> None:
@@ -43,7 +52,12 @@ def _report(result: Reshaped, as_json: bool, what: str, wrote: str | None = None
     click.echo(result.id)
 
 
-def _report_docker(done: ReshapedInDocker, as_json: bool, what: str) -> None:
+def _in_docker(c: Ctx, verb: str, image: str, as_json: bool, what: str, **kw: str | None) -> None:
+    """`verb` done in the Docker Engine on docker-daemon:NAME `image` (its client is
+    imported only now: the store's commands do not pay for it)."""
+    from lamina.cli import docker as docker_cli
+
+    done: ReshapedInDocker = docker_cli.reshape(c, verb, image, **kw)
     _report(done.result, as_json, what)
     if not as_json:
         docker_cli.report_sent(done.sent, False, err=True)
@@ -97,16 +111,16 @@ def squash(
     if image is not None and is_daemon_ref(image):
         if source is not None:
             raise UsageError("squash works on docker-daemon:NAME or on -i ARCHIVE, not both")
-        done = docker_cli.reshape(
-            c, "squash", image, base=base, layers=layers, tag=tag, message=message
-        )
-        _report_docker(done, as_json, "squashed")
+        kw = {"base": base, "layers": layers, "tag": tag, "message": message}
+        _in_docker(c, "squash", image, as_json, "squashed", **kw)
         return
     if source is not None:
         if output is None:
             raise UsageError("-i needs -o ARCHIVE for the result")
+        from lamina.api.archive_squash import squash_archive  # (no store: its own imports)
+
         with c.progress() as progress:
-            result = api.squash_archive(
+            result = squash_archive(
                 source,
                 output,
                 image=image,
@@ -122,7 +136,7 @@ def squash(
         if image is None:
             raise UsageError("squash needs an IMAGE (or -i ARCHIVE)")
         with c.progress() as progress:
-            result = api.squash(
+            result = squash_image(
                 c.store,
                 image,
                 base=base,
@@ -146,11 +160,10 @@ def flatten(c: Ctx, image: str, tag: str | None, message: str, as_json: bool) ->
     IMAGE may be docker-daemon:NAME: flattened in that Docker Engine.
     """
     if is_daemon_ref(image):
-        done = docker_cli.reshape(c, "flatten", image, tag=tag, message=message)
-        _report_docker(done, as_json, "flattened")
+        _in_docker(c, "flatten", image, as_json, "flattened", tag=tag, message=message)
         return
     with c.progress() as progress:
-        result = api.flatten(c.store, image, tag=tag, message=message, progress=progress)
+        result = flatten_image(c.store, image, tag=tag, message=message, progress=progress)
     _report(result, as_json, "flattened")
 
 
@@ -169,10 +182,9 @@ def rebase(c: Ctx, image: str, onto: str, base: str | None, tag: str | None, as_
     rebased in that Docker Engine.
     """
     if is_daemon_ref(image):
-        done = docker_cli.reshape(c, "rebase", image, onto=onto, base=base, tag=tag)
-        _report_docker(done, as_json, "rebased")
+        _in_docker(c, "rebase", image, as_json, "rebased", onto=onto, base=base, tag=tag)
         return
-    _report(api.rebase(c.store, image, onto, base=base, tag=tag), as_json, "rebased")
+    _report(rebase_image(c.store, image, onto, base=base, tag=tag), as_json, "rebased")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -188,7 +200,7 @@ def diff(c: Ctx, first: str, second: str, mtime: bool, as_json: bool) -> None:
     xattrs of every path. A (only in SECOND), D (only in FIRST), C (changed).
     """
     with c.progress() as progress:
-        changes = api.diff(c.store, first, second, mtime=mtime, progress=progress)
+        changes = diff_images(c.store, first, second, mtime=mtime, progress=progress)
     if as_json:
         emit_json([{"Kind": ch.kind, "Path": "/" + ch.path, "Detail": ch.detail} for ch in changes])
     else:
