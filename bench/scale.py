@@ -1,7 +1,7 @@
 """Scale: a 1,000,000-entry stack and the realistic image, squashed in flat memory.
 
     .venv/bin/python bench/scale.py [--entries 1000000] [--runs 3] [--before /work/main/src]
-                                    [--skip-million] [--skip-realistic]
+                                    [--skip-million] [--skip-realistic] [--realistic-scale 4]
 
 1. A stack of N empty files (layer 0: N files in directories of 1000; layer 1 deletes
    1% and adds 1%), squashed whole by lamina's engine (lamina.layer.squash), beside
@@ -13,6 +13,12 @@
    removed before each run: squash rebuilds them from the layers), beside reading and
    sha256-ing the squashed layers once (the floor); and the squash engine alone, in
    process, on the same layers, from the tars and from the indexes; and analyze.
+   Lamina's fixed start-up is timed the same way (`lamina --version`, and `lamina
+   squash --help`: the squash command's own imports), and the squash less the latter
+   is the per-byte part. Each squash is a fresh one (its result is removed, untimed,
+   between runs). With --realistic-scale K (default 4) the same again on the realistic
+   image with its python layer K times over (workload.scaled: real files, new names),
+   where fixed costs no longer hide the per-byte ratio.
 --before SRC runs the same squashes and analyze with another checkout's lamina too
 (e.g. main's, before the compact tree and the index).
 Every measurement runs in a fresh process (peak RSS is its own), after a sync, and
@@ -35,10 +41,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import workload
 from measure import ROOT, lamina_cmd
 from measure import run_child as measure_child
 
 SCALE_CACHE = ROOT / ".cache" / "bench-scale"
+# lamina as installed: byte-compiled once (the sandbox's PYTHONDONTWRITEBYTECODE would
+# have every process compile its modules again)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 BENCH_CACHE = Path(os.environ.get("LAMINA_BENCH_CACHE", "/work/main/.cache/bench"))
 CHUNK = 1 << 20
 MTIME = 1_700_000_000
@@ -169,7 +179,7 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float
     """A command run to completion: wall, CPU (user+sys of the child), peak RSS."""
     os.sync()
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or ENV)
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -185,6 +195,9 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float
 
 def median(runs: list[dict[str, float]]) -> dict[str, float]:
     return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
+Sample = dict[str, float]
 
 
 # -- the table -------------------------------------------------------------------------
@@ -248,55 +261,69 @@ def _json_child(argv: list[str], env: dict[str, str]) -> dict[str, float]:
     return result
 
 
-def realistic(runs: int, work: Path, before: str | None) -> list[Row]:
-    meta = json.loads((BENCH_CACHE / "realistic.json").read_text())
-    store = work / "store"
+def realistic(runs: int, work: Path, before: str | None, copies: int = 1) -> list[Row]:
+    """The realistic image (`copies` > 1: its python layer that many times over, see
+    workload.scaled) squashed by the whole `lamina squash` command, beside the floor and
+    lamina's start-up; each squash is a fresh one (its result removed, untimed, between
+    runs)."""
+    if copies > 1:
+        archive, meta = workload.scaled(copies, BENCH_CACHE, SCALE_CACHE)
+    else:
+        archive = BENCH_CACHE / "realistic.tar"
+        meta = json.loads((BENCH_CACHE / "realistic.json").read_text())
+    store = work / f"store-x{copies}"
     base = ["--store", str(store)]
-    subprocess.run(lamina_cmd(*base, "load", "-i", str(BENCH_CACHE / "realistic.tar")), check=True)
-    diff_ids = list(meta["diff_ids"])
-    layer_paths = [store / "blobs" / "sha256" / d.split(":")[1] for d in diff_ids]
+    subprocess.run(lamina_cmd(*base, "load", "-i", str(archive)), check=True, env=ENV)
+    tag = str(meta["tag"])
+    layer_paths = [store / "blobs" / "sha256" / d.split(":")[1] for d in meta["diff_ids"]]
     index_dir = store / "lamina" / "index"
-    case = "realistic image, top 2 of 3"
-    rows: list[Row] = [
-        (
-            case,
-            "read + sha256 squashed layers",
-            median([child("hash", work / "x", layer_paths[1:]) for _ in range(runs)]),
-            "the floor",
-        )
-    ]
+    mb = sum(p.stat().st_size for p in layer_paths[1:]) / 1e6
+    case = f"realistic{f' x{copies}' if copies > 1 else ''}, top 2 of 3 ({mb:.0f} MB)"
+    floor = median([child("hash", work / "x", layer_paths[1:]) for _ in range(runs)])
+    rows: list[Row] = [(case, "read + sha256 squashed layers", floor, "the floor")]
     for mode, what in (
         ("engine-tar", "squash engine, from the tars"),
         ("engine-index", "squash engine, from the indexes"),
     ):
         r = median([child(mode, work / "engine.tar", layer_paths) for _ in range(runs)])
-        rows.append((case, what, r, f"{r['cpu'] / rows[0][2]['cpu']:.1f}x floor CPU"))
-    squash = lamina_cmd(*base, "squash", "bench/realistic:1", "--layers", "1..-1", "-t", "sq")
-    with_index = median([timed(squash) for _ in range(runs)])
+        rows.append((case, what, r, f"{r['cpu'] / floor['cpu']:.1f}x floor CPU"))
+        (work / "engine.tar").unlink()
+    start = median([timed(lamina_cmd("--version")) for _ in range(runs)])
+    rows.append((case, "start-up: lamina --version", start, "fixed"))
+    own = median([timed(lamina_cmd(*base, "squash", "--help")) for _ in range(runs)])
+    rows.append((case, "start-up: lamina squash --help", own, "fixed: the command's imports"))
+    squash = lamina_cmd(*base, "squash", tag, "--layers", "1..-1", "-t", "sq")
+    rmi = lamina_cmd(*base, "rmi", "sq")
+    with_index = median([_fresh(squash, rmi) for _ in range(runs)])
+    rows.append((case, "lamina squash, header indexes kept", with_index, _times(with_index, floor)))
+    less = {k: with_index[k] - own[k] for k in ("seconds", "cpu")}
+    rows.append(
+        (case, "  less its start-up (squash --help)", {**with_index, **less}, _times(less, floor))
+    )
     without = []
     for _ in range(runs):
         shutil.rmtree(index_dir, ignore_errors=True)
-        without.append(timed(squash))
-    rows.append(
-        (
-            case,
-            "lamina squash, header indexes kept",
-            with_index,
-            _times(with_index, rows[0][2]),
-        )
-    )
+        without.append(_fresh(squash, rmi))
     r = median(without)
-    rows.append((case, "lamina squash, no index (rebuilt)", r, _times(r, rows[0][2])))
-    analyze = lamina_cmd(*base, "analyze", "bench/realistic:1", "--json")
+    rows.append((case, "lamina squash, no index (rebuilt)", r, _times(r, floor)))
+    analyze = lamina_cmd(*base, "analyze", tag, "--json")
     if before:  # the same commands with another checkout's lamina (e.g. main's)
-        env = {**os.environ, "PYTHONPATH": before}
-        r = median([timed(squash, env) for _ in range(runs)])
-        rows.append((case, f"lamina squash, {before}", r, _times(r, rows[0][2])))
+        env = {**ENV, "PYTHONPATH": before}
+        r = median([_fresh(squash, rmi, env) for _ in range(runs)])
+        rows.append((case, f"lamina squash, {before}", r, _times(r, floor)))
         r = median([timed(analyze, env) for _ in range(runs)])
         rows.append((case, f"lamina analyze --json, {before}", r, ""))
     r = median([timed(analyze) for _ in range(runs)])
     rows.append((case, "lamina analyze --json, indexes kept", r, ""))
+    shutil.rmtree(store)
     return rows
+
+
+def _fresh(squash: list[str], rmi: list[str], env: dict[str, str] | None = None) -> Sample:
+    """One timed squash whose result is new to the store (removed again after, untimed)."""
+    r = timed(squash, env)
+    subprocess.run(rmi, check=True, capture_output=True, env=env or ENV)
+    return r
 
 
 def _times(r: dict[str, float], floor: dict[str, float]) -> str:
@@ -309,6 +336,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-realistic", action="store_true")
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument(
+        "--realistic-scale",
+        type=int,
+        default=4,
+        metavar="K",
+        help="also the realistic image with its python layer K times over (1: not)",
+    )
     parser.add_argument("--before", help="src dir of another lamina to squash with too")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -319,7 +353,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lamina-bench-scale-") as tmp:
         rows = [] if args.skip_million else million(args.entries, args.runs, Path(tmp), args.before)
         if not args.skip_realistic:
+            compile_all = [sys.executable, "-m", "compileall", "-q", str(ROOT / "src")]
+            subprocess.run(compile_all, check=True)
             rows += realistic(args.runs, Path(tmp), args.before)
+            if args.realistic_scale > 1:
+                rows += realistic(args.runs, Path(tmp), args.before, args.realistic_scale)
     print(f"CPUs: {os.cpu_count()}; load average at the end: {os.getloadavg()}")
     print_table(rows)
 

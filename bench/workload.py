@@ -194,6 +194,36 @@ def ensure() -> tuple[Path, dict[str, object]]:
     return archive, meta
 
 
+def scaled(copies: int, src: Path, out_dir: Path) -> tuple[Path, dict[str, object]]:
+    """The realistic image with its python layer `copies` times over (copy 0 at its own
+    paths, copy k under usr/lib/python3.11-k/; the same real files, new names), so the
+    top layers are big enough that fixed costs do not hide the per-byte ones. Built from
+    the realistic image's layer tars in `src` (as `ensure` made them) on first use, cached in
+    `out_dir`."""
+    archive = out_dir / f"realistic-x{copies}.tar"
+    meta_path = out_dir / f"realistic-x{copies}.json"
+    if meta_path.exists() and archive.exists():
+        return archive, json.loads(meta_path.read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    layers = [src / "layer1-base.tar", src / "layer2-python.tar", src / "layer3-change.tar"]
+    big = out_dir / f"layer2-python-x{copies}.tar"
+    old = "usr/lib/python3.11/"
+    with tarfile.open(big, "w", format=tarfile.PAX_FORMAT) as out:
+        for k in range(copies):
+            with tarfile.open(layers[1]) as tar:
+                for info in tar:
+                    if k and info.name.startswith(old):
+                        info.name = f"usr/lib/python3.11-{k}/" + info.name[len(old) :]
+                    if k and info.islnk() and info.linkname.startswith(old):
+                        info.linkname = f"usr/lib/python3.11-{k}/" + info.linkname[len(old) :]
+                    out.addfile(info, tar.extractfile(info) if info.isreg() else None)
+    meta = write_archive([layers[0], big, layers[2]], archive, f"bench/realistic-x{copies}:1")
+    big.unlink()  # (the archive holds it)
+    meta["bytes"] = archive.stat().st_size
+    meta_path.write_text(json.dumps(meta, indent=1))
+    return archive, meta
+
+
 if __name__ == "__main__":
     path, info = ensure()
     print(path, info["id"], f"{info['bytes'] / 1e6:.0f} MB")
