@@ -8,15 +8,14 @@ from typing import Any
 import click
 from rich.console import Console
 
-from lamina import api
-from lamina.api import docker_reshape
-from lamina.api.analyze import Report
-from lamina.api.docker import is_daemon_ref
+from lamina.api.analyze import Report, analyze_archive
+from lamina.api.analyze import analyze as analyze_image
 from lamina.cli.analyze_view import TYPE_NAMES, render, render_layer
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.errors import CheckFailedError, UsageError
 from lamina.humanize import size as human
 from lamina.ops.analyze import DirSize, LayerReport
+from lamina.transports.docker_engine import is_daemon_ref
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.I)
@@ -102,15 +101,17 @@ def analyze(
     threshold = parse_ratio(fail_under) if fail_under is not None else None
     ceiling = parse_bytes(max_wasted) if max_wasted is not None else None
     if source is not None:
-        report = api.analyze_archive(source, image=image, layer=layer, top=top, advise=advise)
+        report = analyze_archive(source, image=image, layer=layer, top=top, advise=advise)
     elif image is None:
         raise UsageError("analyze needs an IMAGE (or -i ARCHIVE)")
     elif is_daemon_ref(image):
+        from lamina.api import docker_reshape  # (the Engine's client: only for its images)
+
         report = docker_reshape.analyze(
             image, host=c.docker_host, layer=layer, top=top, advise=advise
         )
     else:
-        report = api.analyze(c.store, image, layer=layer, top=top, advise=advise)
+        report = analyze_image(c.store, image, layer=layer, top=top, advise=advise)
     if as_json:
         emit_json(layer_json(report) if layer is not None else report_json(report))
     else:

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import click
 
-from lamina import api
-from lamina.cli import docker as docker_cli
+from lamina.api.images import load as load_images
+from lamina.api.save import SAVE_FORMATS
+from lamina.api.save import save as save_images
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.cli.delta import delta_options, is_delta, save_delta
 from lamina.errors import UsageError
 from lamina.spec import Platform
+from lamina.transports.docker_engine import is_daemon_ref
+
+
+@contextmanager
+def _reading(
+    c: Ctx, refs: Sequence[str], also: Sequence[str]
+) -> Iterator[tuple[list[str], tuple[str, ...]]]:
+    """cli.docker.reading, whose Docker Engine client is imported only for daemon images."""
+    if not any(is_daemon_ref(r) for r in refs):
+        yield list(refs), tuple(also)
+        return
+    from lamina.cli import docker as docker_cli
+
+    with docker_cli.reading(c, refs, also) as found:
+        yield found
 
 
 @cli.command(context_settings=CONTEXT)
@@ -56,9 +74,11 @@ def load(
     plat = Platform.parse(platform) if platform else None
     with c.progress() as progress:
         if daemon_images:
+            from lamina.cli import docker as docker_cli  # (the Engine's client: only now)
+
             results = docker_cli.load(c, daemon_images, progress)
         else:
-            results = api.load(c.store, source, platform=plat, progress=progress)
+            results = load_images(c.store, source, platform=plat, progress=progress)
     if as_json:
         emit_json(
             [{"Id": r.id, "RepoTags": list(r.names), "NewLayers": r.new_layers} for r in results]
@@ -79,7 +99,7 @@ def load(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(api.SAVE_FORMATS),
+    type=click.Choice(SAVE_FORMATS),
     default="docker-archive",
     show_default=True,
     help="docker-archive also holds an OCI layout; oci-dir needs -o DIR.",
@@ -130,7 +150,7 @@ def save(
     """
     if output is None and sys.stdout.isatty():
         raise UsageError("refusing to write an archive to a terminal", "use -o FILE or a pipe")
-    with docker_cli.reading(c, images, exclude) as (refs, exclude):
+    with _reading(c, images, exclude) as (refs, exclude):
         if is_delta(exclude, exclude_base, have):
             if with_referrers:
                 raise UsageError("a delta archive carries no referrers", "drop --with-referrers")
@@ -147,7 +167,7 @@ def save(
             )
             return
         with c.progress() as progress:
-            api.save(
+            save_images(
                 c.store,
                 refs,
                 output if output else sys.stdout.buffer,

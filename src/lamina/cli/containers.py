@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from lamina import api, humanize, reference
-from lamina.cli import demo as _demo  # noqa: F401  (registers `lamina demo`, which uses these)
+from lamina import humanize, reference
+from lamina.api import lifecycle
 from lamina.cli import fields
 from lamina.cli.app import (
     CONTEXT,
@@ -48,7 +48,7 @@ def create(c: Ctx, name: str | None, ref: str, command: tuple[str, ...]) -> None
     nodes are then left out, and said so).
     """
     with c.progress() as progress:
-        made = api.create(c.store, ref, command, name=name, progress=progress)
+        made = lifecycle.create(c.store, ref, command, name=name, progress=progress)
     _notes(c, made.skipped)
     click.echo(made.container.id)
 
@@ -67,7 +67,7 @@ def run(c: Ctx, name: str | None, remove: bool, ref: str, command: tuple[str, ..
     lamina exits with the command's exit code.
     """
     with c.progress() as progress:  # the create's; closed before the command starts
-        _, code = api.run(c.store, ref, command, name=name, remove=remove, progress=progress)
+        _, code = lifecycle.run(c.store, ref, command, name=name, remove=remove, progress=progress)
     if code:
         raise click.exceptions.Exit(code)
 
@@ -94,7 +94,7 @@ def cp(c: Ctx, follow: bool, src: str, dst: str) -> None:
     """
     if dst == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a tar to a terminal", "pipe it, or copy to a path")
-    api.cp(c.store, src, dst, follow=follow)
+    lifecycle.cp(c.store, src, dst, follow=follow)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -121,7 +121,7 @@ def ps(
       lamina ps -a --filter status=exited -q
       lamina ps -a -f ancestor=local/app --format '{{.Names}}: {{.Status}}'
     """
-    found = api.ps(c.store, all=show_all, filters=filters)
+    found = lifecycle.ps(c.store, all=show_all, filters=filters)
     if template is not None or not (as_json or ids_only):
         emit(
             template or fields.CONTAINER_TABLE,
@@ -148,7 +148,7 @@ def rm(c: Ctx, force: bool, containers: tuple[str, ...]) -> None:
     reported on stderr and the exit status is non-zero (lamina's code for the
     failure, e.g. 3 when a container is not found, where Docker always exits 1).
     """
-    each(containers, lambda ref: api.rm(c.store, [ref], force=force))
+    each(containers, lambda ref: lifecycle.rm(c.store, [ref], force=force))
 
 
 CONTAINER_VERBS = {
@@ -180,7 +180,7 @@ def container_prune(c: Ctx, force: bool, filters: tuple[str, ...]) -> None:
     ids: list[str] = []
     freed = 0
     if force or confirm("WARNING! This will remove all stopped containers."):
-        ids, freed = api.container_prune(c.store, filters=filters)
+        ids, freed = lifecycle.container_prune(c.store, filters=filters)
     if ids:
         click.echo("Deleted Containers:")
         for ident in ids:
@@ -212,7 +212,9 @@ def commit(
     one layer with whiteouts, on top of the container's image. Prints the
     new image ID.
     """
-    made = api.commit(c.store, container_ref, name, message=message, author=author, changes=changes)
+    made = lifecycle.commit(
+        c.store, container_ref, name, message=message, author=author, changes=changes
+    )
     _made(made, name, as_json)
 
 
@@ -233,7 +235,7 @@ def export(c: Ctx, output: str | None, container_ref: str) -> None:
     if output is None and sys.stdout.isatty():
         raise UsageError("refusing to write a tar to a terminal", "use -o FILE or a pipe")
     with c.progress() as progress:
-        api.export(c.store, container_ref, output if output else sys.stdout.buffer, progress)
+        lifecycle.export(c.store, container_ref, output if output else sys.stdout.buffer, progress)
 
 
 @cli.command("import", context_settings=CONTEXT)
@@ -252,7 +254,7 @@ def import_(
     to keep a stack of layers and its history.
     """
     with c.progress() as progress:
-        made = api.import_tar(
+        made = lifecycle.import_tar(
             c.store, source, name, message=message, changes=changes, progress=progress
         )
     _made(made, name, as_json)

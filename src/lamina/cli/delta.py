@@ -10,10 +10,10 @@ import click
 
 from lamina import atomic, humanize
 from lamina.api import delta, transfer
-from lamina.api.docker import is_daemon_ref
 from lamina.cli.app import CONTEXT, Ctx, cli, emit_json, json_option, pass_ctx
 from lamina.cli.delta_view import NEEDS_LAMINA, count, saved_json, summary
 from lamina.errors import UsageError
+from lamina.transports.docker_engine import is_daemon_ref
 
 # -- save's delta options (the save command itself lives in cli/images.py) -------
 
@@ -85,8 +85,6 @@ def save_delta(
         click.echo(line, err=True)
 
 
-
-
 # -- inventory and expand --------------------------------------------------------
 
 
@@ -136,9 +134,7 @@ def expand(c: Ctx, delta_archive: str, output: str, base_archive: str | None) ->
             c.store, delta_archive, output, base_archive=base_archive, progress=progress
         )
     size = humanize.size(sum(x.size for x in done.filled))
-    click.echo(
-        f"Filled {count(done.filled)} ({size}); wrote {humanize.size(done.bytes)}", err=True
-    )
+    click.echo(f"Filled {count(done.filled)} ({size}); wrote {humanize.size(done.bytes)}", err=True)
 
 
 # -- send and receive ------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lamina import api, digest, humanize
+from lamina import digest, humanize
+from lamina.api.lookup import get_image
 from lamina.cli import fields
 from lamina.cli.app import Ctx
 from lamina.cli.template_funcs import Row
@@ -32,7 +33,7 @@ def _status(ctr: Container) -> str:
 def _image_column(c: Ctx, ctr: Container) -> str:
     """The name the container was made from, or the image ID once that name moved on."""
     try:
-        if api.get_image(c.store, ctr.image_name).id == ctr.image_id:
+        if get_image(c.store, ctr.image_name).id == ctr.image_id:
             return ctr.image_name
     except LaminaError:
         pass
