@@ -9,6 +9,7 @@ import pytest
 import lamina
 from lamina.errors import DigestMismatchError
 from tests.builders import docker_archive, stack, store_files
+from tests.lamina_cli import run_lamina
 
 
 @pytest.fixture
@@ -28,6 +29,15 @@ def test_squash_refuses_a_damaged_layer(damaged):
     store, before = damaged
     with pytest.raises(DigestMismatchError, match="stored layer"):
         lamina.squash(store, "local/stack:3", tag="sq:1")
+    assert store_files(store.root) == before
+
+
+def test_the_squash_command_refuses_a_damaged_layer(damaged):
+    """The command (which imports only what squash needs) still re-hashes the range."""
+    store, before = damaged
+    cp = run_lamina(store.root, "squash", "local/stack:3", "--layers", "1..-1", "-t", "sq:1")
+    assert cp.returncode == 5, cp.stderr
+    assert b"stored layer" in cp.stderr and cp.stderr.count(b"\n") == 1
     assert store_files(store.root) == before
 
 
