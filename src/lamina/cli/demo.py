@@ -20,7 +20,7 @@ import click
 
 from lamina.cli import demo_base
 from lamina.cli import docker as docker_demo
-from lamina.cli.app import CONTEXT, cli
+from lamina.cli.app import CONTEXT, cli, load_commands
 from lamina.containers.records import remove_tree
 from lamina.errors import CommandFailedError
 
@@ -79,8 +79,14 @@ def _du(size: int) -> str:
     return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
 
 
+def _command(name: str) -> click.Command | None:
+    """The command `name`, its module loaded (the CLI loads a command's module on use)."""
+    load_commands(name)
+    return cli.commands.get(name)
+
+
 def _has_option(command: str, option: str) -> bool:
-    cmd = cli.commands.get(command)
+    cmd = _command(command)
     return cmd is not None and any(p.name == option for p in cmd.params)
 
 
@@ -180,7 +186,7 @@ class Story:
     def squash(self) -> None:
         n = self.n
         n.heading("7. New: squash the user layers, keep the base")
-        if "squash" not in cli.commands:
+        if _command("squash") is None:
             n.say("not available yet")
             return
         n.lamina("commit", "mystuff", "local/mystuff:1")
