@@ -70,6 +70,8 @@ def main() -> None:
     add("--version", "lamina", [*lamina, "--version"], env)
     add("images", "lamina", [*lamina, "images"], env)
     add("images -a", "lamina", [*lamina, "images", "-a"], env)
+    add("squash --help", "lamina", [*lamina, "squash", "--help"], env)  # a command's imports
+    add("load --help", "lamina", [*lamina, "load", "--help"], env)
     if not args.no_peers:
         from tests.peers import Docker, Podman
 
