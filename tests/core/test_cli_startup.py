@@ -100,3 +100,15 @@ def test_a_command_imported_by_hand_gets_its_examples_when_it_runs():
     ctx = click.Context(cli)
     command = cli.get_command(ctx, "squash")
     assert command is not None and "Examples:" in (command.help or "")
+
+
+def test_a_command_the_table_forgot_still_runs():
+    code = (
+        "import sys\n"
+        "from lamina.cli.app import COMMANDS, main\n"
+        "del COMMANDS['diff']\n"
+        "sys.exit(main(['diff', '--help']))\n"
+    )
+    cp = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert cp.returncode == 0, cp.stderr.decode()
+    assert b"Compare the final filesystems" in cp.stdout
