@@ -4,7 +4,7 @@
                                            [--before /tmp/lamina-before/src] [--peers]
 
 Each input is a `docker save`-style archive of one image whose one layer holds N empty
-files in directories of 1000 (bench/scale.py's names), generated in one pass into
+files in directories of 1000 (tests/builders.py `many_files_archive`), generated into
 .cache/bench-load-entries (about 520 bytes an entry) and cached. Each row is one fresh
 `lamina load -i ARCHIVE` into an empty store under GNU time: wall seconds, CPU seconds
 (user+sys), peak RSS (%M: the process's own) and the 1-minute load average when it
@@ -16,80 +16,28 @@ lamina (PYTHONPATH=SRC), e.g. one from before the header index spilled to disk;
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 from measure import ROOT
-from scale import MTIME, _header, _name
+from tests.builders import many_files_archive
 
 CACHE = ROOT / ".cache" / "bench-load-entries"
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
-def _layer_size(entries: int) -> int:
-    dirs = (entries + 999) // 1000
-    return (entries + dirs) * 512 + 1024
-
-
-def _member(name: str, size: int) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = size, MTIME, 0o644
-    return info.tobuf(tarfile.USTAR_FORMAT)
-
-
-def _small(out: io.BufferedWriter, name: str, data: bytes) -> None:
-    out.write(_member(name, len(data)) + data + bytes(-len(data) % 512))
 
 
 def archive(entries: int) -> Path:
     """The cached docker-archive of one image whose layer holds `entries` empty files."""
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"load{entries}.tar"
-    if path.exists():
-        return path
-    h = hashlib.sha256()
-    with open(f"{path}.tmp", "wb") as out:
-        out.write(_member("layer/layer.tar", _layer_size(entries)))
-        for i in range(entries):
-            if i % 1000 == 0:
-                block = _header(_name(i).rpartition("/")[0] + "/", tarfile.DIRTYPE)
-                h.update(block)
-                out.write(block)
-            block = _header(_name(i))
-            h.update(block)
-            out.write(block)
-        h.update(bytes(1024))
-        out.write(bytes(1024))
-        config = json.dumps(
-            {
-                "architecture": "amd64",
-                "os": "linux",
-                "config": {"Cmd": ["/bin/sh"]},
-                "rootfs": {"type": "layers", "diff_ids": [f"sha256:{h.hexdigest()}"]},
-                "history": [{"created_by": f"{entries} empty files"}],
-            }
-        ).encode()
-        config_name = f"{hashlib.sha256(config).hexdigest()}.json"
-        _small(out, config_name, config)
-        manifest = [
-            {
-                "Config": config_name,
-                "RepoTags": [f"bench/entries:{entries}"],
-                "Layers": ["layer/layer.tar"],
-            }
-        ]
-        _small(out, "manifest.json", json.dumps(manifest).encode())
-        out.write(bytes(10240))
-    os.replace(f"{path}.tmp", path)
+    if not path.exists():
+        many_files_archive(Path(f"{path}.tmp"), entries, f"bench/entries:{entries}")
+        os.replace(f"{path}.tmp", path)
     return path
 
 

@@ -4,20 +4,21 @@ analyze and diff, rebuilt when missing or damaged with the same results, gone wi
 layer, and checked by `system check`.
 
 "Read instead of the tars" is proved by counting the tar parses that build an index
-(HeaderIndex.of) and naming the files they read.
+(HeaderIndex.of, IndexBuilder.of) and naming the files they read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
 import lamina
-from lamina.layer import headerindex
+from lamina.layer import headerindex, indexfile
 from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.indexfile import IndexBuilder
 from tests.builders import docker_archive, stack
 from tests.core.test_system_check import check
 
@@ -40,6 +41,13 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(cls, stream, what)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(headerindex.HeaderIndex, "of", classmethod(counting))
+    real_builder = IndexBuilder.of.__func__  # type: ignore[attr-defined]
+
+    def counting_builder(cls: type[IndexBuilder], stream: BinaryIO, *args: Any) -> IndexBuilder:
+        names.append(str(getattr(stream, "name", "?")))
+        return real_builder(cls, stream, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(indexfile.IndexBuilder, "of", classmethod(counting_builder))
     yield names
 
 

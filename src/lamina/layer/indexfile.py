@@ -49,17 +49,18 @@ from lamina.layer.headerindex import (
 )
 from lamina.layer.tarstream import Member, TarReader
 
-BOUND = 4 << 20  # bytes of rows held before they go to disk
+BOUND = 4 << 20  # bytes of rows held before they go to disk (read when a builder is made)
 ROW_BYTES = 8 * len(FILE_COLUMNS) + 1  # a row's columns and its type byte
-_CHECK_EVERY = 256  # rows between checks of the bound (keeps `add` lean)
 
 
 class IndexBuilder:
     """Rows of one layer's header index, spilled past `bound` (see module doc)."""
 
-    def __init__(self, new_file: Callable[[], Path] | None = None, bound: int = BOUND) -> None:
+    def __init__(
+        self, new_file: Callable[[], Path] | None = None, bound: int | None = None
+    ) -> None:
         self._new_file = new_file
-        self._bound = bound
+        self._bound = BOUND if bound is None else bound
         self._rows = HeaderIndex()
         self._paths: list[Path] = []
         self._files: list[BinaryIO] = []
@@ -98,15 +99,15 @@ class IndexBuilder:
         """Append one entry (HeaderIndex.add)."""
         rows = self._rows
         rows.add(m)
-        if len(rows.types) % _CHECK_EVERY == 0:
-            self._check()
+        if ROW_BYTES * len(rows.types) + len(rows.names) + len(rows.extras) >= self._bound:
+            self._spill()
 
     def add_row(self, other: HeaderIndex, i: int, shift: int) -> None:
         """Append row `i` of `other`, offsets moved by `shift` (HeaderIndex.add_row)."""
         rows = self._rows
         rows.add_row(other, i, shift)
-        if len(rows.types) % _CHECK_EVERY == 0:
-            self._check()
+        if ROW_BYTES * len(rows.types) + len(rows.names) + len(rows.extras) >= self._bound:
+            self._spill()
 
     @property
     def tar_size(self) -> int:
@@ -126,14 +127,9 @@ class IndexBuilder:
         """Rows written to the temp files so far."""
         return self._count
 
-    def _check(self) -> None:
-        rows = self._rows
-        held = ROW_BYTES * len(rows.types) + len(rows.names) + len(rows.extras)
-        if held >= self._bound and self._new_file is not None:
-            self._spill()
-
     def _spill(self) -> None:
-        assert self._new_file is not None
+        if self._new_file is None:
+            return
         if not self._files:
             for _ in range(len(FILE_COLUMNS) + 3):
                 self._paths.append(self._new_file())
