@@ -26,6 +26,7 @@ version, layer, lengths, sha256) while it streams through it, and sums its size 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -193,7 +194,8 @@ class IndexBuilder:
     def close(self) -> None:
         """Remove the temp files (the rows held stay, for a write from memory)."""
         for f in self._files:
-            f.close()
+            with contextlib.suppress(OSError):  # a flush onto a full disk: discarded anyway
+                f.close()
         for path in self._paths:
             path.unlink(missing_ok=True)
         self._files, self._paths = [], []
