@@ -105,7 +105,7 @@ def _indexes(store: Store, repair: bool) -> list[Finding]:
             found.append(Finding("leftover", str(path), what, fixed=repair))
             continue
         layer = store.blobs.path(diff_id)
-        if store.indexes.load(diff_id, layer.stat().st_size) is None:
+        if store.indexes.scan(diff_id, layer.stat().st_size) is None:  # streamed
             if repair:
                 with open(layer, "rb") as f:
                     store.indexes.rebuild(diff_id, f)

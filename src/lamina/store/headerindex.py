@@ -31,7 +31,7 @@ from typing import BinaryIO
 from lamina import digest
 from lamina.atomic import replacing
 from lamina.layer.headerindex import HeaderIndex
-from lamina.layer.indexfile import Building, IndexBuilder, scan
+from lamina.layer.indexfile import Building, IndexBuilder, Scanned, scan
 from lamina.layer.tarcheck import content_size
 from lamina.layer.tarstream import TarReader
 
@@ -80,11 +80,10 @@ class HeaderIndexes:
         sum of its kept index's size column, else of the entries read from `stream`, its
         index then rebuilt and kept as they go by (best effort)."""
         size = os.fstat(stream.fileno()).st_size
-        with contextlib.suppress(OSError), open(self.path(diff_id), "rb") as f:
-            found = scan(f, diff_id)
-            if found is not None and found.tar_size == size:
-                self.loaded += 1
-                return found.content_size
+        found = self.scan(diff_id, size)
+        if found is not None:
+            self.loaded += 1
+            return found.content_size
         what = f"stored layer {digest.short(diff_id, algorithm=True)}"
         total = 0
         try:
@@ -100,6 +99,15 @@ class HeaderIndexes:
             stream.seek(0)
             total = content_size(stream, what)
         return total
+
+    def scan(self, diff_id: str, tar_size: int) -> Scanned | None:
+        """What the kept index of `diff_id` says, if it is sound and of a tar of
+        `tar_size` bytes; checked as it streams (no row is held)."""
+        with contextlib.suppress(OSError), open(self.path(diff_id), "rb") as f:
+            found = scan(f, diff_id)
+            if found is not None and found.tar_size == tar_size:
+                return found
+        return None
 
     def rebuild(self, diff_id: str, stream: BinaryIO) -> None:
         """Read layer `diff_id`'s index from its tar, the seekable `stream`, and keep it."""
