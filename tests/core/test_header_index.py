@@ -227,3 +227,19 @@ def test_layer_sizes_rebuild_a_missing_damaged_or_foreign_index(store):
     assert store.indexes.built == 3 and store.indexes.loaded == 1
     assert [store.indexes.path(d).read_bytes() for d in ids] == expected  # written back
     _no_temp_files(store)
+
+
+def test_import_indexes_its_layer_as_it_streams_in(tmp_path, parsed, monkeypatch):
+    monkeypatch.setattr(indexfile, "BOUND", 2048)
+    spilled = _spills(monkeypatch)
+    tar = tmp_path / "rootfs.tar"
+    tar.write_bytes(layer_tar({f"etc/f{i:03d}": b"x" * i for i in range(300)}))
+    s = lamina.open_store(tmp_path / "s")
+    image_id = lamina.import_tar(s, str(tar), "local/imported:1")
+    (diff_id,) = lamina.get_image(s, image_id).image.diff_ids
+    assert parsed == []  # indexed as it came in, not read back
+    assert len(spilled) > 4
+    with tar.open("rb") as f:
+        expected = HeaderIndex.of(f).to_bytes(diff_id)
+    assert s.indexes.path(diff_id).read_bytes() == expected
+    _no_temp_files(s)

@@ -62,9 +62,12 @@ class Transaction:
     def has_blob(self, dig: str) -> bool:
         return dig in self._staged or (dig not in self._doomed and self.store.blobs.has(dig))
 
-    def put_blob(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]:
+    def put_blob(
+        self, stream: BinaryIO, expected: str | None = None, index: IndexBuilder | None = None
+    ) -> tuple[str, int]:
         """Stage the stream's bytes; (digest, size). Verified against `expected` when
-        given: a mismatch raises DigestMismatchError and stages nothing."""
+        given: a mismatch raises DigestMismatchError and stages nothing. A layer's
+        `index`, filled as the stream was read (CheckedTar), is staged with it."""
         tmp, dig, size = stream_to_temp(stream, self.staging)
         if expected is not None:
             try:
@@ -72,7 +75,9 @@ class Transaction:
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-        self.adopt(tmp, dig)
+        if index is not None:
+            index.tar_size = size
+        self.adopt(tmp, dig, index)
         return dig, size
 
     def put_bytes(self, data: bytes) -> str:
