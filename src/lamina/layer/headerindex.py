@@ -232,11 +232,6 @@ class HeaderIndex:
     # -- the file ------------------------------------------------------------------------
     def _parts(self, diff_id: str) -> Iterator[bytes | memoryview]:
         yield head(diff_id, len(self), len(self.names), len(self.extras), self.tar_size)
-        yield from self.body()
-
-    def body(self) -> Iterator[memoryview]:
-        """The file's twelve parts after its header, in order: the nine columns
-        (little-endian), the types, the names, the extras."""
         for column in FILE_COLUMNS:
             yield le_bytes(getattr(self, column))
         yield from (memoryview(self.types), memoryview(self.names), memoryview(self.extras))
