@@ -28,7 +28,7 @@ from lamina.layer import compression
 from lamina.spec import Config, Descriptor, HistoryEntry, Manifest
 
 if TYPE_CHECKING:
-    from lamina.layer.headerindex import HeaderIndex
+    from lamina.layer.indexfile import Building
 
 Opener = Callable[[], BinaryIO]
 
@@ -153,7 +153,7 @@ class LayerSink(BlobSink, Protocol):
         """A new empty file on the sink's filesystem, to write a blob into."""
         ...
 
-    def adopt(self, tmp: Path, dig: str, index: HeaderIndex | None = None) -> None:
+    def adopt(self, tmp: Path, dig: str, index: Building | None = None) -> None:
         """Take a file written via staging_file(), whose sha256 is `dig`; `index` is its
         header index when the writer made one as it wrote (a cache the sink may keep)."""
         ...

@@ -4,21 +4,31 @@ analyze and diff, rebuilt when missing or damaged with the same results, gone wi
 layer, and checked by `system check`.
 
 "Read instead of the tars" is proved by counting the tar parses that build an index
-(HeaderIndex.of) and naming the files they read.
+(HeaderIndex.of, IndexBuilder.of) and naming the files they read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
 import lamina
-from lamina.layer import headerindex
+from lamina.api.images import layer_sizes
+from lamina.layer import headerindex, indexfile
 from lamina.layer.headerindex import HeaderIndex
-from tests.builders import docker_archive, stack
+from lamina.layer.indexfile import IndexBuilder
+from lamina.layer.tarcheck import content_size
+from tests.builders import (
+    FakeImage,
+    docker_archive,
+    layer_tar,
+    many_files_archive,
+    stack,
+    store_files,
+)
 from tests.core.test_system_check import check
 
 
@@ -40,6 +50,13 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(cls, stream, what)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(headerindex.HeaderIndex, "of", classmethod(counting))
+    real_builder = IndexBuilder.of.__func__  # type: ignore[attr-defined]
+
+    def counting_builder(cls: type[IndexBuilder], stream: BinaryIO, *args: Any) -> IndexBuilder:
+        names.append(str(getattr(stream, "name", "?")))
+        return real_builder(cls, stream, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(indexfile.IndexBuilder, "of", classmethod(counting_builder))
     yield names
 
 
@@ -129,3 +146,100 @@ def test_system_check_reports_and_repairs_stale_and_damaged_indexes(store):
     code, lines = check(store.root, "--repair")
     assert not stale.exists() and store.indexes.load(damaged) is not None
     assert check(store.root) == (0, [])
+
+
+# -- bounded memory: the index of a layer entering the store spills past its bound ------
+def _spills(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows each spill of an IndexBuilder wrote to its temp files."""
+    spilled: list[int] = []
+    real = IndexBuilder._spill
+
+    def counting(self: IndexBuilder) -> None:
+        if self._new_file is not None:
+            spilled.append(len(self._rows))
+        real(self)
+
+    monkeypatch.setattr(IndexBuilder, "_spill", counting)
+    return spilled
+
+
+def _no_temp_files(s: lamina.Store) -> None:
+    assert [p for p in s.tmp_root.rglob("*") if p.is_file()] == []
+
+
+def test_a_load_of_200k_entries_spills_its_index_and_writes_the_same_file(tmp_path, monkeypatch):
+    spilled = _spills(monkeypatch)
+    archive = many_files_archive(tmp_path / "many.tar", 200_000)
+    s = lamina.open_store(tmp_path / "s")
+    lamina.load(s, str(archive))
+    (diff_id,) = layers(s, "local/many:1")
+    with open(s.layer_path(diff_id), "rb") as f:
+        expected = HeaderIndex.of(f).to_bytes(diff_id)  # the old path: all rows in memory
+    assert len(expected) > 4 * indexfile.BOUND
+    assert s.indexes.path(diff_id).read_bytes() == expected
+    assert len(spilled) >= 4 and sum(spilled) > 150_000  # most rows went through files
+    _no_temp_files(s)
+    sizes = layer_sizes(s)
+    assert sizes(diff_id) == 0 and s.indexes.loaded == 1  # summed from the index
+
+
+def test_a_failed_load_leaves_no_index_and_no_spilled_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexfile, "BOUND", 2048)
+    spilled = _spills(monkeypatch)
+    s = lamina.open_store(tmp_path / "s")
+    files = {f"f{i:04d}": b"" for i in range(400)}
+    good = layer_tar(files)
+    truncated = layer_tar({f"g{i:04d}": b"x" for i in range(400)})[:-20_000]
+    images = [FakeImage([good], ["local/good:1"]), FakeImage([good, truncated], ["local/bad:1"])]
+    before = store_files(s.root)
+    with pytest.raises(lamina.LaminaError, match="truncated"):
+        lamina.load(s, str(docker_archive(images, tmp_path / "a.tar")))
+    assert len(spilled) > 4  # both layers' rows went through files before the failure
+    assert store_files(s.root) == before
+    assert list(s.indexes.files()) == []
+    _no_temp_files(s)
+
+
+# -- layer sizes from the indexes -----------------------------------------------------
+def _tar_sizes(store: lamina.Store) -> list[int]:
+    out = []
+    for diff_id in layers(store):
+        with open(store.layer_path(diff_id), "rb") as f:
+            out.append(content_size(f))
+    return out
+
+
+def test_layer_sizes_are_summed_from_the_indexes(store):
+    built = store.indexes.built
+    assert [layer_sizes(store)(d) for d in layers(store)] == _tar_sizes(store)
+    assert store.indexes.loaded == 4 and store.indexes.built == built
+
+
+def test_layer_sizes_rebuild_a_missing_damaged_or_foreign_index(store):
+    ids = layers(store)
+    expected = [store.indexes.path(d).read_bytes() for d in ids]
+    store.indexes.path(ids[0]).unlink()
+    damaged = bytearray(expected[1])
+    damaged[-40] ^= 1
+    store.indexes.path(ids[1]).write_bytes(bytes(damaged))
+    store.indexes.path(ids[2]).write_bytes(expected[3])  # sound, but another layer's
+    assert [layer_sizes(store)(d) for d in ids] == _tar_sizes(store)
+    assert store.indexes.built == 3 and store.indexes.loaded == 1
+    assert [store.indexes.path(d).read_bytes() for d in ids] == expected  # written back
+    _no_temp_files(store)
+
+
+def test_import_indexes_its_layer_as_it_streams_in(tmp_path, parsed, monkeypatch):
+    monkeypatch.setattr(indexfile, "BOUND", 2048)
+    spilled = _spills(monkeypatch)
+    tar = tmp_path / "rootfs.tar"
+    tar.write_bytes(layer_tar({f"etc/f{i:03d}": b"x" * i for i in range(300)}))
+    s = lamina.open_store(tmp_path / "s")
+    image_id = lamina.import_tar(s, str(tar), "local/imported:1")
+    (diff_id,) = lamina.get_image(s, image_id).image.diff_ids
+    assert parsed == []  # indexed as it came in, not read back
+    assert len(spilled) > 4
+    with tar.open("rb") as f:
+        expected = HeaderIndex.of(f).to_bytes(diff_id)
+    assert s.indexes.path(diff_id).read_bytes() == expected
+    _no_temp_files(s)

@@ -2,6 +2,9 @@
 so (exit 1), the store byte for byte as it was, nothing left in tmp/, no -o file left
 half-written. The store (or the -o output) lives on a 5 MiB tmpfs (tests/faults/conftest).
 
+A header index that spills its rows to temp files as the layer loads (a layer of many
+entries; a tiny bound here) meets a full disk the same way, wherever it fills.
+
 Also: a load from a pipe writes each layer once (spooled, then moved into the store), so
 it fits where the archive fits, not twice the archive.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import lamina as lamina_api
@@ -114,3 +118,40 @@ def test_a_pull_that_does_not_fit(small_disk, tmp_path, registry):
     store = small_disk / "s"
     ok(store, "load", "-i", str(docker_archive(stack(2), tmp_path / "stack2.tar")))
     _fails_cleanly(store, "pull", "--tls-verify=false", ref)
+
+
+SPILLING = (  # lamina with a tiny header index bound: rows go to disk every few entries
+    "import sys\n"
+    "from lamina.layer import indexfile\n"
+    "indexfile.BOUND = 2048\n"
+    "from lamina.cli import main\n"
+    "sys.exit(main())\n"
+)
+
+
+def test_loads_whose_header_index_spills_onto_a_full_disk(small_disk, tmp_path):
+    store = small_disk / "s"
+    ok(store, "images")
+    files: dict[str, bytes | None] = {f"d/f{i:05d}": b"" for i in range(2000)}
+    archive = _archive(tmp_path, FakeImage([layer_tar(files)], ["big/many:1"]))  # ~1 MB
+    index_dir = store / "lamina" / "index"
+    outcomes = []
+    # fails in the layer's or the spill's writes; fits but for its index (a cache: the load
+    # goes through without it); fits whole
+    for leave in (300_000, 1_100_000, 1_200_000, 1_300_000, 1_400_000, 2_000_000):
+        _fill(small_disk, leave)
+        before = store_files(store)
+        argv = [sys.executable, "-c", SPILLING, "--store", str(store), "load", "-i"]
+        done = subprocess.run([*argv, str(archive)], capture_output=True, timeout=120)
+        if done.returncode:
+            _full(done)
+            assert store_files(store) == before
+            assert not index_dir.exists() or list(index_dir.iterdir()) == []
+        else:
+            assert "big/many" in ok(store, "images")
+            ok(store, "rmi", "big/many:1")
+        assert [p for p in (store / "lamina" / "tmp").rglob("*") if p.is_file()] == []
+        outcomes.append(done.returncode)
+        (small_disk / "filler").unlink()
+    assert 1 in outcomes and 0 in outcomes, outcomes
+    assert_healthy(store)

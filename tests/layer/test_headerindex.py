@@ -13,6 +13,7 @@ import hashlib
 import io
 import struct
 import tarfile
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,7 +34,8 @@ def members(data: bytes) -> list[Member]:
     return list(TarReader(io.BytesIO(data)))
 
 
-def test_every_field_comes_back() -> None:
+def every_field(more: Sequence[E] = ()) -> bytes:
+    """A layer whose entries use every field an index keeps (and `more` entries)."""
     data = layer_bytes(
         [
             file("a/caf\udce9", b"x" * 700, uid=70000, gid=5, mode=0o4755, mtime=1_600_000_000),
@@ -41,11 +43,16 @@ def test_every_field_comes_back() -> None:
             hardlink("a/h", "a/caf\udce9"),
             chardev("dev/null", 1, 3),
             file("b/" + "L" * 130, b"", xattrs={"user.k": b"v"}),
+            *more,
         ]
     )
     named = tarfile.TarInfo("owned")
     named.uname, named.gname = "me", "us"
-    data = data[: members(data)[-1].end_offset] + named.tobuf(tarfile.GNU_FORMAT) + bytes(1024)
+    return data[: members(data)[-1].end_offset] + named.tobuf(tarfile.GNU_FORMAT) + bytes(1024)
+
+
+def test_every_field_comes_back() -> None:
+    data = every_field()
     assert members(data)[-1].uname == "me"
     index = HeaderIndex.of(io.BytesIO(data))
     loaded = HeaderIndex.from_bytes(index.to_bytes(DIFF_ID), DIFF_ID)

@@ -12,8 +12,10 @@ import pytest
 import lamina.api as api
 from lamina.cli import main
 from lamina.errors import LaminaError, NotFoundError, RegistryError
+from lamina.layer import indexfile
+from lamina.layer.headerindex import HeaderIndex
 from lamina.spec import Platform
-from tests.builders import docker_archive, stack, store_files
+from tests.builders import FakeImage, docker_archive, layer_tar, stack, store_files
 from tests.fixtures.build import FixtureSet
 from tests.kit import validate_store
 from tests.peers import Podman, Registry, free_port
@@ -252,3 +254,24 @@ def test_lamina_round_trip_any_compression(store, tmp_path, registry: Registry, 
     stored = api.get_image(store, ref).image
     assert stored.diff_ids == api.get_image(sender, "local/stack:2").image.diff_ids
     assert [c.id for c in validate_store(store)] == [pulled.id]
+
+
+def test_a_pulled_layer_s_index_spills_and_is_the_in_memory_one(
+    store, tmp_path, registry: Registry, repo, monkeypatch
+):
+    layer = layer_tar({f"d/f{i:04d}": b"" for i in range(600)})
+    sender = api.open_store(tmp_path / "sender")
+    archive = docker_archive([FakeImage([layer], ["local/many:1"])], tmp_path / "m.tar")
+    api.load(sender, str(archive))
+    api.registry.push(sender, "local/many:1", f"{registry.host}/{repo}:1")
+    monkeypatch.setattr(indexfile, "BOUND", 4096)
+    spills: list[int] = []
+    real = indexfile.IndexBuilder._spill
+    monkeypatch.setattr(indexfile.IndexBuilder, "_spill", lambda b: spills.append(1) or real(b))
+    pulled = api.registry.pull(store, f"{registry.host}/{repo}:1")
+    (diff_id,) = api.get_image(store, pulled.id).image.diff_ids
+    with open(store.layer_path(diff_id), "rb") as f:
+        expected = HeaderIndex.of(f).to_bytes(diff_id)
+    assert store.indexes.path(diff_id).read_bytes() == expected
+    assert len(spills) > 5
+    assert [p for p in store.tmp_root.rglob("*") if p.is_file()] == []

@@ -185,9 +185,7 @@ def images(
     given = filters_.parse(filters, filters_.IMAGE_KEYS)
     keep = filters_.image_match(given, lambda ref: get_image(store, ref).facts.created)
     keep_name = filters_.reference_match(given) if "reference" in given else None
-    rows = views.image_rows(
-        graph(store), all, pattern, sizes=sizes, keep=keep, keep_name=keep_name
-    )
+    rows = views.image_rows(graph(store), all, pattern, sizes=sizes, keep=keep, keep_name=keep_name)
     sizes.save()
 
     def repo_digest(row: views.ImageRow) -> str:
@@ -224,7 +222,9 @@ def inspect(store: Store, refs: Names) -> list[dict[str, Any]]:
 
 def layer_sizes(store: Store) -> LayerSizes:
     """Docker's layer sizes, remembered in the store (store/layersizes.py)."""
-    return LayerSizes(store.layer_path, store.state / "sizes.json", lambda: store.tmp)
+    return LayerSizes(
+        store.layer_path, store.state / "sizes.json", lambda: store.tmp, store.indexes
+    )
 
 
 def tree(store: Store, ref: str | None = None) -> list[views.TreeNode]:

@@ -37,6 +37,7 @@ from lamina.containers.records import Container, Containers, rfc3339_now
 from lamina.errors import InvalidInputError, NotFoundError, UsageError
 from lamina.image import Image
 from lamina.layer import compression, fsdiff
+from lamina.layer.indexfile import IndexBuilder
 from lamina.layer.snapshot import Snapshot
 from lamina.layer.tarcheck import CheckedTar
 from lamina.ops.commit import EMPTY_TAR_DIFF_ID, child_config, imported_config
@@ -177,10 +178,11 @@ def import_tar(
         total = os.fstat(raw.fileno()).st_size if source not in (None, "-") else None
         task = (progress or Progress.null()).task(f"Importing {label}", total)
         _, plain = compression.auto_decompressed(Counted(raw, task))  # type: ignore[arg-type]
-        checked = CheckedTar(plain, label)
-        with store.transaction() as tx:
+        # the layer's header index is filled as it streams in (no second read of it)
+        with store.transaction() as tx, IndexBuilder(tx.staging_file) as index:
+            checked = CheckedTar(plain, label, index=index)
             try:
-                diff_id, size = tx.put_blob(checked)  # type: ignore[arg-type]
+                diff_id, size = tx.put_blob(checked, index=index)  # type: ignore[arg-type]
             except compression.DECOMPRESSION_ERRORS as exc:
                 if not compression.damaged(exc):
                     raise

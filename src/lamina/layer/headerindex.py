@@ -14,7 +14,7 @@ the one the reader produced.
 
 File format (version 1, little-endian): MAGIC, a fixed header (version, count, byte
 lengths of the names and extras, the tar's size, the layer's diff_id), the arrays in
-`_COLUMNS` order, the types (1 byte each), the names, the extras, then the sha256 of
+`FILE_COLUMNS` order, the types (1 byte each), the names, the extras, then the sha256 of
 all that. `from_bytes` returns None for anything else (other version, other layer,
 damage): the caller rebuilds it from the layer. The index is only a cache.
 """
@@ -37,8 +37,9 @@ from lamina.layer.whiteout import PREFIX, Deletion, Kind, classify
 
 MAGIC = b"LAMIDX\x00\n"
 VERSION = 1
-_HEAD = struct.Struct("<IQQQQ80s")  # version, count, names, extras, tar size, diff_id
+HEAD = struct.Struct("<IQQQQ80s")  # version, count, names, extras, tar size, diff_id
 _COLUMNS = ("header_offset", "data_offset", "size", "mode", "uid", "gid", "mtime")
+FILE_COLUMNS = (*_COLUMNS, "name_end", "extra_at")  # the columns in file order
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 _NO_EXTRA = -1
 _SWAP = sys.byteorder != "little"
@@ -61,6 +62,19 @@ def _extra(m: Member) -> dict[str, object]:
     if m.pax:
         extra["p"] = m.pax
     return extra
+
+
+def head(diff_id: str, count: int, names: int, extras: int, tar_size: int) -> bytes:
+    """The start of an index file: MAGIC and the fixed header (see module doc)."""
+    return MAGIC + HEAD.pack(VERSION, count, names, extras, tar_size, diff_id.encode())
+
+
+def le_bytes(values: array[int]) -> memoryview:
+    """A column as the file holds it: 8 bytes a row, little-endian."""
+    if _SWAP:
+        values = array("q", values)
+        values.byteswap()
+    return memoryview(values).cast("B")
 
 
 class HeaderIndex:
@@ -217,16 +231,9 @@ class HeaderIndex:
 
     # -- the file ------------------------------------------------------------------------
     def _parts(self, diff_id: str) -> Iterator[bytes | memoryview]:
-        yield MAGIC
-        yield _HEAD.pack(
-            VERSION, len(self), len(self.names), len(self.extras), self.tar_size, diff_id.encode()
-        )
-        for column in (*_COLUMNS, "name_end", "extra_at"):
-            values: array[int] = getattr(self, column)
-            if _SWAP:
-                values = array("q", values)
-                values.byteswap()
-            yield memoryview(values).cast("B")
+        yield head(diff_id, len(self), len(self.names), len(self.extras), self.tar_size)
+        for column in FILE_COLUMNS:
+            yield le_bytes(getattr(self, column))
         yield from (memoryview(self.types), memoryview(self.names), memoryview(self.extras))
 
     def write(self, out: BinaryIO, diff_id: str) -> None:
@@ -245,12 +252,12 @@ class HeaderIndex:
     def from_bytes(cls, data: bytes | memoryview, diff_id: str) -> HeaderIndex | None:
         """The index in `data` if it is a sound version-1 index of `diff_id`, else None."""
         view = memoryview(data)
-        start = len(MAGIC) + _HEAD.size
+        start = len(MAGIC) + HEAD.size
         if len(view) < start + 32 or bytes(view[: len(MAGIC)]) != MAGIC:
             return None
         if hashlib.sha256(view[:-32]).digest() != bytes(view[-32:]):
             return None
-        version, count, names, extras, tar_size, stored = _HEAD.unpack(view[len(MAGIC) : start])
+        version, count, names, extras, tar_size, stored = HEAD.unpack(view[len(MAGIC) : start])
         if version != VERSION or stored.rstrip(b"\0") != diff_id.encode():
             return None
         if len(view) != start + 9 * 8 * count + count + names + extras + 32:
@@ -258,7 +265,7 @@ class HeaderIndex:
         index = cls()
         index.tar_size = tar_size
         at = start
-        for column in (*_COLUMNS, "name_end", "extra_at"):
+        for column in FILE_COLUMNS:
             values: array[int] = getattr(index, column)
             values.frombytes(view[at : at + 8 * count])
             if _SWAP:

@@ -38,7 +38,7 @@ from lamina.errors import InvalidInputError
 from lamina.layer import paths, tree, whiteout
 from lamina.layer import tarformat as tf
 from lamina.layer.below import Below as Below
-from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.indexfile import Building
 from lamina.layer.sizing import CountingSink, Unread
 from lamina.layer.tarstream import Member, TarReader
 from lamina.layer.tarwriter import TarSink
@@ -51,7 +51,7 @@ def squash_layers(
     *,
     below: Below | None = None,
     index_of: tree.IndexOf | None = None,
-    index: HeaderIndex | None = None,
+    index: Building | None = None,
 ) -> tuple[str, int]:
     """Write the squash of `layers` (bottom first) to `out`; returns (diff_id, size).
     `index_of` may give their header indexes (else their headers are read). An empty
@@ -89,7 +89,7 @@ class _Writer:
         layers: Sequence[BinaryIO],
         below: Below,
         sink: TarSink,
-        index: HeaderIndex | None = None,
+        index: Building | None = None,
     ):
         self.tree = merged
         self.layers = layers

@@ -24,7 +24,7 @@ from lamina.digest import CHUNK
 from lamina.errors import InvalidInputError
 from lamina.layer import paths
 from lamina.layer import tarformat as tf
-from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.indexfile import Building
 from lamina.layer.tarstream import Member, TarReader
 from lamina.layer.whiteout import PREFIX, classify
 
@@ -66,7 +66,7 @@ class CheckedTar:
         raw: BinaryIO,
         what: str = "layer",
         entry_rules: bool = True,
-        index: HeaderIndex | None = None,
+        index: Building | None = None,
     ) -> None:
         self._raw = raw
         self._tee = _Tee(raw)

@@ -21,7 +21,7 @@ from lamina import digest, mediatype
 from lamina.errors import UsageError
 from lamina.image import Image, Layer, LayerSink
 from lamina.layer import tree
-from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.indexfile import IndexBuilder
 from lamina.layer.squash import Below, squash_layers
 from lamina.ops.compare import IndexOf
 from lamina.ops.history import layer_positions, raw_history, with_layers
@@ -103,7 +103,9 @@ def squash(
     unless a hardlink needs a file's content from them.
     """
     layers = image.layers
-    with ExitStack() as stack:
+    # the new layer's index, made as it is written (no read back), spilled to the sink's
+    # staging area past its bound: kept until the sink has adopted it
+    with ExitStack() as stack, IndexBuilder(sink.staging_file) as index:
         streams = [stack.enter_context(open_seekable(layer)) for layer in layers[: span.stop]]
         # the range's layers are re-hashed; those below only lend headers (and, rarely,
         # a hardlinked file's content) and stay as they are in the new image
@@ -124,7 +126,6 @@ def squash(
         lower = streams[: span.start]
         below = Below.layers(lower, lower_index) if span.start else Below.nothing()
         tmp = sink.staging_file()
-        index = HeaderIndex()  # the new layer's, made as it is written: no read back
         with open(tmp, "wb") as out:
             diff_id, size = squash_layers(
                 streams[span.start :], out, below=below, index_of=upper_index, index=index
@@ -132,7 +133,8 @@ def squash(
             out.flush()
             os.fsync(out.fileno())  # on disk before the store renames it into place
         verifier.finish()
-    sink.adopt(tmp, diff_id, index)
+        stack.close()  # the layers, before the sink takes the new one
+        sink.adopt(tmp, diff_id, index)
     new_layer = Layer(diff_id, diff_id, size, mediatype.OCI_LAYER, lambda: sink.open_blob(diff_id))
     config = squashed_config(image, span, diff_id, message)
     new_layers = (*layers[: span.start], new_layer, *layers[span.stop :])

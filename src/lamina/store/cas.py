@@ -28,7 +28,7 @@ from lamina.atomic import staged
 from lamina.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from lamina.layer.headerindex import HeaderIndex
+    from lamina.layer.indexfile import Building
 
 
 def stream_to_temp(stream: BinaryIO, tmp_dir: Path) -> tuple[Path, str, int]:
@@ -82,7 +82,7 @@ class BlobStore:
         digest.check(dig, digest.of_bytes(data), f"stored blob {dig}")
         return data
 
-    def adopt(self, tmp: Path, dig: str, index: HeaderIndex | None = None) -> None:
+    def adopt(self, tmp: Path, dig: str, index: Building | None = None) -> None:
         """Move a verified temp file into place under its digest (a plain blob directory
         keeps no header `index`)."""
         self.dir.mkdir(parents=True, exist_ok=True)

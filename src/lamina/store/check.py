@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, replace
 
 from lamina import digest
 from lamina.errors import InvalidInputError, LaminaError
-from lamina.layer.headerindex import HeaderIndex
 from lamina.spec import Config, Manifest
 from lamina.store import journal, tmp, trash
 from lamina.store.local import Store, Transaction
@@ -106,10 +105,10 @@ def _indexes(store: Store, repair: bool) -> list[Finding]:
             found.append(Finding("leftover", str(path), what, fixed=repair))
             continue
         layer = store.blobs.path(diff_id)
-        if store.indexes.load(diff_id, layer.stat().st_size) is None:
+        if store.indexes.scan(diff_id, layer.stat().st_size) is None:  # streamed
             if repair:
                 with open(layer, "rb") as f:
-                    store.indexes.keep(diff_id, HeaderIndex.of(f))
+                    store.indexes.rebuild(diff_id, f)
             found.append(Finding("index", diff_id, "damaged header index", fixed=repair))
     return found
 

@@ -11,7 +11,10 @@ for ever once it is right, and it says which layer it is of and carries its own 
 An index that is missing, damaged, of another version or another layer, or whose tar
 size is not the layer file's, is rebuilt from the layer on demand and written back;
 a store that cannot be written to only rebuilds it every time. Loss or damage costs
-time, never correctness. A layer's index goes when the layer goes to the trash;
+time, never correctness. Docker's size of a layer (store/layersizes.py) is the sum of
+its index's size column, streamed from the file (`content_size`); an index written or
+rebuilt here goes through an IndexBuilder, spilled to the store's temp space past its
+bound, so neither holds a layer's rows. A layer's index goes when the layer goes to the trash;
 `system check` reports (and with --repair removes) index files whose layer is gone or
 that are damaged.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +31,9 @@ from typing import BinaryIO
 from lamina import digest
 from lamina.atomic import replacing
 from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.indexfile import Building, IndexBuilder, Scanned, scan
+from lamina.layer.tarcheck import content_size
+from lamina.layer.tarstream import TarReader
 
 INDEX_DIR = "index"
 
@@ -68,7 +75,51 @@ class HeaderIndexes:
             self.keep(diff_id, index)
         return index
 
-    def keep(self, diff_id: str, index: HeaderIndex) -> None:
+    def content_size(self, diff_id: str, stream: BinaryIO) -> int:
+        """Docker's size of layer `diff_id` (whose tar is the real file `stream`): the
+        sum of its kept index's size column, else of the entries read from `stream`, its
+        index then rebuilt and kept as they go by (best effort)."""
+        size = os.fstat(stream.fileno()).st_size
+        found = self.scan(diff_id, size)
+        if found is not None:
+            self.loaded += 1
+            return found.content_size
+        what = f"stored layer {digest.short(diff_id, algorithm=True)}"
+        total = 0
+        try:
+            with IndexBuilder(self._new_file) as index:
+                stream.seek(0)
+                for member in TarReader(stream, what):
+                    index.add(member)
+                    total += member.size
+                index.tar_size = size
+                self.built += 1
+                self.keep(diff_id, index)
+        except OSError:  # no temp space to spill to (a read-only store): the sum alone
+            stream.seek(0)
+            total = content_size(stream, what)
+        return total
+
+    def scan(self, diff_id: str, tar_size: int) -> Scanned | None:
+        """What the kept index of `diff_id` says, if it is sound and of a tar of
+        `tar_size` bytes; checked as it streams (no row is held)."""
+        with contextlib.suppress(OSError), open(self.path(diff_id), "rb") as f:
+            found = scan(f, diff_id)
+            if found is not None and found.tar_size == tar_size:
+                return found
+        return None
+
+    def rebuild(self, diff_id: str, stream: BinaryIO) -> None:
+        """Read layer `diff_id`'s index from its tar, the seekable `stream`, and keep it."""
+        with IndexBuilder.of(stream, self._new_file) as index:
+            self.keep(diff_id, index)
+
+    def _new_file(self) -> Path:
+        fd, name = tempfile.mkstemp(dir=self._tmp_dir(), prefix="index-")
+        os.close(fd)
+        return Path(name)
+
+    def keep(self, diff_id: str, index: Building) -> None:
         """Write `index` as the index of `diff_id` (best effort: it is a cache)."""
         with contextlib.suppress(OSError):
             self.dir.mkdir(exist_ok=True)

@@ -4,7 +4,8 @@ The store keeps layers uncompressed, named by their diff_id. `put_layer` streams
 layer (compressed or not, as its bytes say) into a sink: decompressed, hashed against
 its diff_id by the sink and, when its compressed digest is known, that is checked too,
 over every byte of the blob (trailers included). Never held in memory. Its header
-index (store/headerindex.py) is filled from the headers as they go by. A plain layer
+index (store/headerindex.py) is filled from the headers as they go by, into the
+caller's IndexBuilder (which spills past its bound: flat memory). A plain layer
 spooled from a pipe (transports/spool.py) is checked and moved in, not copied again.
 A layer a delta archive left out (not `available`) cannot be read: `find_missing`
 names those the sink lacks, and `missing_error` says so in one line, before anything
@@ -23,7 +24,7 @@ from lamina import digest
 from lamina.errors import InvalidInputError, MissingLayersError
 from lamina.image import BlobSink, Image, Layer, LayerSink, Spool
 from lamina.layer import compression
-from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.indexfile import IndexBuilder
 from lamina.layer.tarcheck import CheckedTar
 from lamina.progress import Task
 
@@ -71,12 +72,11 @@ class _Counting:
         return data
 
 
-def put_layer(layer: Layer, sink: BlobSink, task: Task) -> HeaderIndex:
-    """Stream `layer` into `sink` uncompressed, verified (see module doc); returns its
-    header index."""
-    index = HeaderIndex()
+def put_layer(layer: Layer, sink: BlobSink, task: Task, index: IndexBuilder) -> None:
+    """Stream `layer` into `sink` uncompressed, verified (see module doc), filling the
+    empty `index` with its header index."""
     if layer.spool is not None and _take_spool(layer, layer.spool, sink, task, index):
-        return index
+        return
     # a compressed blob has a digest of its own to check; a plain one is its diff_id,
     # which the sink checks anyway: hashing it here too would only cost time
     compressed = bool(layer.digest) and layer.digest != layer.diff_id
@@ -99,11 +99,10 @@ def put_layer(layer: Layer, sink: BlobSink, task: Task) -> HeaderIndex:
             pass
     if counted.hasher is not None:
         digest.check(layer.digest, counted.hasher.digest, f"layer blob {layer.digest}")
-    return index
 
 
 def _take_spool(
-    layer: Layer, spool: Spool, sink: BlobSink, task: Task, index: HeaderIndex
+    layer: Layer, spool: Spool, sink: BlobSink, task: Task, index: IndexBuilder
 ) -> bool:
     """Move an uncompressed layer's spool into `sink`, checked and not written again: its
     sha256 (computed as it was spooled) must be the diff_id (and the blob's digest), its

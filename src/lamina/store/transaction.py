@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from lamina import digest, mediatype
 from lamina.errors import LaminaError, NotFoundError
 from lamina.image import Image, Layer
-from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.indexfile import Building, IndexBuilder
 from lamina.progress import Progress
 from lamina.spec import Descriptor, Manifest
 from lamina.store import journal
@@ -62,9 +62,12 @@ class Transaction:
     def has_blob(self, dig: str) -> bool:
         return dig in self._staged or (dig not in self._doomed and self.store.blobs.has(dig))
 
-    def put_blob(self, stream: BinaryIO, expected: str | None = None) -> tuple[str, int]:
+    def put_blob(
+        self, stream: BinaryIO, expected: str | None = None, index: IndexBuilder | None = None
+    ) -> tuple[str, int]:
         """Stage the stream's bytes; (digest, size). Verified against `expected` when
-        given: a mismatch raises DigestMismatchError and stages nothing."""
+        given: a mismatch raises DigestMismatchError and stages nothing. A layer's
+        `index`, filled as the stream was read (CheckedTar), is staged with it."""
         tmp, dig, size = stream_to_temp(stream, self.staging)
         if expected is not None:
             try:
@@ -72,7 +75,9 @@ class Transaction:
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-        self.adopt(tmp, dig)
+        if index is not None:
+            index.tar_size = size
+        self.adopt(tmp, dig, index)
         return dig, size
 
     def put_bytes(self, data: bytes) -> str:
@@ -91,7 +96,7 @@ class Transaction:
         os.close(fd)
         return Path(name)
 
-    def adopt(self, tmp: Path, dig: str, index: HeaderIndex | None = None) -> None:
+    def adopt(self, tmp: Path, dig: str, index: Building | None = None) -> None:
         """Take a file the caller wrote and verified (its sha256 is `dig`), on the store's
         filesystem; it is moved, not copied. A layer's `index`, made as it was written,
         is staged with it (put_image then need not read its headers back)."""
@@ -167,7 +172,9 @@ class Transaction:
         name = image.names[0] if image.names else digest.short(image.id)
         task = progress.task(f"Loading {name}", sum(x.size for x in todo.values()))
         for layer in todo.values():
-            self._stage_index(layer.diff_id, put_layer(layer, self, task))
+            with IndexBuilder(self.staging_file) as index:  # spills past its bound
+                put_layer(layer, self, task, index)
+                self._stage_index(layer.diff_id, index)
         task.done()
         for x in image.layers:  # layers an operation wrote (squash, commit, pull)
             if x.diff_id in self._staged and x.diff_id not in self._indexes:
@@ -175,8 +182,9 @@ class Transaction:
                 with (
                     contextlib.suppress(LaminaError, OSError),
                     open(self._staged[x.diff_id], "rb") as f,
+                    IndexBuilder.of(f, self.staging_file) as index,
                 ):
-                    self._stage_index(x.diff_id, HeaderIndex.of(f))
+                    self._stage_index(x.diff_id, index)
         self.put_bytes(image.config.raw)
         layers = tuple(self.layer(x.diff_id) for x in image.layers)
         manifest = Image(image.config, layers, annotations=image.annotations).manifest_bytes()
@@ -184,7 +192,7 @@ class Transaction:
         self._config_of[desc.digest] = image.id
         return desc
 
-    def _stage_index(self, diff_id: str, index: HeaderIndex) -> None:
+    def _stage_index(self, diff_id: str, index: Building) -> None:
         """Keep a layer's header index with the layer: it goes in at commit (a cache:
         one that cannot be written is only rebuilt when next needed)."""
         path = self.staging / f"index-{digest.hex_of(diff_id)}"
