@@ -41,28 +41,34 @@ class Below:
         The tree must not change while this is in use."""
         return cls(lower, Unread(), True)
 
+    def _kind(self, path: str) -> int | None:
+        """The kind of the node at `path` in the lower tree (None: none there)."""
+        assert self._tree is not None
+        node, _ = self._tree.find(path)
+        return None if node is None else self._tree.nodes.kind(node)
+
     def exists(self, path: str) -> bool:
         if self._tree is None:
             return not self.known
-        node, _ = self._tree.find(path)
-        return node is not None and node.kind != GONE
+        kind = self._kind(path)
+        return kind is not None and kind != GONE
 
     def is_dir(self, path: str) -> bool:
         if self._tree is None:
             return not self.known
-        node, _ = self._tree.find(path)
-        return node is not None and node.kind == DIR
+        return self._kind(path) == DIR
 
     def has_children(self, path: str) -> bool:
         if self._tree is None:
             return not self.known
         node, _ = self._tree.find(path)
+        nodes = self._tree.nodes
         return (
             node is not None
-            and node.kind == DIR
+            and nodes.kind(node) == DIR
             and any(
-                child.kind != GONE and not tree.is_holder(child)
-                for child in (node.children or {}).values()
+                nodes.kind(child) != GONE and not nodes.is_holder(child)
+                for child in nodes.children(node)
             )
         )
 
@@ -71,19 +77,22 @@ class Below:
         if self._tree is None:
             return path
         node, _ = self._tree.find(path)
-        return self._tree.inode_of(node, path) if node is not None and node.kind == LEAF else path
+        if node is None or self._tree.nodes.kind(node) != LEAF:
+            return path
+        return self._tree.inode_of(node, path)
 
     def names(self, path: str) -> list[str]:
         """Every path of the file at `path` (its hardlinks), `path` first."""
         node, _ = self._tree.find(path) if self._tree is not None else (None, False)
-        if self._tree is None or node is None or node.inode is None:
+        inodes = self._tree.nodes.inodes if self._tree is not None else {}
+        if self._tree is None or node is None or node not in inodes:
             return [path]  # (a leaf has an inode once a hardlink shares it)
         if self._names is None:
             self._names = {}
             for name, leaf in self._tree.leaves():
-                if leaf.inode is not None:
-                    self._names.setdefault(id(leaf.inode), []).append(name)
-        others = sorted(n for n in self._names[id(node.inode)] if n != path)
+                if leaf in inodes:
+                    self._names.setdefault(id(inodes[leaf]), []).append(name)
+        others = sorted(n for n in self._names[id(inodes[node])] if n != path)
         return [path, *others]
 
     def content(self, path: str) -> tuple[BinaryIO, Member] | None:
@@ -91,7 +100,7 @@ class Below:
         if self._tree is None:
             return None
         node, _ = self._tree.find(path)
-        if node is None or node.kind != LEAF:
+        if node is None or self._tree.nodes.kind(node) != LEAF:
             return None
         layer, row = self._tree.content(node)
         if row is None or layer < 0:

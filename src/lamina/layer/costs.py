@@ -2,7 +2,7 @@
 from tar headers while a `tree.Tree` applies the stack (a `tree.Watcher`).
 
     costs = Costs(len(layers)); t = Tree(watcher=costs)
-    costs.tables = t.tables
+    costs.nodes = t.nodes
     for i, table in enumerate(header_indexes): t.add_layer(i, table)
     costs.end_layer(i)  # after each layer
 
@@ -37,8 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lamina.layer import tarformat as tf
-from lamina.layer.headerindex import HeaderIndex
-from lamina.layer.tree import DIR, GONE, LEAF, Inode, Node, is_holder
+from lamina.layer.noderows import NO_ROW, NodeRows
+from lamina.layer.tree import DIR, GONE, LEAF, Inode
 
 
 @dataclass
@@ -99,7 +99,7 @@ class Costs:
 
     layer_count: int
     focus: int | None = None  # the layer whose changes are listed one by one
-    tables: dict[int, HeaderIndex] = field(default_factory=dict)  # the tree's (Tree.tables)
+    nodes: NodeRows = field(default_factory=lambda: NodeRows({}))  # the tree's (Tree.nodes)
     layers: list[LayerCount] = field(init=False)
     dead: list[list[int]] = field(init=False)
     # a path seen once is just its size (most are): a Sighting from the second time on
@@ -115,31 +115,33 @@ class Costs:
         self.dead = [[0] * self.layer_count for _ in range(self.layer_count)]
 
     # -- the watcher ---------------------------------------------------------------------
-    def opaque(self, index: int, dir_parts: list[str], directory: Node) -> None:
+    def opaque(self, index: int, dir_parts: list[str], directory: int) -> None:
         path = "/".join(dir_parts)
         if path:
             self._dirs.append(path)
-        for name, child in (directory.children or {}).items():
+        for name, child in self.nodes.named_children(directory):
             child_path = f"{path}/{name}" if path else name
             # one loss for the directory; one change per child it hides
             self._removed(index, child_path, self._gone(index, child, path))
 
-    def whiteout(self, index: int, dir_parts: list[str], target: str, old: Node | None) -> None:
+    def whiteout(self, index: int, dir_parts: list[str], target: str, old: int | None) -> None:
         directory = "/".join(dir_parts)
         path = f"{directory}/{target}" if directory else target
         self._mark_parents(path)
-        if old is None or old.kind == GONE or is_holder(old):
+        nodes = self.nodes
+        if old is None or nodes.kind(old) == GONE or nodes.is_holder(old):
             return  # hides nothing (dive cannot place it either)
         hidden = self._gone(index, old, path)
         # dive sizes a directory only if an entry made it one (its implicit ones are not)
-        self._sight(path, hidden.size if old.kind == DIR and old.entry is not None else 0)
+        made_dir = nodes.kind(old) == DIR and nodes.entry[old] >= 0
+        self._sight(path, hidden.size if made_dir else 0)
         self._removed(index, path, hidden)
 
-    def replaced(self, index: int, old: Node, parts: list[str]) -> None:
+    def replaced(self, index: int, old: int, parts: list[str]) -> None:
         self._gone(index, old, "/".join(parts[:-1]))
 
     def added(
-        self, index: int, kind: str, size: int, parts: list[str], old: Node | None, new: Node
+        self, index: int, kind: str, size: int, parts: list[str], old: int | None, new: int
     ) -> None:
         # the hot path of an analysis: one call per tar entry
         count = self.layers[index]
@@ -152,10 +154,7 @@ class Costs:
             self._dirs.append(path)
         else:
             self._sight(path, size)
-            existed = old is not None and (
-                (old.kind == GONE and old.layer == index)  # a whiteout and a new entry
-                or (old.kind != GONE and not is_holder(old))
-            )
+            existed = old is not None and self._existed(index, old)
             if existed:
                 count.modified += 1
                 count.modified_bytes += size
@@ -164,14 +163,22 @@ class Costs:
                 count.added_bytes += size
             if self.focus == index:
                 self.changes.append(Change("M" if existed else "A", path, size, kind))
-        inode = new.inode  # (None unless a hardlink shares it: tree.inode_of)
-        if old is not None and old.kind == LEAF and inode is not None and old.inode is inode:
+        inodes = self.nodes.inodes
+        inode = inodes.get(new)  # (None unless a hardlink shares it: tree.inode_of)
+        if old is not None and inode is not None and inodes.get(old) is inode:
             return  # a name linked again to the file it already holds: nothing changes
         if kind == tf.HARDLINK and inode is not None and inode.layer >= 0:
             # counted first: the link may replace a directory holding its own target
             self._links[inode] = self._links.get(inode, 1) + 1
-        if old is not None and old is not new:
+        if old is not None and old != new:
             self._gone(index, old, path)
+
+    def _existed(self, index: int, old: int) -> bool:
+        """Whether the path of `old` existed before layer `index` changed it."""
+        kind = self.nodes.kind(old)
+        if kind == GONE:
+            return self.nodes.layer[old] == index  # a whiteout and a new entry
+        return not self.nodes.is_holder(old)
 
     def end_layer(self, index: int) -> None:
         """Call after each layer: its directories that are leaves of its own tree count."""
@@ -220,24 +227,29 @@ class Costs:
         if self.focus == index and hidden.files:
             self.changes.append(Change("D", path, hidden.size, "", hidden.files))
 
-    def _gone(self, index: int, node: Node, path: str) -> _Hidden:
+    def _gone(self, index: int, node: int, path: str) -> _Hidden:
         """`node` (at `path`) and its subtree leave the filesystem at layer `index`."""
         hidden = _Hidden()
+        nodes, tables = self.nodes, self.nodes.tables
         stack = [node]
         while stack:
             n = stack.pop()
-            if n.kind == DIR:
-                stack.extend((n.children or {}).values())
-            elif n.kind == LEAF and n.entry is not None:
+            kind = nodes.kind(n)
+            if kind == DIR:
+                stack.extend(nodes.children(n))
+            elif kind == LEAF:
                 hidden.files += 1
-                hidden.size += self.tables[n.layer].data_size(n.entry)
+                hidden.size += tables[nodes.layer[n]].data_size(nodes.entry[n])
                 self._unlink(index, n, path)
         return hidden
 
-    def _unlink(self, index: int, leaf: Node, path: str) -> None:
-        inode = leaf.inode
-        layer, row = (leaf.layer, leaf.entry) if inode is None else (inode.layer, inode.entry)
-        if layer < 0 or row is None:
+    def _unlink(self, index: int, leaf: int, path: str) -> None:
+        inode = self.nodes.inodes.get(leaf)
+        if inode is None:
+            layer, row = self.nodes.layer[leaf], self.nodes.entry[leaf]
+        else:
+            layer, row = inode.layer, (NO_ROW if inode.entry is None else inode.entry)
+        if layer < 0 or row < 0:
             return  # no content in the stack: a dangling hardlink
         names = self._links.get(inode) if inode is not None else None
         if inode is not None and names is not None:
@@ -245,7 +257,7 @@ class Costs:
                 self._links[inode] = names - 1
                 return
             del self._links[inode]
-        size = self.tables[layer].data_size(row)
+        size = self.nodes.tables[layer].data_size(row)
         self.layers[layer].wasted += size
         self.dead[layer][index] += size
         if size:

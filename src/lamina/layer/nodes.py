@@ -1,5 +1,6 @@
-"""The pieces of a `tree.Tree`: nodes, inodes, the watcher protocol (see layer/tree.py
-for the rules they carry out)."""
+"""The pieces of a `tree.Tree`: node kinds, inodes, the watcher protocol (see
+layer/tree.py for the rules they carry out; the nodes themselves are rows of
+layer/noderows.py)."""
 
 from __future__ import annotations
 
@@ -29,66 +30,25 @@ class Inode:
         self.entry = entry
         self.path = path  # where the entry that made this inode put it
         self.emitted: str | None = None  # used by writers: where the content went
-        self.deferred: list[tuple[Node, str]] | None = None
-
-
-class Node:
-    """A path in the tree: a leaf (this class), a directory (`Dir`) or deleted (`Gone`).
-    What only directories have is class-level here, so a leaf (nearly every entry) holds
-    three slots (docs/design.md §11)."""
-
-    __slots__ = ("entry", "inode", "layer")
-    kind: int = LEAF
-    hide: int = KEEP  # what a directory hides below (module constants); leaves: KEEP
-    children: dict[str, Node] | None = None  # a directory's; None for others
-
-    def __init__(self, entry: int | None, layer: int, inode: Inode | None = None) -> None:
-        self.entry = entry
-        self.layer = layer
-        self.inode = inode
-
-
-class Gone(Node):
-    """A path the layers deleted (a whiteout)."""
-
-    __slots__ = ()
-    kind = GONE
-
-
-class Dir(Node):
-    """A directory. One without an entry is implicit: made by a layer for an entry below
-    it (`layer` >= 0), or only holding whiteouts for a directory the tree has not seen
-    (`layer` -1)."""
-
-    __slots__ = ("children", "hide")
-    kind = DIR
-
-    def __init__(self, entry: int | None, layer: int, hide: int = KEEP) -> None:
-        super().__init__(entry, layer)
-        self.hide = hide
-        self.children: dict[str, Node] | None = {}
+        self.deferred: list[tuple[int, str]] | None = None  # (node row, path) to link
 
 
 class Watcher(Protocol):
     """Told of each change as a layer applies (`added` after the change, the others
-    before it). A node handed over as `old` leaves the filesystem with its whole
-    subtree; it may be GONE or a holder (`is_holder`), which held nothing."""
+    before it). Nodes are rows of `tree.nodes`. A node handed over as `old` leaves the
+    filesystem with its whole subtree (still listed under it); it may be GONE or a
+    holder (`NodeRows.is_holder`), which held nothing."""
 
-    def opaque(self, index: int, dir_parts: list[str], directory: Node) -> None: ...
-    def whiteout(self, index: int, dir_parts: list[str], target: str, old: Node | None) -> None: ...
-    def replaced(self, index: int, old: Node, parts: list[str]) -> None:
+    def opaque(self, index: int, dir_parts: list[str], directory: int) -> None: ...
+    def whiteout(self, index: int, dir_parts: list[str], target: str, old: int | None) -> None: ...
+    def replaced(self, index: int, old: int, parts: list[str]) -> None:
         """`old` gives way to an implicit directory made for the entry at `parts`."""
 
     def added(
-        self, index: int, kind: str, size: int, parts: list[str], old: Node | None, new: Node
+        self, index: int, kind: str, size: int, parts: list[str], old: int | None, new: int
     ) -> None:
         """An entry of tar type `kind` and `size` data bytes is now `new` at `parts`;
-        `old` was there (`old is new`: a directory's metadata changed, children stay)."""
-
-
-def is_holder(node: Node) -> bool:
-    """A directory node no entry made: it only holds whiteouts for a lower directory."""
-    return node.kind == DIR and node.entry is None and node.layer < 0
+        `old` was there (`old == new`: a directory's metadata changed, children stay)."""
 
 
 @contextmanager

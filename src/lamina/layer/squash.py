@@ -4,7 +4,7 @@ a diff against the filesystem at its bottom (docs/design.md §7).
     diff_id, size = squash_layers([l3, l4, l5], out, below=Below.layers([l0, l1, l2]))
 
 `layers` are seekable, uncompressed tar files, bottom first; `out` receives the new
-layer. Pass 1 reads headers only and builds a `tree.Tree` (survivors decided in dicts).
+layer. Pass 1 reads headers only and builds a `tree.Tree` (survivors decided in node rows).
 Pass 2 walks that tree in a fixed order and copies each survivor's raw header+data
 bytes from its layer file, hashing as it writes. Entries are re-encoded only when they
 must change: a hardlink whose target was replaced later becomes the file (its content
@@ -39,10 +39,11 @@ from lamina.layer import paths, tree, whiteout
 from lamina.layer import tarformat as tf
 from lamina.layer.below import Below as Below
 from lamina.layer.indexfile import Building
+from lamina.layer.noderows import KIND, NodeRows
 from lamina.layer.sizing import CountingSink, Unread
 from lamina.layer.tarstream import Member, TarReader
 from lamina.layer.tarwriter import TarSink
-from lamina.layer.tree import DIR, GONE, KEEP, RECREATED, Inode, Node, Tree
+from lamina.layer.tree import DIR, GONE, KEEP, LEAF, RECREATED, Inode, Tree
 
 
 def squash_layers(
@@ -92,6 +93,7 @@ class _Writer:
         index: Building | None = None,
     ):
         self.tree = merged
+        self.nodes = merged.nodes
         self.layers = layers
         self.below = below
         self.sink = sink
@@ -99,62 +101,58 @@ class _Writer:
 
     def write_all(self) -> None:
         # (directory node, its path, whether the lower filesystem is hidden above it)
-        stack: list[tuple[Node, str, bool]] = [(self.tree.root, paths.ROOT, False)]
+        stack: list[tuple[int, str, bool]] = [(self.tree.root, paths.ROOT, False)]
+        flags = self.nodes.flags
         while stack:
             node, path, hidden = stack.pop()
-            if node.kind != DIR:
+            if flags[node] & KIND != DIR:
                 self._leaf(node, path)
                 continue
             stack.extend(reversed(self._directory(node, path, hidden)))
 
-    def _directory(self, node: Node, path: str, hidden: bool) -> list[tuple[Node, str, bool]]:
-        """Write a directory's entry, marker and whiteouts; return its children to visit."""
-        if node.entry is not None:
+    def _directory(self, node: int, path: str, hidden: bool) -> list[tuple[int, str, bool]]:
+        """Write a directory's entry, marker and whiteouts; return its children to visit
+        (by name: the one sort of a directory's children)."""
+        nodes = self.nodes
+        made, hide = nodes.entry[node] >= 0, nodes.hide(node)
+        if made:
             self._raw(node)
         elif self._needs_dir_entry(node, path, hidden):
             self._header(tf.Header(name=path + "/", type=tf.DIRECTORY, mode=0o755))
-        marks = node.entry is not None or node.hide != RECREATED  # else the parent's `.wh.`
-        if node.hide != KEEP and marks and not hidden and self.below.has_children(path):
+        marks = made or hide != RECREATED  # else the parent's `.wh.`
+        if hide != KEEP and marks and not hidden and self.below.has_children(path):
             self._synthetic(whiteout.opaque_name(path))
-        inner_hidden = hidden or node.hide != KEEP
-        children = node.children or {}
-        names = sorted(children)
-        later: list[tuple[Node, str, bool]] = []
-        for name in names:
-            child = children[name]
+        inner_hidden = hidden or hide != KEEP
+        later: list[tuple[int, str, bool]] = []
+        flags = nodes.flags
+        for name, child in sorted(nodes.named_children(node)):
             child_path = paths.join(path, name)
-            deletes = self._hides_lower_path(child) and not inner_hidden
+            kind = flags[child] & KIND
+            deletes = kind != LEAF and not inner_hidden and _hides_lower_path(nodes, child)
             if deletes and self.below.exists(child_path):
                 self._synthetic(whiteout.whiteout_name(child_path))
-            if child.kind != GONE:
+            if kind != GONE:
                 later.append((child, child_path, inner_hidden))
         return later
 
-    def _needs_dir_entry(self, node: Node, path: str, hidden: bool) -> bool:
+    def _needs_dir_entry(self, node: int, path: str, hidden: bool) -> bool:
         """An implicit directory made in the range exists at its top; if nothing below it
         is written and the lower filesystem has no directory there, write one."""
-        if node.layer < 0 or not path:
+        nodes = self.nodes
+        if nodes.layer[node] < 0 or not path:
             return False
-        if not hidden and node.hide != RECREATED and self.below.is_dir(path):
+        if not hidden and nodes.hide(node) != RECREATED and self.below.is_dir(path):
             return False
         # any written child makes the directory implicitly (and such a child dir also
         # needs to exist, so it writes something itself)
         return not any(
-            child.kind == tree.LEAF or (child.kind == DIR and child.layer >= 0)
-            for child in (node.children or {}).values()
-        )
-
-    @staticmethod
-    def _hides_lower_path(child: Node) -> bool:
-        """Deleted, or an implicit directory standing where the lower path was deleted."""
-        return child.kind == GONE or (
-            child.kind == DIR and child.entry is None and child.hide == RECREATED
+            nodes.kind(child) == LEAF or (nodes.kind(child) == DIR and nodes.layer[child] >= 0)
+            for child in nodes.children(node)
         )
 
     # -- leaves --------------------------------------------------------------------------
-    def _leaf(self, node: Node, path: str) -> None:
-        inode = node.inode
-        assert node.entry is not None
+    def _leaf(self, node: int, path: str) -> None:
+        inode = self.nodes.inodes.get(node)
         if inode is None:
             self._raw(node)  # nothing links to it: its own entry, as it was
             return
@@ -166,7 +164,7 @@ class _Writer:
             self._raw(node)  # a broken hardlink stays as it was
         elif inode.layer == tree.BELOW:
             self._below_leaf(node, path, inode)
-        elif _is_home(node, inode):
+        elif _is_home(self.nodes, node, inode):
             self._raw(node)
             self._emitted(inode, path)
         elif self._home_survives(inode):
@@ -186,13 +184,17 @@ class _Writer:
     def _home_survives(self, inode: Inode) -> bool:
         """Does the path that created `inode` still hold it at the top of the run?"""
         node, _ = self.tree.find(inode.path)
-        return node is not None and _is_home(node, inode)
+        return node is not None and _is_home(self.nodes, node, inode)
 
-    def _below_leaf(self, node: Node, path: str, inode: Inode) -> None:
+    def _below_leaf(self, node: int, path: str, inode: Inode) -> None:
         """A hardlink to a file under the run."""
         for name in self.below.names(inode.path):
             found, hidden = self.tree.find(name)
-            kept = found is not None and found.inode is inode and not self.tree.hides_lower(name)
+            kept = (
+                found is not None
+                and self.nodes.inodes.get(found) is inode
+                and not self.tree.hides_lower(name)
+            )
             if (found is None and not hidden) or kept:
                 # that name of the lower file is still there at the top (and not under a
                 # directory the output whites out or makes opaque: then it is written anew)
@@ -214,15 +216,15 @@ class _Writer:
         inode.emitted = path
 
     # -- writing -------------------------------------------------------------------------
-    def _raw(self, node: Node) -> None:
+    def _raw(self, node: int) -> None:
         """The entry that made `node`, copied byte for byte."""
-        row = node.entry
-        assert row is not None
-        table = self.tree.tables[node.layer]
+        row, layer = self.nodes.entry[node], self.nodes.layer[node]
+        assert row >= 0
+        table = self.tree.tables[layer]
         start, end = table.header_offset[row], table.end_offset(row)
         if self.index is not None:
             self.index.add_row(table, row, self.sink.position - start)
-        self.sink.copy_range(self.layers[node.layer], start, end)
+        self.sink.copy_range(self.layers[layer], start, end)
 
     def _content(self, member: Member, src: BinaryIO, path: str) -> None:
         header = member.header()
@@ -230,7 +232,7 @@ class _Writer:
         self._index(header)
         self.sink.add_payload_range(header, src, member.data_offset)
 
-    def _link(self, node: Node, path: str, target: str) -> None:
+    def _link(self, node: int, path: str, target: str) -> None:
         entry = self.tree.member(node)
         if entry.type == tf.HARDLINK and paths.normalise(entry.linkname) == target:
             self._raw(node)
@@ -260,6 +262,14 @@ class _Writer:
         self.index.add(member)
 
 
-def _is_home(node: Node, inode: Inode) -> bool:
+def _is_home(nodes: NodeRows, node: int, inode: Inode) -> bool:
     """Was `node` made by the entry that created `inode`?"""
-    return node.entry == inode.entry and node.layer == inode.layer
+    return nodes.entry[node] == inode.entry and nodes.layer[node] == inode.layer
+
+
+def _hides_lower_path(nodes: NodeRows, child: int) -> bool:
+    """Deleted, or an implicit directory standing where the lower path was deleted."""
+    kind = nodes.kind(child)
+    return kind == GONE or (
+        kind == DIR and nodes.entry[child] < 0 and nodes.hide(child) == RECREATED
+    )

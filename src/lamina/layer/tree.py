@@ -1,11 +1,13 @@
 """The filesystem a run of layers describes, built from tar headers alone.
 
-A `Tree` applies layers bottom-up to nested dicts of `Node`s, recording for every
-path which entry (layer, member) put it there. Nothing is read but headers; nothing
-is ever scanned: a whiteout detaches a subtree in O(1), a lookup costs one dict step
-per path part. Bottom-up (not top-down: docs/design.md §7) because a hardlink must be
-resolved against the filesystem as it was when its layer was applied, which bottom-up
-is one lookup; the cost is the same (every header is read once either way).
+A `Tree` applies layers bottom-up to a table of nodes (layer/noderows.py: a node is a
+row of arrays), recording for every path which entry (layer, row) put it there. Nothing
+is read but headers; nothing is ever scanned: a whiteout or an opaque marker detaches a
+subtree in O(1), a lookup costs one hash probe per path part (and entries in tar order
+mostly share their parent's, found once). Bottom-up (not top-down: docs/design.md §7)
+because a hardlink must be resolved against the filesystem as it was when its layer was
+applied, which bottom-up is one lookup; the cost is the same (every header is read
+once either way).
 
 Rules (those of the OCI layer spec, applied the way overlayfs sees a stack):
 - Each layer's whiteouts and opaque markers act first, on what the layers below made;
@@ -25,10 +27,10 @@ the range can be written out as a diff against that lower filesystem (see squash
 A `Watcher` may observe every change as it is applied (layer/costs.py counts with it).
 
 Memory (docs/design.md §11): a layer's entries stay in its `HeaderIndex` (arrays, no
-object per entry); a node names its entry by row (`Node.entry`, `tree.member(node)`).
-A leaf is a three-slot `Node`; what only a directory has lives on `Dir` (nodes.py).
-A leaf gets an `Inode` only once a hardlink shares it (`inode_of`); until then its own
-entry is its content. No layer's path parts are held beyond the entry being applied.
+object per entry); a node is a row of `NodeRows` (about 30 bytes with its index slot,
+its name read back from its entry); a leaf gets an `Inode` only once a hardlink shares
+it (`inode_of`); until then its own entry is its content. No layer's path parts are
+held beyond the entry being applied.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from typing import BinaryIO
 from lamina.layer import paths
 from lamina.layer import tarformat as tf
 from lamina.layer.headerindex import HeaderIndex
+from lamina.layer.noderows import NO_ROW as NO_ROW
+from lamina.layer.noderows import NodeRows as NodeRows
 from lamina.layer.nodes import BELOW as BELOW
 from lamina.layer.nodes import DANGLING as DANGLING
 from lamina.layer.nodes import DIR as DIR
@@ -47,35 +51,30 @@ from lamina.layer.nodes import KEEP as KEEP
 from lamina.layer.nodes import LEAF as LEAF
 from lamina.layer.nodes import OPAQUE as OPAQUE
 from lamina.layer.nodes import RECREATED as RECREATED
-from lamina.layer.nodes import Dir as Dir
-from lamina.layer.nodes import Gone as Gone
 from lamina.layer.nodes import Inode as Inode
-from lamina.layer.nodes import Node as Node
 from lamina.layer.nodes import Watcher as Watcher
 from lamina.layer.nodes import gc_paused as gc_paused
-from lamina.layer.nodes import is_holder as is_holder
 from lamina.layer.tarstream import Member
 from lamina.layer.whiteout import Kind
 
 
-def _dir_children(node: Node) -> dict[str, Node]:
-    assert node.children is not None
-    return node.children
-
-
 class Tree:
-    """Layers applied bottom-up; `root` is the directory "" (never deleted)."""
+    """Layers applied bottom-up; `root` is the row of the directory "" (never deleted;
+    an opaque marker at the top gives it a new row)."""
 
     def __init__(
         self, below_identity: Callable[[str], object] = str, watcher: Watcher | None = None
     ) -> None:
         """`below_identity(path)` names the inode a lower path holds, so that hardlinks
         to two names of one lower file share one BELOW inode (default: the path)."""
-        self.root = Dir(None, -1)
         self.tables: dict[int, HeaderIndex] = {}  # layer index -> its entries
+        self.nodes = NodeRows(self.tables)
+        self.root = self.nodes.new(NO_ROW, "", DIR, NO_ROW, -1)
         self._below_identity = below_identity
         self._below_inodes: dict[object, Inode] = {}
         self._watcher = watcher
+        # the directories of the last entry's path: (name, row) from the root down
+        self._chain: list[tuple[str, int]] = []
 
     # -- building ------------------------------------------------------------------------
     def add_layer(self, index: int, table: HeaderIndex) -> None:
@@ -83,9 +82,11 @@ class Tree:
         whiteouts and opaque markers first, then its other entries in tar order;
         whiteout-format bookkeeping is dropped (layer/whiteout.py)."""
         self.tables[index] = table
+        self.nodes.reserve(len(table))
         deletions, skip = table.deletions()
         for kind, dir_parts, target in deletions:
             self._delete(kind, dir_parts, target, index)
+        self._chain.clear()
         name, types = table.name, table.types
         for row in range(len(table)):
             if row not in skip:
@@ -93,69 +94,100 @@ class Tree:
 
     def _delete(self, kind: Kind, dir_parts: list[str], target: str, index: int) -> None:
         directory = self._existing_dir(dir_parts)
-        if directory is None:
+        if directory == NO_ROW:
             return  # below a non-directory: nothing there to hide
+        nodes = self.nodes
         if kind is Kind.OPAQUE:
             if self._watcher is not None:
                 self._watcher.opaque(index, dir_parts, directory)
-            directory.children = {}
-            directory.hide = max(directory.hide, OPAQUE)
+            self._emptied(directory)
         else:
-            children = _dir_children(directory)
+            slot = nodes.probe(directory, target)
             if self._watcher is not None:
-                self._watcher.whiteout(index, dir_parts, target, children.get(target))
-            children[target] = Gone(None, index)
+                old = nodes.slots[slot]
+                self._watcher.whiteout(index, dir_parts, target, None if old < 0 else old)
+            nodes.place(slot, nodes.new(directory, target, GONE, NO_ROW, index))
 
-    def _existing_dir(self, parts: list[str]) -> Dir | None:
-        """The directory at `parts`, made implicit where the tree knows nothing yet."""
-        node = self.root
+    def _emptied(self, directory: int) -> None:
+        """Empty `directory` (an opaque marker): a fresh row for it, with its entry and
+        layer, that hides at least its lower contents; its old children stay with the
+        old row, which nothing reaches any more."""
+        nodes = self.nodes
+        name, parent = nodes.name(directory), nodes.parent[directory]
+        hide = max(nodes.hide(directory), OPAQUE)
+        fresh = nodes.new(parent, name, DIR, nodes.entry[directory], nodes.layer[directory], hide)
+        if directory == self.root:
+            self.root = fresh
+        else:
+            nodes.put(parent, name, fresh)
+
+    def _existing_dir(self, parts: list[str]) -> int:
+        """The directory at `parts`, made implicit where the tree knows nothing yet;
+        NO_ROW if a non-directory is on the way."""
+        nodes, node = self.nodes, self.root
         for name in parts:
-            children = _dir_children(node)
-            child = children.get(name)
-            if child is None:
-                child = children[name] = Dir(None, -1)
-            elif not isinstance(child, Dir):
-                return None
+            slot = nodes.probe(node, name)
+            child = nodes.slots[slot]
+            if child < 0:
+                child = nodes.new(node, name, DIR, NO_ROW, -1)
+                nodes.place(slot, child)
+            elif nodes.kind(child) != DIR:
+                return NO_ROW
             node = child
         return node
 
-    def _parent_for_entry(self, parts: list[str], index: int) -> Dir:
-        """The parent directory of an entry, made (implicitly, by layer `index`) if needed."""
-        node = self.root
-        for name in parts[:-1]:
-            children = _dir_children(node)
-            child = children.get(name)
-            if not isinstance(child, Dir):
-                if child is not None and self._watcher is not None:
+    def _parent_for_entry(self, parts: list[str], index: int) -> int:
+        """The parent directory of an entry, made (implicitly, by layer `index`) if
+        needed. Starts from the deepest directory it shares with the last entry's."""
+        nodes, chain = self.nodes, self._chain
+        depth, shared = len(parts) - 1, 0
+        limit = min(len(chain), depth)
+        while shared < limit and chain[shared][0] == parts[shared]:
+            shared += 1
+        node = chain[shared - 1][1] if shared else self.root
+        del chain[shared:]
+        for name in parts[shared:depth]:
+            slot = nodes.probe(node, name)
+            child = nodes.slots[slot]
+            if child < 0 or nodes.kind(child) != DIR:
+                if child >= 0 and self._watcher is not None:
                     self._watcher.replaced(index, child, parts)
-                hide = KEEP if child is None else RECREATED
-                child = children[name] = Dir(None, index, hide=hide)
-            elif child.entry is None and child.layer < 0:
-                child.layer = index  # was only a holder for whiteouts; now it exists
+                hide = KEEP if child < 0 else RECREATED
+                child = nodes.new(node, name, DIR, NO_ROW, index, hide)
+                nodes.place(slot, child)
+            elif nodes.entry[child] < 0 and nodes.layer[child] < 0:
+                nodes.layer[child] = index  # was only a holder for whiteouts; now it exists
+            chain.append((name, child))
             node = child
         return node
 
     def _add(self, row: int, kind: str, parts: list[str], index: int, table: HeaderIndex) -> None:
+        nodes = self.nodes
         if not parts:
             if kind == tf.DIRECTORY:
-                self.root.entry, self.root.layer = row, index
+                nodes.entry[self.root], nodes.layer[self.root] = row, index
             return  # a root that is not a directory is meaningless: ignored
-        children = _dir_children(self._parent_for_entry(parts, index))
+        parent = self._parent_for_entry(parts, index)
         name = parts[-1]
-        existing = children.get(name)
-        if kind == tf.DIRECTORY:
-            if existing is not None and existing.kind == DIR:
-                existing.entry, existing.layer = row, index
-                new = existing
-            else:
-                hide = KEEP if existing is None else RECREATED
-                new = children[name] = Dir(row, index, hide=hide)
-        elif kind == tf.HARDLINK:
-            new = children[name] = Node(row, index, self._resolve(table.linkname(row)))
+        inode = self._resolve(table.linkname(row)) if kind == tf.HARDLINK else None
+        slot = nodes.probe(parent, name)
+        existing = nodes.slots[slot]
+        if kind == tf.DIRECTORY and existing >= 0 and nodes.kind(existing) == DIR:
+            nodes.entry[existing], nodes.layer[existing] = row, index
+            new = existing
         else:
-            new = children[name] = Node(row, index)
+            if kind == tf.DIRECTORY:
+                new = nodes.new(parent, name, DIR, row, index, KEEP if existing < 0 else RECREATED)
+            else:
+                new = nodes.new(parent, name, LEAF, row, index)
+                if inode is not None:
+                    nodes.inodes[new] = inode
+            nodes.place(slot, new)
+            if existing >= 0 and nodes.kind(existing) == DIR:
+                self._chain.clear()  # it may hold a directory of the chain
         if self._watcher is not None:
-            self._watcher.added(index, kind, table.data_size(row), parts, existing, new)
+            old = None if existing < 0 else existing
+            self._watcher.added(index, kind, table.data_size(row), parts, old, new)
 
     def _resolve(self, linkname: str) -> Inode:
         """The inode a hardlink to `linkname` gets now."""
@@ -163,7 +195,7 @@ class Tree:
         node, hidden = self.find(path)
         if node is None and not hidden:
             return self._below(path)
-        if node is not None and node.kind == LEAF:
+        if node is not None and self.nodes.kind(node) == LEAF:
             return self.inode_of(node, path)
         return Inode(DANGLING, None, path)
 
@@ -174,78 +206,76 @@ class Tree:
             inode = self._below_inodes[key] = Inode(BELOW, None, path)
         return inode
 
-    def inode_of(self, leaf: Node, path: str | None = None) -> Inode:
+    def inode_of(self, leaf: int, path: str | None = None) -> Inode:
         """The inode of `leaf` (found at `path`), made now if nothing shared it yet."""
-        if leaf.inode is None:
-            assert leaf.entry is not None
-            home = path if path is not None else self._home(leaf)
-            leaf.inode = Inode(leaf.layer, leaf.entry, home)
-        return leaf.inode
+        inode = self.nodes.inodes.get(leaf)
+        if inode is None:
+            table, entry = self.tables[self.nodes.layer[leaf]], self.nodes.entry[leaf]
+            home = path if path is not None else paths.normalise(table.name(entry))
+            inode = self.nodes.inodes[leaf] = Inode(self.nodes.layer[leaf], entry, home)
+        return inode
 
-    def _home(self, leaf: Node) -> str:
-        return paths.normalise(self.tables[leaf.layer].name(leaf.entry or 0))
-
-    def leaves(self) -> Iterator[tuple[str, Node]]:
+    def leaves(self) -> Iterator[tuple[str, int]]:
         """Every leaf with its path (any order)."""
-        stack: list[tuple[str, Node]] = [(paths.ROOT, self.root)]
+        nodes = self.nodes
+        stack: list[tuple[str, int]] = [(paths.ROOT, self.root)]
         while stack:
             path, node = stack.pop()
-            for name, child in (node.children or {}).items():
-                if child.kind == LEAF:
+            for name, child in nodes.named_children(node):
+                if nodes.kind(child) == LEAF:
                     yield paths.join(path, name), child
-                elif child.kind == DIR:
+                elif nodes.kind(child) == DIR:
                     stack.append((paths.join(path, name), child))
 
     def clear_marks(self) -> None:
         """Forget what a writer noted on the inodes, so the tree can be written again."""
-        for _, leaf in self.leaves():
-            if leaf.inode is not None:
-                leaf.inode.emitted = leaf.inode.deferred = None
-        for inode in self._below_inodes.values():
+        for inode in (*self.nodes.inodes.values(), *self._below_inodes.values()):
             inode.emitted = inode.deferred = None
 
     # -- queries -------------------------------------------------------------------------
-    def member(self, node: Node) -> Member:
+    def member(self, node: int) -> Member:
         """The full entry that made `node` (which must have one)."""
-        assert node.entry is not None
-        return self.tables[node.layer].member(node.entry)
+        entry = self.nodes.entry[node]
+        assert entry >= 0
+        return self.tables[self.nodes.layer[node]].member(entry)
 
-    def content(self, leaf: Node) -> tuple[int, int | None]:
+    def content(self, leaf: int) -> tuple[int, int | None]:
         """(layer, row) of the entry holding the content of `leaf` (row None, layer
         BELOW or DANGLING: not in these layers)."""
-        inode = leaf.inode
-        return (leaf.layer, leaf.entry) if inode is None else (inode.layer, inode.entry)
+        inode = self.nodes.inodes.get(leaf)
+        if inode is None:
+            return self.nodes.layer[leaf], self.nodes.entry[leaf]
+        return inode.layer, inode.entry
 
-    def find(self, path: str) -> tuple[Node | None, bool]:
+    def find(self, path: str) -> tuple[int | None, bool]:
         """(node at `path`, or None when the layers did not make that path; whether the
         path as the filesystem below has it is hidden at the top)."""
-        node: Node = self.root
+        nodes, node = self.nodes, self.root
         hidden = False
         for name in path.split("/") if path else ():
-            if node.kind != DIR:
+            if nodes.kind(node) != DIR:
                 return None, True
-            hidden = hidden or node.hide != KEEP
-            child = _dir_children(node).get(name)
-            if child is None:
+            hidden = hidden or nodes.hide(node) != KEEP
+            child = nodes.child(node, name)
+            if child < 0:
                 return None, hidden
             node = child
-        if node is not self.root and is_holder(node):
+        if node != self.root and nodes.is_holder(node):
             return None, hidden
-        return node, hidden or node.kind != DIR or node.hide == RECREATED
-
+        return node, hidden or nodes.kind(node) != DIR or nodes.hide(node) == RECREATED
 
     def hides_lower(self, path: str) -> bool:
         """Whether a directory above `path` hides the lower filesystem's `path` at the
         top: one replaced, re-created or made opaque in the layers."""
-        node: Node = self.root
+        nodes, node = self.nodes, self.root
         for name in path.split("/")[:-1] if path else ():
-            if node.kind != DIR or node.hide != KEEP:
+            if nodes.kind(node) != DIR or nodes.hide(node) != KEEP:
                 return True
-            child = _dir_children(node).get(name)
-            if child is None:
+            child = nodes.child(node, name)
+            if child < 0:
                 return False
             node = child
-        return node.kind != DIR or node.hide != KEEP
+        return nodes.kind(node) != DIR or nodes.hide(node) != KEEP
 
 
 # Gives the header index of one layer of a stack (opened at its start): e.g. the

@@ -25,7 +25,7 @@ from lamina.image import Image, Layer
 from lamina.layer.costs import Change, Costs, LayerCount
 from lamina.layer.headerindex import HeaderIndex
 from lamina.layer.tarstream import TarReader
-from lamina.layer.tree import DIR, LEAF, Node, Tree, gc_paused
+from lamina.layer.tree import DIR, LEAF, Tree, gc_paused
 from lamina.ops.advise import Advice, pick, sizes_from, with_reclaimed
 from lamina.spec import HistoryEntry
 
@@ -115,7 +115,7 @@ def analyze(
     tar_sizes: list[int] = []
     costs = Costs(n, focus)
     tree = Tree(watcher=costs)
-    costs.tables = tree.tables
+    costs.nodes = tree.nodes
     found: list[Advice] = []
     with gc_paused():  # (docs: tree.gc_paused) until the tree is freed
         for index, layer in enumerate(image.layers):
@@ -216,43 +216,41 @@ def directory_sizes(tree: Tree, depth: int = 3, width: int = 5, least: float = 0
     """The final filesystem's directories by size: `width` biggest children per
     directory, `depth` levels down, none under `least` of the whole. A file with several
     names counts once, under the first name met. Linear in the tree."""
-    root = tree.root
-    order: list[tuple[str, Node]] = []
-    stack: list[tuple[str, Node]] = [("", root)]
+    root, nodes = tree.root, tree.nodes
+    order: list[int] = []  # directories, parents first
+    stack = [root]
     while stack:
-        path, node = stack.pop()
-        order.append((path, node))
-        for name, child in (node.children or {}).items():
-            if child.kind == DIR:
-                stack.append((f"{path}/{name}" if path else name, child))
-    totals: dict[int, tuple[int, int]] = {}
+        node = stack.pop()
+        order.append(node)
+        stack.extend(child for child in nodes.children(node) if nodes.kind(child) == DIR)
+    totals: dict[int, tuple[int, int]] = {}  # directory row -> (bytes, files)
     counted: set[int] = set()  # shared inodes (by id) whose content is counted
-    for _, node in reversed(order):
+    for node in reversed(order):
         size = files = 0
-        for child in (node.children or {}).values():
-            if child.kind == LEAF:
+        for child in nodes.children(node):
+            if nodes.kind(child) == LEAF:
                 files += 1
-                inode = child.inode  # None: a file with one name, counted here
+                inode = nodes.inodes.get(child)  # None: a file with one name, counted here
                 layer, row = tree.content(child)
                 if row is not None and layer >= 0 and id(inode) not in counted:
                     if inode is not None:
                         counted.add(id(inode))
                     size += tree.tables[layer].data_size(row)
-            elif child.kind == DIR:
-                sub_size, sub_files = totals[id(child)]
+            elif nodes.kind(child) == DIR:
+                sub_size, sub_files = totals[child]
                 size, files = size + sub_size, files + sub_files
-        totals[id(node)] = (size, files)
+        totals[node] = (size, files)
 
-    def shape(path: str, node: Node, level: int) -> DirSize:
-        size, files = totals[id(node)]
+    def shape(path: str, node: int, level: int) -> DirSize:
+        size, files = totals[node]
         if level >= depth:
             return DirSize(path or "/", size, files)
         dirs = [
             (f"{path}/{name}" if path else name, child)
-            for name, child in (node.children or {}).items()
-            if child.kind == DIR and totals[id(child)][0] > max(0, least * totals[id(root)][0])
+            for name, child in nodes.named_children(node)
+            if nodes.kind(child) == DIR and totals[child][0] > max(0, least * totals[root][0])
         ]
-        dirs.sort(key=lambda d: (-totals[id(d[1])][0], d[0]))
+        dirs.sort(key=lambda d: (-totals[d[1]][0], d[0]))
         kids = tuple(shape(p, c, level + 1) for p, c in dirs[:width])
         return DirSize(path or "/", size, files, kids)
 

@@ -65,15 +65,16 @@ class _Side:
         """Every path below the root, parents before children (iterative: a layer may
         nest directories thousands deep)."""
         out: dict[str, _Entry] = {}
-        todo: list[tuple[fstree.Node, str]] = [(self.tree.root, "")]
+        nodes = self.tree.nodes
+        todo: list[tuple[int, str]] = [(self.tree.root, "")]
         while todo:
             node, path = todo.pop()
-            for name, child in sorted((node.children or {}).items()):
-                if child.kind == fstree.GONE:
+            for name, child in sorted(nodes.named_children(node)):
+                if nodes.kind(child) == fstree.GONE:
                     continue
                 child_path = f"{path}/{name}" if path else name
                 out[child_path] = _describe(self.tree, child, mtime)
-                if child.kind == fstree.DIR:
+                if nodes.kind(child) == fstree.DIR:
                     todo.append((child, child_path))
         return out
 
@@ -92,13 +93,14 @@ class _Side:
         return h.hexdigest()
 
 
-def _describe(tree: fstree.Tree, node: fstree.Node, mtime: bool) -> _Entry:
-    if node.kind == fstree.DIR and node.entry is None:
+def _describe(tree: fstree.Tree, node: int, mtime: bool) -> _Entry:
+    kind_of_node = tree.nodes.kind(node)
+    if kind_of_node == fstree.DIR and tree.nodes.made(node) is None:
         # an implicit parent directory: what a runtime creates for it
         return _Entry("dir", {"mode": 0o755, "uid": 0, "gid": 0}, None)
     member = tree.member(node)
     content: tuple[int, Member] | None = None
-    if node.kind == fstree.LEAF:
+    if kind_of_node == fstree.LEAF:
         layer, row = tree.content(node)  # a hardlink shows its target's inode
         if row is not None and layer >= 0:
             member = tree.tables[layer].member(row)
