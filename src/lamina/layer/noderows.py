@@ -99,7 +99,7 @@ class NodeRows:
         start, end = ends[entry - 1] if entry else 0, ends[entry]
         while end > start and names[end - 1] == _SLASH:
             end -= 1
-        part = names[names.rfind(b"/", start, end) + 1 : end]
+        part = names[names.rfind(b"/", start, end) + 1 or start : end]
         if part and part != b"." and part != b"..":
             return part.decode("utf-8", "surrogateescape")
         clean = paths.split(table.name(entry))  # a name that normalises to another part
@@ -117,27 +117,73 @@ class NodeRows:
         return found
 
     def named_children(self, row: int) -> list[tuple[str, int]]:
-        """(name, row) of the rows now in directory `row` (any order)."""
-        name = self.name
-        return [(name(child), child) for child in self.children(row)]
+        """(name, row) of the rows now in directory `row` (any order). The writer's hot
+        path: `name` inlined for a plain entry name (no trailing slash, no dots)."""
+        found: list[tuple[str, int]] = []
+        after, flags, entries, layers = self.next, self.flags, self.entry, self.layer
+        names, ends, now = bytearray(), self.entry, NO_ROW  # the buffers of layer `now`
+        child = self.first[row]
+        while child >= 0:
+            if not flags[child] & DEAD:
+                entry, layer = entries[child], layers[child]
+                if entry >= 0 and layer != now:
+                    table = self.tables[layer]
+                    names, ends, now = table.names, table.name_end, layer
+                end = ends[entry] if entry >= 0 else 0
+                if end and names[end - 1] != _SLASH:
+                    start = ends[entry - 1] if entry else 0
+                    part = names[names.rfind(b"/", start, end) + 1 or start : end]
+                    if part != b"." and part != b"..":
+                        found.append((part.decode("utf-8", "surrogateescape"), child))
+                        child = after[child]
+                        continue
+                found.append((self.name(child), child))
+            child = after[child]
+        return found
 
     # -- making --------------------------------------------------------------------------
-    def new(
-        self, parent: int, name: str, kind: int, entry: int, layer: int, hide: int = KEEP
+    def root(self) -> int:
+        """A new directory row with no parent and no entry yet (a tree's "")."""
+        row = len(self.flags)
+        for column in (self.parent, self.entry, self.first, self.next, self.layer):
+            column.append(NO_ROW)
+        self.flags.append(DIR)
+        self.name_hash.append(0)
+        self.side[row] = ""
+        return row
+
+    def add(
+        self, slot: int, parent: int, name: str, kind: int, entry: int, layer: int, hide: int = KEEP
     ) -> int:
-        """A new row, not yet in the index: `place` puts it at its path."""
-        flags = self.flags
+        """A new row at (`parent`, `name`), whose slot `probe` found: the row there
+        before, if any, is DEAD from now on."""
+        flags, first, slots = self.flags, self.first, self.slots
         row = len(flags)
         flags.append(kind | hide << HIDE_SHIFT)
         self.parent.append(parent)
         self.entry.append(entry)
         self.layer.append(layer)
         self.name_hash.append(hash(name) & _HASH)
-        self.first.append(NO_ROW)
-        self.next.append(NO_ROW)
+        first.append(NO_ROW)
+        self.next.append(first[parent])
+        first[parent] = row
         if entry < 0:
             self.side[row] = name
+        old = slots[slot]
+        slots[slot] = row
+        if old >= 0:
+            flags[old] |= DEAD
+        else:
+            self._used += 1
+            if 2 * self._used > len(slots):
+                self._fit(self._used)
         return row
+
+    def put(
+        self, parent: int, name: str, kind: int, entry: int, layer: int, hide: int = KEEP
+    ) -> int:
+        """`add`, probing for the slot."""
+        return self.add(self.probe(parent, name), parent, name, kind, entry, layer, hide)
 
     def reserve(self, more: int) -> None:
         """Make room in the index for `more` rows at once (one resize, not several)."""
@@ -146,7 +192,7 @@ class NodeRows:
     # -- the index -----------------------------------------------------------------------
     def probe(self, parent: int, name: str) -> int:
         """The slot of (`parent`, `name`): where its row is, or the empty slot where it
-        would go. Valid until the next `place`."""
+        would go. Valid until the next `add`."""
         h = hash(name) & _HASH
         slots, mask = self.slots, len(self.slots) - 1
         parents, hashes = self.parent, self.name_hash
@@ -160,24 +206,6 @@ class NodeRows:
     def child(self, parent: int, name: str) -> int:
         """The row now at `name` in directory `parent`, NO_ROW if none."""
         return self.slots[self.probe(parent, name)]
-
-    def place(self, slot: int, row: int) -> None:
-        """Put `row` (made by `new` for the key of `slot`, from `probe`) at its path; the
-        row there before, if any, is DEAD from now on."""
-        old = self.slots[slot]
-        self.slots[slot] = row
-        parent = self.parent[row]
-        self.next[row] = self.first[parent]
-        self.first[parent] = row
-        if old >= 0:
-            self.flags[old] |= DEAD
-            return
-        self._used += 1
-        self._fit(self._used)
-
-    def put(self, parent: int, name: str, row: int) -> None:
-        """`place` at (`parent`, `name`), probing for it."""
-        self.place(self.probe(parent, name), row)
 
     def _fit(self, used: int) -> None:
         size = len(self.slots)

@@ -69,7 +69,7 @@ class Tree:
         to two names of one lower file share one BELOW inode (default: the path)."""
         self.tables: dict[int, HeaderIndex] = {}  # layer index -> its entries
         self.nodes = NodeRows(self.tables)
-        self.root = self.nodes.new(NO_ROW, "", DIR, NO_ROW, -1)
+        self.root = self.nodes.root()
         self._below_identity = below_identity
         self._below_inodes: dict[object, Inode] = {}
         self._watcher = watcher
@@ -106,7 +106,7 @@ class Tree:
             if self._watcher is not None:
                 old = nodes.slots[slot]
                 self._watcher.whiteout(index, dir_parts, target, None if old < 0 else old)
-            nodes.place(slot, nodes.new(directory, target, GONE, NO_ROW, index))
+            nodes.add(slot, directory, target, GONE, NO_ROW, index)
 
     def _emptied(self, directory: int) -> None:
         """Empty `directory` (an opaque marker): a fresh row for it, with its entry and
@@ -115,11 +115,13 @@ class Tree:
         nodes = self.nodes
         name, parent = nodes.name(directory), nodes.parent[directory]
         hide = max(nodes.hide(directory), OPAQUE)
-        fresh = nodes.new(parent, name, DIR, nodes.entry[directory], nodes.layer[directory], hide)
-        if directory == self.root:
-            self.root = fresh
-        else:
-            nodes.put(parent, name, fresh)
+        entry, layer = nodes.entry[directory], nodes.layer[directory]
+        if directory != self.root:
+            nodes.put(parent, name, DIR, entry, layer, hide)
+            return
+        self.root = nodes.root()
+        nodes.entry[self.root], nodes.layer[self.root] = entry, layer
+        nodes.set_hide(self.root, hide)
 
     def _existing_dir(self, parts: list[str]) -> int:
         """The directory at `parts`, made implicit where the tree knows nothing yet;
@@ -129,8 +131,7 @@ class Tree:
             slot = nodes.probe(node, name)
             child = nodes.slots[slot]
             if child < 0:
-                child = nodes.new(node, name, DIR, NO_ROW, -1)
-                nodes.place(slot, child)
+                child = nodes.add(slot, node, name, DIR, NO_ROW, -1)
             elif nodes.kind(child) != DIR:
                 return NO_ROW
             node = child
@@ -153,8 +154,7 @@ class Tree:
                 if child >= 0 and self._watcher is not None:
                     self._watcher.replaced(index, child, parts)
                 hide = KEEP if child < 0 else RECREATED
-                child = nodes.new(node, name, DIR, NO_ROW, index, hide)
-                nodes.place(slot, child)
+                child = nodes.add(slot, node, name, DIR, NO_ROW, index, hide)
             elif nodes.entry[child] < 0 and nodes.layer[child] < 0:
                 nodes.layer[child] = index  # was only a holder for whiteouts; now it exists
             chain.append((name, child))
@@ -175,16 +175,15 @@ class Tree:
         if kind == tf.DIRECTORY and existing >= 0 and nodes.kind(existing) == DIR:
             nodes.entry[existing], nodes.layer[existing] = row, index
             new = existing
+        elif kind == tf.DIRECTORY:
+            hide = KEEP if existing < 0 else RECREATED
+            new = nodes.add(slot, parent, name, DIR, row, index, hide)
         else:
-            if kind == tf.DIRECTORY:
-                new = nodes.new(parent, name, DIR, row, index, KEEP if existing < 0 else RECREATED)
-            else:
-                new = nodes.new(parent, name, LEAF, row, index)
-                if inode is not None:
-                    nodes.inodes[new] = inode
-            nodes.place(slot, new)
-            if existing >= 0 and nodes.kind(existing) == DIR:
-                self._chain.clear()  # it may hold a directory of the chain
+            new = nodes.add(slot, parent, name, LEAF, row, index)
+            if inode is not None:
+                nodes.inodes[new] = inode
+        if existing >= 0 and existing != new and nodes.kind(existing) == DIR:
+            self._chain.clear()  # it may hold a directory of the chain
         if self._watcher is not None:
             old = None if existing < 0 else existing
             self._watcher.added(index, kind, table.data_size(row), parts, old, new)
