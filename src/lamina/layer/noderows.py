@@ -63,10 +63,12 @@ class NodeRows:
         self.side: dict[int, str] = {}  # names of the rows no entry made
         self.inodes: dict[int, Inode] = {}  # leaves a hardlink shares
         self.slots = _empty(_MIN_SLOTS)  # the index (NO_ROW: empty); `probe` finds in it
-        self._used = 0
+        self._mask = _MIN_SLOTS - 1
+        self._used = 0  # slots in use
+        self._count = 0  # rows in use; the columns may hold room for more (`reserve`)
 
     def __len__(self) -> int:
-        return len(self.flags)
+        return self._count
 
     # -- columns -------------------------------------------------------------------------
     def kind(self, row: int) -> int:
@@ -144,13 +146,32 @@ class NodeRows:
     # -- making --------------------------------------------------------------------------
     def root(self) -> int:
         """A new directory row with no parent and no entry yet (a tree's "")."""
-        row = len(self.flags)
-        for column in (self.parent, self.entry, self.first, self.next, self.layer):
-            column.append(NO_ROW)
-        self.flags.append(DIR)
-        self.name_hash.append(0)
+        row = self._next_row()
+        self.flags[row] = DIR
         self.side[row] = ""
         return row
+
+    def _next_row(self) -> int:
+        """A row of NO_ROWs (flags 0) in use from now on."""
+        row = self._count
+        if row == len(self.flags):
+            self._room(max(_MIN_SLOTS, row // 4))
+        self._count = row + 1
+        return row
+
+    def _room(self, more: int) -> None:
+        """`more` rows more in the columns (not yet in use)."""
+        for column in (self.parent, self.entry, self.layer, self.first, self.next):
+            column.extend(_empty(more))
+        self.name_hash.extend(array("i", bytes(4 * more)))
+        self.flags.extend(bytes(more))
+
+    def trim(self) -> None:
+        """Give back the room `reserve` made that no row used."""
+        n = self._count
+        for column in (self.parent, self.entry, self.layer, self.first, self.next):
+            del column[n:]
+        del self.name_hash[n:], self.flags[n:]
 
     def add(
         self, slot: int, parent: int, name: str, kind: int, entry: int, layer: int, hide: int = KEEP
@@ -158,14 +179,17 @@ class NodeRows:
         """A new row at (`parent`, `name`), whose slot `probe` found: the row there
         before, if any, is DEAD from now on."""
         flags, first, slots = self.flags, self.first, self.slots
-        row = len(flags)
-        flags.append(kind | hide << HIDE_SHIFT)
-        self.parent.append(parent)
-        self.entry.append(entry)
-        self.layer.append(layer)
-        self.name_hash.append(hash(name) & _HASH)
-        first.append(NO_ROW)
-        self.next.append(first[parent])
+        row = self._count
+        if row == len(flags):
+            row = self._next_row()
+        else:
+            self._count = row + 1
+        flags[row] = kind | hide << HIDE_SHIFT
+        self.parent[row] = parent
+        self.entry[row] = entry
+        self.layer[row] = layer
+        self.name_hash[row] = hash(name) & _HASH
+        self.next[row] = first[parent]
         first[parent] = row
         if entry < 0:
             self.side[row] = name
@@ -175,7 +199,7 @@ class NodeRows:
             flags[old] |= DEAD
         else:
             self._used += 1
-            if 2 * self._used > len(slots):
+            if 2 * self._used > self._mask:
                 self._fit(self._used)
         return row
 
@@ -186,7 +210,9 @@ class NodeRows:
         return self.add(self.probe(parent, name), parent, name, kind, entry, layer, hide)
 
     def reserve(self, more: int) -> None:
-        """Make room in the index for `more` rows at once (one resize, not several)."""
+        """Make room for `more` rows at once, in the columns and the index (one resize,
+        not several); `trim` gives back what was not used."""
+        self._room(max(0, self._count + more - len(self.flags)))
         self._fit(self._used + more)
 
     # -- the index -----------------------------------------------------------------------
@@ -194,14 +220,15 @@ class NodeRows:
         """The slot of (`parent`, `name`): where its row is, or the empty slot where it
         would go. Valid until the next `add`."""
         h = hash(name) & _HASH
-        slots, mask = self.slots, len(self.slots) - 1
-        parents, hashes = self.parent, self.name_hash
+        slots, mask = self.slots, self._mask
         i = (h ^ parent * _MIX) & mask
-        while True:
-            row = slots[i]
-            if row < 0 or (parents[row] == parent and hashes[row] == h and self.name(row) == name):
+        row = slots[i]
+        while row >= 0:
+            if self.parent[row] == parent and self.name_hash[row] == h and self.name(row) == name:
                 return i
             i = (i + 1) & mask
+            row = slots[i]
+        return i
 
     def child(self, parent: int, name: str) -> int:
         """The row now at `name` in directory `parent`, NO_ROW if none."""
@@ -221,4 +248,4 @@ class NodeRows:
                 while slots[i] >= 0:
                     i = (i + 1) & mask
                 slots[i] = row
-        self.slots = slots
+        self.slots, self._mask = slots, mask

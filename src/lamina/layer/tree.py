@@ -91,6 +91,7 @@ class Tree:
         for row in range(len(table)):
             if row not in skip:
                 self._add(row, chr(types[row]), paths.split(name(row)), index, table)
+        self.nodes.trim()
 
     def _delete(self, kind: Kind, dir_parts: list[str], target: str, index: int) -> None:
         directory = self._existing_dir(dir_parts)
