@@ -3,11 +3,9 @@
 A `Tree` applies layers bottom-up to a table of nodes (layer/noderows.py: a node is a
 row of arrays), recording for every path which entry (layer, row) put it there. Nothing
 is read but headers; nothing is ever scanned: a whiteout or an opaque marker detaches a
-subtree in O(1), a lookup costs one hash probe per path part (and entries in tar order
-mostly share their parent's, found once). Bottom-up (not top-down: docs/design.md §7)
-because a hardlink must be resolved against the filesystem as it was when its layer was
-applied, which bottom-up is one lookup; the cost is the same (every header is read
-once either way).
+subtree in O(1), a lookup costs one hash probe per path part (entries in tar order
+mostly share their parent's, found once). Bottom-up (docs/design.md §7): a hardlink is
+resolved against the filesystem as it was when its layer was applied, by one lookup.
 
 Rules (those of the OCI layer spec, applied the way overlayfs sees a stack):
 - Each layer's whiteouts and opaque markers act first, on what the layers below made;
@@ -29,8 +27,7 @@ A `Watcher` may observe every change as it is applied (layer/costs.py counts wit
 Memory (docs/design.md §11): a layer's entries stay in its `HeaderIndex` (arrays, no
 object per entry); a node is a row of `NodeRows` (about 30 bytes with its index slot,
 its name read back from its entry); a leaf gets an `Inode` only once a hardlink shares
-it (`inode_of`); until then its own entry is its content. No layer's path parts are
-held beyond the entry being applied.
+it (`inode_of`); until then its own entry is its content.
 """
 
 from __future__ import annotations
