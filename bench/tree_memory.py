@@ -64,7 +64,7 @@ def main() -> None:
         "inodes": sys.getsizeof(nodes.inodes),
     }
     print(f"{entries:,} entries, {len(nodes):,} node rows, {len(nodes.side):,} side names")
-    print(f"| part | bytes/entry |\n|---|---|")
+    print("| part | bytes/entry |\n|---|---|")
     print(f"| header indexes (RSS growth) | {(indexed - start) / entries:.1f} |")
     print(f"| tree (RSS growth) | {(built - indexed) / entries:.1f} |")
     for name, size in parts.items():
