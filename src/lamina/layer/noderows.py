@@ -209,6 +209,19 @@ class NodeRows:
         """`add`, probing for the slot."""
         return self.add(self.probe(parent, name), parent, name, kind, entry, layer, hide)
 
+    def emptied(self, directory: int, hide: int) -> int:
+        """A fresh row for `directory` at its path (a root: none), with its entry and
+        layer and hiding at least `hide` below: the directory emptied in O(1), its old
+        row (DEAD) keeping the children nothing reaches any more."""
+        parent, entry, layer = self.parent[directory], self.entry[directory], self.layer[directory]
+        hide = max(self.hide(directory), hide)
+        if parent != NO_ROW:
+            return self.put(parent, self.name(directory), DIR, entry, layer, hide)
+        row = self.root()
+        self.entry[row], self.layer[row] = entry, layer
+        self.set_hide(row, hide)
+        return row
+
     def reserve(self, more: int) -> None:
         """Make room for `more` rows at once, in the columns and the index (one resize,
         not several); `trim` gives back what was not used."""

@@ -94,6 +94,7 @@ class _Writer:
     ):
         self.tree = merged
         self.nodes = merged.nodes
+        self.inodes = merged.nodes.inodes
         self.layers = layers
         self.below = below
         self.sink = sink
@@ -152,7 +153,7 @@ class _Writer:
 
     # -- leaves --------------------------------------------------------------------------
     def _leaf(self, node: int, path: str) -> None:
-        inode = self.nodes.inodes.get(node)
+        inode = self.inodes.get(node)
         if inode is None:
             self._raw(node)  # nothing links to it: its own entry, as it was
             return

@@ -70,8 +70,9 @@ class Tree:
         self._below_identity = below_identity
         self._below_inodes: dict[object, Inode] = {}
         self._watcher = watcher
-        # the directories of the last entry's path: (name, row) from the root down
-        self._chain: list[tuple[str, int]] = []
+        # the directories of the last entry's path, from the root down
+        self._names: list[str] = []
+        self._rows: list[int] = []
 
     # -- building ------------------------------------------------------------------------
     def add_layer(self, index: int, table: HeaderIndex) -> None:
@@ -83,7 +84,7 @@ class Tree:
         deletions, skip = table.deletions()
         for kind, dir_parts, target in deletions:
             self._delete(kind, dir_parts, target, index)
-        self._chain.clear()
+        self._forget_chain()
         name, types = table.name, table.types
         for row in range(len(table)):
             if row not in skip:
@@ -98,28 +99,14 @@ class Tree:
         if kind is Kind.OPAQUE:
             if self._watcher is not None:
                 self._watcher.opaque(index, dir_parts, directory)
-            self._emptied(directory)
+            fresh = nodes.emptied(directory, OPAQUE)
+            self.root = fresh if directory == self.root else self.root
         else:
             slot = nodes.probe(directory, target)
             if self._watcher is not None:
                 old = nodes.slots[slot]
                 self._watcher.whiteout(index, dir_parts, target, None if old < 0 else old)
             nodes.add(slot, directory, target, GONE, NO_ROW, index)
-
-    def _emptied(self, directory: int) -> None:
-        """Empty `directory` (an opaque marker): a fresh row for it, with its entry and
-        layer, that hides at least its lower contents; its old children stay with the
-        old row, which nothing reaches any more."""
-        nodes = self.nodes
-        name, parent = nodes.name(directory), nodes.parent[directory]
-        hide = max(nodes.hide(directory), OPAQUE)
-        entry, layer = nodes.entry[directory], nodes.layer[directory]
-        if directory != self.root:
-            nodes.put(parent, name, DIR, entry, layer, hide)
-            return
-        self.root = nodes.root()
-        nodes.entry[self.root], nodes.layer[self.root] = entry, layer
-        nodes.set_hide(self.root, hide)
 
     def _existing_dir(self, parts: list[str]) -> int:
         """The directory at `parts`, made implicit where the tree knows nothing yet;
@@ -135,16 +122,24 @@ class Tree:
             node = child
         return node
 
+    def _forget_chain(self) -> None:
+        self._names.clear()
+        self._rows.clear()
+
     def _parent_for_entry(self, parts: list[str], index: int) -> int:
         """The parent directory of an entry, made (implicitly, by layer `index`) if
-        needed. Starts from the deepest directory it shares with the last entry's."""
-        nodes, chain = self.nodes, self._chain
-        depth, shared = len(parts) - 1, 0
-        limit = min(len(chain), depth)
-        while shared < limit and chain[shared][0] == parts[shared]:
+        needed. Starts from the deepest directory it shares with the last entry's: the
+        chain of its directories' `_names` and `_rows`."""
+        names, rows = self._names, self._rows
+        depth = len(parts) - 1
+        if parts[:depth] == names:
+            return rows[-1] if rows else self.root  # the last entry's directory
+        nodes, shared = self.nodes, 0
+        limit = min(len(names), depth)
+        while shared < limit and names[shared] == parts[shared]:
             shared += 1
-        node = chain[shared - 1][1] if shared else self.root
-        del chain[shared:]
+        node = rows[shared - 1] if shared else self.root
+        del names[shared:], rows[shared:]
         for name in parts[shared:depth]:
             slot = nodes.probe(node, name)
             child = nodes.slots[slot]
@@ -155,7 +150,8 @@ class Tree:
                 child = nodes.add(slot, node, name, DIR, NO_ROW, index, hide)
             elif nodes.entry[child] < 0 and nodes.layer[child] < 0:
                 nodes.layer[child] = index  # was only a holder for whiteouts; now it exists
-            chain.append((name, child))
+            names.append(name)
+            rows.append(child)
             node = child
         return node
 
@@ -181,7 +177,7 @@ class Tree:
             if inode is not None:
                 nodes.inodes[new] = inode
         if existing >= 0 and existing != new and nodes.kind(existing) == DIR:
-            self._chain.clear()  # it may hold a directory of the chain
+            self._forget_chain()  # it may hold a directory of the chain
         if self._watcher is not None:
             old = None if existing < 0 else existing
             self._watcher.added(index, kind, table.data_size(row), parts, old, new)
