@@ -1,7 +1,8 @@
 """The nodes of a `tree.Tree` as rows of arrays, and the hash index that finds a
 directory's child by name (docs/design.md §11).
 
-A node is a row number (an int, no object). Its columns, 21 bytes a row:
+A node is a row number (an int, no object). Its columns, 25 bytes a row (six
+`array("i")`s and a byte), plus about 8 bytes of the index below:
 - `parent`: the row of its directory (NO_ROW for a root);
 - `entry`, `layer`: the entry that made it, as (layer index, row of that layer's
   `HeaderIndex`); entry NO_ROW for a node no entry made (an implicit directory, a
@@ -25,7 +26,7 @@ probe compares parent and name hash first and the name only when both match, so 
 is read back about once per successful lookup. Replacing a node puts the new row in the
 old one's slot and marks the old DEAD; what the old row held stays in the table, keyed by
 a row nothing reaches any more (so a directory is emptied in O(1) by giving it a fresh
-row: `Tree`). Nothing is ever removed: rows and slots grow by one per entry applied, plus
+row: `emptied`). Nothing is ever removed: rows and slots grow by one per entry applied, plus
 the implicit nodes, whatever the layers delete.
 """
 
