@@ -156,23 +156,23 @@ class NodeRows:
         """A row of NO_ROWs (flags 0) in use from now on."""
         row = self._count
         if row == len(self.flags):
-            self._room(max(_MIN_SLOTS, row // 4))
+            self._room(max(_MIN_SLOTS, row // 8))
         self._count = row + 1
         return row
 
     def _room(self, more: int) -> None:
         """`more` rows more in the columns (not yet in use)."""
-        for column in (self.parent, self.entry, self.layer, self.first, self.next):
-            column.extend(_empty(more))
-        self.name_hash.extend(array("i", bytes(4 * more)))
+        filler = _empty(more)
+        for column in (self.parent, self.entry, self.layer, self.first, self.next, self.name_hash):
+            column.extend(filler)
         self.flags.extend(bytes(more))
 
     def trim(self) -> None:
         """Give back the room `reserve` made that no row used."""
         n = self._count
-        for column in (self.parent, self.entry, self.layer, self.first, self.next):
+        for column in (self.parent, self.entry, self.layer, self.first, self.next, self.name_hash):
             del column[n:]
-        del self.name_hash[n:], self.flags[n:]
+        del self.flags[n:]
 
     def add(
         self, slot: int, parent: int, name: str, kind: int, entry: int, layer: int, hide: int = KEEP
@@ -224,9 +224,9 @@ class NodeRows:
         return row
 
     def reserve(self, more: int) -> None:
-        """Make room for `more` rows at once, in the columns and the index (one resize,
-        not several); `trim` gives back what was not used."""
-        self._room(max(0, self._count + more - len(self.flags)))
+        """Make room for `more` rows at once (and a few implicit ones), in the columns
+        and the index (one resize, not several); `trim` gives back what was not used."""
+        self._room(max(0, self._count + more + _MIN_SLOTS - len(self.flags)))
         self._fit(self._used + more)
 
     # -- the index -----------------------------------------------------------------------
