@@ -6,6 +6,9 @@
   new, never half. On any failure the temp file is removed and `path` is untouched.
   (Outputs skip the two fsyncs, as they always did: see `replacing`.)
 - `write_atomic(path, data)`: the same, for bytes in hand.
+- `written_once(path)`: a new file written from start to end that nothing reads back
+  soon (a squash's new layer): its pages are sent to disk as it grows, so the fsync
+  that makes it durable has little left to wait for.
 - `staged(dir)`: the temp file alone (fsynced, removed on failure), for a caller that
   learns its name later (a blob, named by its digest once it is written).
 - `output(out)`: where a command's `-o PATH` (or stdout) goes, as a stream to write into.
@@ -23,6 +26,7 @@ whose it was.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import secrets
@@ -33,6 +37,38 @@ from pathlib import Path
 from typing import BinaryIO
 
 from lamina.errors import UsageError
+
+WRITEBACK_STEP = 32 << 20  # bytes written between two writebacks started
+
+
+class _WritebackFile(io.FileIO):
+    """A raw file that, every WRITEBACK_STEP bytes, asks the kernel to write back what
+    was written before (see `written_once`)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "wb")
+        self._written = self._sent = 0
+
+    def write(self, data: object) -> int:
+        n = super().write(data)  # type: ignore[arg-type]
+        self._written += n or 0
+        if self._written - self._sent >= WRITEBACK_STEP:
+            # DONTNEED starts writeback of the range's dirty pages and drops its clean
+            # ones (Linux); Python has no sync_file_range, the gentler call
+            os.posix_fadvise(
+                self.fileno(), self._sent, self._written - self._sent, os.POSIX_FADV_DONTNEED
+            )
+            self._sent = self._written
+        return n or 0
+
+
+def written_once(path: Path, buffer: int = 1 << 20) -> BinaryIO:
+    """A buffered stream writing the new file `path` (see module doc). Without
+    posix_fadvise (not Linux) a plain file. The caller still fsyncs it."""
+    if not hasattr(os, "posix_fadvise"):
+        return open(path, "wb")
+    return io.BufferedWriter(_WritebackFile(path), buffer)
+
 
 # the directories whose entries are a process's open descriptors
 _FD_DIR = re.compile(r"/proc/(?:self|thread-self|\d+)(?:/task/\d+)?/fd")

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from lamina import digest, mediatype
+from lamina import atomic, digest, mediatype
 from lamina.errors import UsageError
 from lamina.image import Image, Layer, LayerSink
 from lamina.layer import tree
@@ -126,7 +126,7 @@ def squash(
         lower = streams[: span.start]
         below = Below.layers(lower, lower_index) if span.start else Below.nothing()
         tmp = sink.staging_file()
-        with open(tmp, "wb") as out:
+        with atomic.written_once(tmp) as out:  # the fsync below finds it mostly on disk
             diff_id, size = squash_layers(
                 streams[span.start :], out, below=below, index_of=upper_index, index=index
             )
