@@ -172,3 +172,18 @@ def test_file_replaced_by_a_directory_made_for_an_entry_below_it():
     r = analyse([[file("a", b"1" * 10)], [file("a/b", b"2")]])
     assert counts(r, "wasted") == [10, 0] and r.final_size == 1
     assert [(w.path, w.by, w.size) for w in r.wasted_paths] == [("a", 1, 10)]
+
+
+@pytest.mark.parametrize("first", ["z", "a"])
+def test_a_file_with_several_names_is_booked_under_the_name_that_sorts_first(first):
+    other = "a" if first == "z" else "z"
+    r = analyse(
+        [
+            [dir_("a"), dir_("z"), file(f"{first}/big", b"1" * 1000)],
+            [hardlink(f"{other}/big", f"{first}/big"), file("z/small", b"2" * 100)],
+        ]
+    )
+    sizes = {d.path: (d.size, d.files) for d in r.directories.children}
+    # counted once, under a/big whichever name the layers made first
+    assert sizes == {"a": (1000, 1), "z": (100, 2)}
+    assert (r.directories.size, r.directories.files) == (1100, 3)

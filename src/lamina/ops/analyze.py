@@ -215,7 +215,8 @@ def _seekable(stream: BinaryIO) -> bool:
 def directory_sizes(tree: Tree, depth: int = 3, width: int = 5, least: float = 0.01) -> DirSize:
     """The final filesystem's directories by size: `width` biggest children per
     directory, `depth` levels down, none under `least` of the whole. A file with several
-    names counts once, under the first name met. Linear in the tree."""
+    names counts once, under the name that sorts first (the same whatever order the
+    tree lists children in). Linear in the tree."""
     root, nodes = tree.root, tree.nodes
     order: list[int] = []  # directories, parents first
     stack = [root]
@@ -223,8 +224,8 @@ def directory_sizes(tree: Tree, depth: int = 3, width: int = 5, least: float = 0
         node = stack.pop()
         order.append(node)
         stack.extend(child for child in nodes.children(node) if nodes.kind(child) == DIR)
+    booked = _booked_names(tree, order)
     totals: dict[int, tuple[int, int]] = {}  # directory row -> (bytes, files)
-    counted: set[int] = set()  # shared inodes (by id) whose content is counted
     for node in reversed(order):
         size = files = 0
         for child in nodes.children(node):
@@ -232,9 +233,8 @@ def directory_sizes(tree: Tree, depth: int = 3, width: int = 5, least: float = 0
                 files += 1
                 inode = nodes.inodes.get(child)  # None: a file with one name, counted here
                 layer, row = tree.content(child)
-                if row is not None and layer >= 0 and id(inode) not in counted:
-                    if inode is not None:
-                        counted.add(id(inode))
+                mine = inode is None or booked[id(inode)][1] == child
+                if row is not None and layer >= 0 and mine:
                     size += tree.tables[layer].data_size(row)
             elif nodes.kind(child) == DIR:
                 sub_size, sub_files = totals[child]
@@ -255,3 +255,27 @@ def directory_sizes(tree: Tree, depth: int = 3, width: int = 5, least: float = 0
         return DirSize(path or "/", size, files, kids)
 
     return shape("", root, 0)
+
+
+def _booked_names(tree: Tree, directories: list[int]) -> dict[int, tuple[str, int]]:
+    """For each file with several names (a shared inode, by id), its name that sorts
+    first and that name's leaf row: where `directory_sizes` books its bytes."""
+    nodes = tree.nodes
+    booked: dict[int, tuple[str, int]] = {}
+    for directory in directories:
+        for child in nodes.children(directory):
+            inode = nodes.inodes.get(child)
+            if inode is None or nodes.kind(child) != LEAF:
+                continue
+            path = _path_of(tree, child)
+            if id(inode) not in booked or path < booked[id(inode)][0]:
+                booked[id(inode)] = (path, child)
+    return booked
+
+
+def _path_of(tree: Tree, row: int) -> str:
+    nodes, parts = tree.nodes, []
+    while row != tree.root and row >= 0:
+        parts.append(nodes.name(row))
+        row = nodes.parent[row]
+    return "/".join(reversed(parts))
